@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Run every test: unit, conformance vectors, and integration tests against the real peers
+# (registry, referrers registry, dockerd, containerd, notation). Installs what it needs.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+command -v pkg-config >/dev/null && [[ -f /usr/include/openssl/ssl.h ]] || {
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends pkg-config libssl-dev >/dev/null
+}
+eval "$(bash scripts/peers-up.sh)"
+for bin in notation oras crane docker-registry dockerd containerd; do
+  command -v "$bin" >/dev/null || { echo "test: peer $bin is missing" >&2; exit 1; }
+done
+export PG_REQUIRE_PEERS=1
+cargo test --all-targets "$@"

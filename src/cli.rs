@@ -1,0 +1,304 @@
+//! The `pullguard` command line. Exit codes: 0 allowed/ok, 1 denied or verification failed,
+//! 2 usage or configuration error.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::auth::DockerConfig;
+use crate::config::{self, Config};
+use crate::layout::OciLayout;
+use crate::oci::ImageRef;
+use crate::registry::{Credentials, RegistryClient, RegistryOptions};
+use crate::verify::{Outcome, Source, TrustConfig, VerifyOptions, verify_image};
+
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_DENIED: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+
+#[derive(Parser, Debug)]
+#[command(name = "pullguard", version, about = "Lets a container image in only when its Notation signature verifies")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Verify an image's Notation signature once (a drop-in for `notation verify`).
+    Verify(VerifyArgs),
+    /// Trust policy tools.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum PolicyCommand {
+    /// Validate the trust policy and trust stores; print every problem.
+    Check {
+        #[arg(long)]
+        policy_dir: Option<PathBuf>,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Output {
+    Text,
+    Json,
+}
+
+#[derive(Args, Debug)]
+struct VerifyArgs {
+    /// Config file (TOML).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Directory with trustpolicy(.oci).json and truststore/ (default: /etc/pullguard if it has a
+    /// policy, else notation's config dir).
+    #[arg(long)]
+    policy_dir: Option<PathBuf>,
+    /// Registry (host[:port]) to reach over plain HTTP. Repeatable.
+    #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
+    insecure_registry: Vec<String>,
+    /// Docker config.json for registry credentials (default: $DOCKER_CONFIG, ~/.docker).
+    #[arg(long)]
+    docker_config: Option<PathBuf>,
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+    output: Output,
+    /// Signatures to try at most.
+    #[arg(long)]
+    max_signatures: Option<usize>,
+    /// REF is `DIR[:TAG|@DIGEST]`, an OCI image layout on disk.
+    #[arg(long)]
+    oci_layout: bool,
+    /// Trust policy scope for --oci-layout (e.g. local/myimage).
+    #[arg(long)]
+    scope: Option<String>,
+    /// Image reference (name[:tag][@digest]).
+    reference: String,
+}
+
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
+            let _ = e.print();
+            return code;
+        }
+    };
+    init_tracing();
+    match cli.command {
+        Command::Verify(args) => run_verify(args),
+        Command::Policy {
+            command: PolicyCommand::Check { policy_dir, config },
+        } => policy_check(policy_dir, config),
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PULLGUARD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn policy_dir(flag: Option<PathBuf>, cfg: &Config) -> PathBuf {
+    flag.or_else(|| cfg.policy_dir.clone())
+        .unwrap_or_else(config::default_policy_dir)
+}
+
+fn policy_check(flag: Option<PathBuf>, config_path: Option<PathBuf>) -> i32 {
+    let cfg = match Config::load(config_path.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let dir = policy_dir(flag, &cfg);
+    match TrustConfig::load(&dir) {
+        Err(problems) => {
+            for p in &problems {
+                println!("Error: {p}");
+            }
+            println!("{} problem(s) in {}", problems.len(), dir.display());
+            EXIT_DENIED
+        }
+        Ok(tc) => {
+            let problems = tc.store_problems();
+            for p in &problems {
+                println!("Error: {p}");
+            }
+            if problems.is_empty() {
+                println!(
+                    "ok: {} ({} statement(s), {} trust store(s))",
+                    tc.policy_path.display(),
+                    tc.policy.statements.len(),
+                    tc.stores.len()
+                );
+                EXIT_OK
+            } else {
+                println!("{} problem(s) in {}", problems.len(), dir.display());
+                EXIT_DENIED
+            }
+        }
+    }
+}
+
+fn run_verify(args: VerifyArgs) -> i32 {
+    let cfg = match Config::load(args.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let dir = policy_dir(args.policy_dir.clone(), &cfg);
+    let trust = match TrustConfig::load(&dir) {
+        Ok(t) => t,
+        Err(problems) => {
+            for p in &problems {
+                eprintln!("Error: {p}");
+            }
+            return EXIT_USAGE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("Error: cannot start the runtime: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let opts = VerifyOptions {
+        max_signatures: args.max_signatures.or(cfg.max_signatures).unwrap_or(100),
+        scope: args.scope.clone(),
+        ..VerifyOptions::default()
+    };
+    let outcome = if args.oci_layout {
+        let (path, reference) = split_layout_ref(&args.reference);
+        let layout = match OciLayout::open(std::path::Path::new(path)) {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("Error: {e}");
+                return EXIT_USAGE;
+            }
+        };
+        let Some(scope) = args.scope.clone() else {
+            eprintln!("Error: --scope is required with --oci-layout");
+            return EXIT_USAGE;
+        };
+        let image = ImageRef {
+            registry: "local".into(),
+            repository: "layout".into(),
+            tag: reference.filter(|r| !r.contains(':')).map(str::to_owned),
+            digest: reference.filter(|r| r.contains(':')).map(str::to_owned),
+        };
+        let opts = VerifyOptions {
+            scope: Some(scope),
+            ..opts
+        };
+        let mut o = runtime.block_on(verify_image(&trust, &Source::Layout(&layout), &image, &opts));
+        o.reference = args.reference.clone();
+        o
+    } else {
+        let image = match ImageRef::parse(&args.reference) {
+            Ok(i) => i,
+            Err(e) => {
+                eprintln!("Error: {e}");
+                return EXIT_USAGE;
+            }
+        };
+        let docker = match DockerConfig::load(args.docker_config.as_deref().or(cfg.docker_config.as_deref())) {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!("Error: {e}");
+                return EXIT_USAGE;
+            }
+        };
+        let mut insecure = cfg.insecure_registries.clone();
+        insecure.extend(args.insecure_registry.iter().cloned());
+        let ropts = RegistryOptions {
+            insecure,
+            connect_timeout: Duration::from_secs(cfg.registry_connect_timeout_secs.unwrap_or(5)),
+            request_timeout: Duration::from_secs(cfg.registry_timeout_secs.unwrap_or(30)),
+        };
+        let client = match RegistryClient::new(ropts, Credentials::DockerConfig(Arc::new(docker))) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("Error: {e}");
+                return EXIT_USAGE;
+            }
+        };
+        runtime.block_on(verify_image(&trust, &Source::Registry(&client), &image, &opts))
+    };
+    print_outcome(&outcome, args.output);
+    if outcome.allowed { EXIT_OK } else { EXIT_DENIED }
+}
+
+/// `dir:tag` or `dir@sha256:...` → (dir, reference).
+fn split_layout_ref(s: &str) -> (&str, Option<&str>) {
+    if let Some((p, d)) = s.rsplit_once('@') {
+        return (p, Some(d));
+    }
+    let after_slash = s.rfind('/').map_or(0, |i| i + 1);
+    match s[after_slash..].rfind(':') {
+        Some(i) => (&s[..after_slash + i], Some(&s[after_slash + i + 1..])),
+        None => (s, None),
+    }
+}
+
+fn print_outcome(o: &Outcome, output: Output) {
+    if output == Output::Json {
+        match serde_json::to_string_pretty(o) {
+            Ok(s) => println!("{s}"),
+            Err(e) => eprintln!("Error: cannot render the outcome: {e}"),
+        }
+        return;
+    }
+    let artifact = o.artifact.as_deref().unwrap_or(&o.reference);
+    if o.allowed {
+        if let Some(sig) = &o.signature {
+            for w in sig.warnings() {
+                eprintln!("Warning: {w}");
+            }
+            println!("Successfully verified signature for {artifact}");
+            println!("  trust policy: {:?} (level {})", o.policy.as_deref().unwrap_or("-"), o.level.as_deref().unwrap_or("-"));
+            println!("  signer:       {}", sig.signer.as_deref().unwrap_or("-"));
+            println!("  signed at:    {}", sig.signing_time.as_deref().unwrap_or("-"));
+            println!("  signature:    {} ({})", sig.digest, sig.envelope_media_type);
+        } else {
+            println!("Trust policy is configured to skip signature verification for {artifact}");
+        }
+    } else {
+        eprintln!("Error: {}", o.summary());
+        for f in &o.failed {
+            for w in f.warnings() {
+                eprintln!("  Warning: {w}");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_refs_split() {
+        assert_eq!(split_layout_ref("/a/b:v1"), ("/a/b", Some("v1")));
+        assert_eq!(split_layout_ref("dir@sha256:ab"), ("dir", Some("sha256:ab")));
+        assert_eq!(split_layout_ref("./x.y/dir"), ("./x.y/dir", None));
+    }
+}

@@ -1,0 +1,25 @@
+//! pullguard lets a container image in only when its Notation (Notary Project) signature
+//! verifies against the host's trust policy.
+//!
+//! # Layout
+//! - [`policy`]: the trust policy document (v1.0): parsing, validation, statement selection,
+//!   trusted identities.
+//! - [`truststore`] and [`x509`]: named trust stores and the certificate rules of the spec.
+//! - [`envelope`]: JWS and COSE signature envelopes (the integrity check).
+//! - [`timestamp`]: RFC 3161 timestamp countersignatures.
+//! - [`verify`]: the engine: one envelope against a statement, one image end to end.
+//! - [`registry`], [`layout`], [`oci`], [`auth`]: where manifests and signatures come from.
+//! - [`config`] and [`cli`]: the command line.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod envelope;
+pub mod layout;
+pub mod oci;
+pub mod policy;
+pub mod registry;
+pub mod timestamp;
+pub mod truststore;
+pub mod verify;
+pub mod x509;

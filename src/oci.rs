@@ -1,0 +1,323 @@
+//! OCI data types pullguard reads: descriptors, image manifests and indexes, digests, and image
+//! references (Docker-style names normalised as the Docker CLI does).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use openssl::hash::{MessageDigest, hash};
+use serde::{Deserialize, Serialize};
+
+pub const MEDIA_OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const MEDIA_OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub const MEDIA_DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub const MEDIA_DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+pub const MEDIA_OCI_ARTIFACT: &str = "application/vnd.oci.artifact.manifest.v1+json";
+pub const MEDIA_EMPTY_JSON: &str = "application/vnd.oci.empty.v1+json";
+pub const ARTIFACT_TYPE_NOTATION: &str = "application/vnd.cncf.notary.signature";
+
+/// Manifests larger than this are refused (notation's limit).
+pub const MAX_MANIFEST_SIZE: u64 = 4 * 1024 * 1024;
+
+/// Every manifest type pullguard asks a registry for, in the order Docker sends them.
+pub const MANIFEST_ACCEPT: [&str; 4] = [
+    MEDIA_OCI_MANIFEST,
+    MEDIA_OCI_INDEX,
+    MEDIA_DOCKER_MANIFEST,
+    MEDIA_DOCKER_LIST,
+];
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Descriptor {
+    #[serde(rename = "mediaType", default)]
+    pub media_type: String,
+    pub digest: String,
+    pub size: i64,
+    #[serde(
+        rename = "artifactType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub artifact_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<BTreeMap<String, String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<Platform>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Platform {
+    pub architecture: String,
+    pub os: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+}
+
+/// The fields of an image manifest or index that matter here (both shapes in one struct).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Manifest {
+    #[serde(rename = "mediaType", default)]
+    pub media_type: Option<String>,
+    #[serde(rename = "artifactType", default)]
+    pub artifact_type: Option<String>,
+    #[serde(default)]
+    pub config: Option<Descriptor>,
+    #[serde(default)]
+    pub layers: Option<Vec<Descriptor>>,
+    #[serde(default)]
+    pub blobs: Option<Vec<Descriptor>>,
+    #[serde(default)]
+    pub manifests: Option<Vec<Descriptor>>,
+    #[serde(default)]
+    pub subject: Option<Descriptor>,
+}
+
+impl Manifest {
+    pub fn parse(bytes: &[u8]) -> Result<Manifest, String> {
+        serde_json::from_slice(bytes).map_err(|e| format!("malformed manifest: {e}"))
+    }
+}
+
+/// Digest of `bytes` with the algorithm named by `digest` (sha256, sha384 or sha512).
+pub fn digest_with(algorithm: &str, bytes: &[u8]) -> Result<String, String> {
+    let md = match algorithm {
+        "sha256" => MessageDigest::sha256(),
+        "sha384" => MessageDigest::sha384(),
+        "sha512" => MessageDigest::sha512(),
+        other => return Err(format!("unsupported digest algorithm {other:?}")),
+    };
+    let h = hash(md, bytes).map_err(|e| e.to_string())?;
+    Ok(format!("{algorithm}:{}", hex(&h)))
+}
+
+pub fn sha256_digest(bytes: &[u8]) -> String {
+    // sha256 is always available in OpenSSL; fall back to an impossible digest rather than panic.
+    digest_with("sha256", bytes).unwrap_or_else(|_| "sha256:unavailable".into())
+}
+
+/// Check that `bytes` hash to `expected` (`alg:hex`).
+pub fn check_digest(expected: &str, bytes: &[u8]) -> Result<(), String> {
+    validate_digest(expected)?;
+    let (alg, _) = expected.split_once(':').unwrap_or(("", ""));
+    let got = digest_with(alg, bytes)?;
+    if got == expected {
+        Ok(())
+    } else {
+        Err(format!(
+            "content digest mismatch: expected {expected}, got {got}"
+        ))
+    }
+}
+
+/// A digest string must be `sha256:<64 hex>`, `sha384:<96 hex>` or `sha512:<128 hex>`.
+pub fn validate_digest(d: &str) -> Result<(), String> {
+    let Some((alg, hexpart)) = d.split_once(':') else {
+        return Err(format!("invalid digest {d:?}"));
+    };
+    let want = match alg {
+        "sha256" => 64,
+        "sha384" => 96,
+        "sha512" => 128,
+        _ => return Err(format!("invalid digest {d:?}: unsupported algorithm")),
+    };
+    if hexpart.len() != want
+        || !hexpart
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return Err(format!("invalid digest {d:?}"));
+    }
+    Ok(())
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(HEX[(b >> 4) as usize] as char);
+        s.push(HEX[(b & 15) as usize] as char);
+    }
+    s
+}
+
+/// An image reference: `registry/repository[:tag][@digest]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRef {
+    pub registry: String,
+    pub repository: String,
+    pub tag: Option<String>,
+    pub digest: Option<String>,
+}
+
+impl ImageRef {
+    /// Parse a reference the way the Docker CLI normalises it: a first component without `.`
+    /// or `:` (and not `localhost`) is a Docker Hub path, `library/` is added to one-part Hub
+    /// names, and a reference with neither tag nor digest gets `latest`.
+    pub fn parse(input: &str) -> Result<ImageRef, String> {
+        let bad = |why: &str| format!("invalid reference {input:?}: {why}");
+        if input.is_empty() || input.len() > 4096 {
+            return Err(bad("empty or too long"));
+        }
+        if input.contains("://") {
+            return Err(bad("a reference has no scheme"));
+        }
+        let (rest, digest) = match input.rsplit_once('@') {
+            Some((r, d)) => {
+                validate_digest(d).map_err(|e| bad(&e))?;
+                (r, Some(d.to_string()))
+            }
+            None => (input, None),
+        };
+        // A tag is after the last ':' that comes after the last '/'.
+        let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
+        let (name, tag) = match rest[last_slash..].rfind(':') {
+            Some(i) => {
+                let i = last_slash + i;
+                (&rest[..i], Some(rest[i + 1..].to_string()))
+            }
+            None => (rest, None),
+        };
+        if let Some(t) = &tag
+            && !valid_tag(t)
+        {
+            return Err(bad("invalid tag"));
+        }
+        let (registry, repository) = match name.split_once('/') {
+            Some((first, path))
+                if first.contains('.') || first.contains(':') || first == "localhost" =>
+            {
+                (first.to_string(), path.to_string())
+            }
+            _ => ("docker.io".to_string(), name.to_string()),
+        };
+        let registry = if registry == "index.docker.io" || registry == "registry-1.docker.io" {
+            "docker.io".to_string()
+        } else {
+            registry
+        };
+        let repository = if registry == "docker.io" && !repository.contains('/') {
+            format!("library/{repository}")
+        } else {
+            repository
+        };
+        if !valid_repository(&repository) {
+            return Err(bad("invalid repository name"));
+        }
+        let tag = if tag.is_none() && digest.is_none() {
+            Some("latest".to_string())
+        } else {
+            tag
+        };
+        Ok(ImageRef {
+            registry,
+            repository,
+            tag,
+            digest,
+        })
+    }
+
+    /// `registry/repository`: the string trust-policy scopes are compared with.
+    pub fn scope(&self) -> String {
+        format!("{}/{}", self.registry, self.repository)
+    }
+
+    /// The tag or digest to ask the registry for.
+    pub fn reference(&self) -> &str {
+        self.digest
+            .as_deref()
+            .or(self.tag.as_deref())
+            .unwrap_or("latest")
+    }
+
+    pub fn with_digest(&self, digest: &str) -> ImageRef {
+        ImageRef {
+            digest: Some(digest.to_string()),
+            ..self.clone()
+        }
+    }
+}
+
+impl fmt::Display for ImageRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.registry, self.repository)?;
+        if let Some(t) = &self.tag {
+            write!(f, ":{t}")?;
+        }
+        if let Some(d) = &self.digest {
+            write!(f, "@{d}")?;
+        }
+        Ok(())
+    }
+}
+
+fn valid_tag(t: &str) -> bool {
+    let b = t.as_bytes();
+    !b.is_empty()
+        && b.len() <= 128
+        && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
+}
+
+fn valid_repository(r: &str) -> bool {
+    !r.is_empty()
+        && r.len() <= 255
+        && r.split('/').all(|part| {
+            !part.is_empty()
+                && part.bytes().all(|c| {
+                    c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'.' | b'_' | b'-')
+                })
+                && part.as_bytes()[0].is_ascii_alphanumeric()
+                && part.as_bytes()[part.len() - 1].is_ascii_alphanumeric()
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_style_references_normalise() {
+        let r = ImageRef::parse("busybox").unwrap();
+        assert_eq!(r.to_string(), "docker.io/library/busybox:latest");
+        let r = ImageRef::parse("127.0.0.1:5000/test/img:1").unwrap();
+        assert_eq!(
+            (r.registry.as_str(), r.repository.as_str(), r.tag.as_deref()),
+            ("127.0.0.1:5000", "test/img", Some("1"))
+        );
+        let d = format!("sha256:{}", "a".repeat(64));
+        let r = ImageRef::parse(&format!("localhost/x@{d}")).unwrap();
+        assert_eq!(r.digest.as_deref(), Some(d.as_str()));
+        assert_eq!(r.tag, None);
+        assert_eq!(r.scope(), "localhost/x");
+        let r = ImageRef::parse("user/app:v1").unwrap();
+        assert_eq!(r.scope(), "docker.io/user/app");
+    }
+
+    #[test]
+    fn bad_references_are_errors() {
+        for bad in [
+            "",
+            "UPPER/case",
+            "a/b:",
+            "a/b@sha256:1234",
+            "https://x.io/a",
+            "a//b",
+            "a/b:t@g",
+            "x.io/-a",
+        ] {
+            assert!(ImageRef::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn digests_are_checked() {
+        let d = sha256_digest(b"{}");
+        assert_eq!(
+            d,
+            "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+        );
+        assert!(check_digest(&d, b"{}").is_ok());
+        assert!(check_digest(&d, b"{ }").is_err());
+        assert!(check_digest("md5:abc", b"{}").is_err());
+    }
+}

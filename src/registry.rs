@@ -1,0 +1,577 @@
+//! A small OCI distribution client: manifests, blobs and referrers, with the anonymous, basic
+//! and bearer-token auth flows, plain HTTP for `--insecure-registry` hosts, and bounded reads
+//! (a registry cannot make pullguard buffer more than the limits of the Notary spec).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine as _;
+use reqwest::StatusCode;
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, WWW_AUTHENTICATE};
+
+use crate::auth::{Credential, DockerConfig};
+use crate::oci::{
+    ARTIFACT_TYPE_NOTATION, Descriptor, ImageRef, MANIFEST_ACCEPT, MAX_MANIFEST_SIZE,
+    MEDIA_OCI_INDEX, Manifest, check_digest, digest_with,
+};
+
+/// An error from a registry call, with the HTTP status and OCI error code when there was one.
+#[derive(Debug, Clone)]
+pub struct RegistryError {
+    pub status: Option<u16>,
+    pub code: Option<String>,
+    pub message: String,
+}
+
+impl std::fmt::Display for RegistryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl RegistryError {
+    fn new(message: impl Into<String>) -> Self {
+        RegistryError {
+            status: None,
+            code: None,
+            message: message.into(),
+        }
+    }
+    pub fn is_not_found(&self) -> bool {
+        self.status == Some(404)
+    }
+}
+
+/// Where registry credentials come from.
+#[derive(Clone)]
+pub enum Credentials {
+    /// A Docker `config.json` (auths, credsStore, credHelpers).
+    DockerConfig(Arc<DockerConfig>),
+    /// Given by the caller (for example a Docker client's `X-Registry-Auth`), for every host.
+    Fixed(Option<Credential>),
+}
+
+#[derive(Clone, Debug)]
+pub struct RegistryOptions {
+    /// Hosts (`host[:port]`) reached over plain HTTP.
+    pub insecure: Vec<String>,
+    /// Connect timeout and the whole-request timeout.
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+}
+
+impl Default for RegistryOptions {
+    fn default() -> Self {
+        RegistryOptions {
+            insecure: Vec::new(),
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A fetched manifest: exact bytes, the media type the registry served, and its digest.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    pub bytes: bytes::Bytes,
+    pub media_type: String,
+    pub digest: String,
+}
+
+impl Fetched {
+    pub fn descriptor(&self) -> Descriptor {
+        Descriptor {
+            media_type: self.media_type.clone(),
+            digest: self.digest.clone(),
+            size: self.bytes.len() as i64,
+            artifact_type: None,
+            annotations: None,
+            platform: None,
+        }
+    }
+}
+
+pub struct RegistryClient {
+    http: reqwest::Client,
+    opts: RegistryOptions,
+    creds: Credentials,
+    /// Authorization header value per `host/repository`, learnt from a 401 challenge.
+    authz: Mutex<HashMap<String, String>>,
+}
+
+impl RegistryClient {
+    pub fn new(opts: RegistryOptions, creds: Credentials) -> Result<Self, String> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(opts.connect_timeout)
+            .timeout(opts.request_timeout)
+            .user_agent(concat!("pullguard/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::limited(5))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(RegistryClient {
+            http,
+            opts,
+            creds,
+            authz: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn with_credentials(&self, creds: Credentials) -> RegistryClient {
+        RegistryClient {
+            http: self.http.clone(),
+            opts: self.opts.clone(),
+            creds,
+            authz: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn base_url(&self, registry: &str) -> String {
+        let host = if registry == "docker.io" {
+            "registry-1.docker.io"
+        } else {
+            registry
+        };
+        let scheme = if self.opts.insecure.iter().any(|h| h == registry) {
+            "http"
+        } else {
+            "https"
+        };
+        format!("{scheme}://{host}")
+    }
+
+    /// GET `/v2/<repo>/<path>` with auth, returning the response whatever its status.
+    async fn get(
+        &self,
+        image: &ImageRef,
+        path: &str,
+        accept: &[&str],
+    ) -> Result<reqwest::Response, RegistryError> {
+        let url = format!(
+            "{}/v2/{}/{}",
+            self.base_url(&image.registry),
+            image.repository,
+            path
+        );
+        let key = image.scope();
+        let cached = self.authz.lock().ok().and_then(|m| m.get(&key).cloned());
+        let resp = self.send(&url, accept, cached.as_deref()).await?;
+        if resp.status() != StatusCode::UNAUTHORIZED {
+            return Ok(resp);
+        }
+        let challenge = resp
+            .headers()
+            .get(WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let header = self.authorize(image, &challenge).await?;
+        if let Ok(mut m) = self.authz.lock() {
+            m.insert(key, header.clone());
+        }
+        self.send(&url, accept, Some(&header)).await
+    }
+
+    async fn send(
+        &self,
+        url: &str,
+        accept: &[&str],
+        authz: Option<&str>,
+    ) -> Result<reqwest::Response, RegistryError> {
+        let mut req = self.http.get(url);
+        for a in accept {
+            req = req.header(ACCEPT, *a);
+        }
+        if let Some(h) = authz {
+            req = req.header(AUTHORIZATION, h);
+        }
+        req.send().await.map_err(|e| {
+            RegistryError::new(format!("registry request to {url} failed: {}", error_chain(&e)))
+        })
+    }
+
+    async fn credential(&self, registry: &str) -> Result<Option<Credential>, RegistryError> {
+        match &self.creds {
+            Credentials::Fixed(c) => Ok(c.clone()),
+            Credentials::DockerConfig(cfg) => {
+                let cfg = cfg.clone();
+                let host = registry.to_string();
+                tokio::task::spawn_blocking(move || cfg.credentials_for(&host))
+                    .await
+                    .map_err(|e| RegistryError::new(format!("credential lookup failed: {e}")))?
+                    .map_err(|e| {
+                        RegistryError::new(format!("credential lookup for {registry} failed: {e}"))
+                    })
+            }
+        }
+    }
+
+    /// Answer a 401 challenge: the Authorization header to retry with.
+    async fn authorize(&self, image: &ImageRef, challenge: &str) -> Result<String, RegistryError> {
+        let cred = self.credential(&image.registry).await?;
+        let (scheme, params) = parse_challenge(challenge);
+        let denied = |why: &str| RegistryError {
+            status: Some(401),
+            code: Some("UNAUTHORIZED".into()),
+            message: format!("registry {} refused access: {why}", image.registry),
+        };
+        match scheme.to_ascii_lowercase().as_str() {
+            "basic" => match cred {
+                Some(Credential::Basic { username, password }) => Ok(format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"))
+                )),
+                _ => Err(denied("it requires basic auth and no credentials were found")),
+            },
+            "bearer" => {
+                let realm = params
+                    .get("realm")
+                    .ok_or_else(|| denied("bearer challenge without realm"))?;
+                let scope = params
+                    .get("scope")
+                    .cloned()
+                    .unwrap_or_else(|| format!("repository:{}:pull", image.repository));
+                let mut query: Vec<(&str, String)> = vec![("scope", scope)];
+                if let Some(s) = params.get("service") {
+                    query.push(("service", s.clone()));
+                }
+                let req = match &cred {
+                    Some(Credential::IdentityToken(token)) => {
+                        let mut form = query.clone();
+                        form.push(("grant_type", "refresh_token".into()));
+                        form.push(("refresh_token", token.clone()));
+                        form.push(("client_id", "pullguard".into()));
+                        self.http
+                            .post(realm.as_str())
+                            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                            .body(form_encode(&form))
+                    }
+                    Some(Credential::Basic { username, password }) => self
+                        .http
+                        .get(with_query(realm, &query))
+                        .basic_auth(username, Some(password)),
+                    None => self.http.get(with_query(realm, &query)),
+                };
+                let resp = req.send().await.map_err(|e| {
+                    RegistryError::new(format!(
+                        "token request to {realm} failed: {}",
+                        error_chain(&e)
+                    ))
+                })?;
+                if !resp.status().is_success() {
+                    return Err(denied(&format!(
+                        "token endpoint answered {}",
+                        resp.status()
+                    )));
+                }
+                let body = read_limited(resp, 1 << 20).await?;
+                let v: serde_json::Value = serde_json::from_slice(&body)
+                    .map_err(|_| denied("token endpoint answered malformed JSON"))?;
+                let token = v
+                    .get("token")
+                    .or_else(|| v.get("access_token"))
+                    .and_then(|t| t.as_str())
+                    .filter(|t| !t.is_empty())
+                    .ok_or_else(|| denied("token endpoint answered no token"))?;
+                Ok(format!("Bearer {token}"))
+            }
+            _ => Err(denied("unsupported authentication challenge")),
+        }
+    }
+
+    /// Fetch a manifest by tag or digest. The digest is computed from the bytes; a digest
+    /// reference and the registry's `Docker-Content-Digest` header must both agree with it.
+    pub async fn manifest(&self, image: &ImageRef, reference: &str) -> Result<Fetched, RegistryError> {
+        let resp = self
+            .get(image, &format!("manifests/{reference}"), &MANIFEST_ACCEPT)
+            .await?;
+        let resp = check_status(resp, &format!("manifest {image}")).await?;
+        let media_type = content_type(resp.headers());
+        let header_digest = resp
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        if let Some(len) = resp.content_length()
+            && len > MAX_MANIFEST_SIZE
+        {
+            return Err(RegistryError::new(format!(
+                "manifest {image} is {len} bytes, over the {MAX_MANIFEST_SIZE}-byte limit"
+            )));
+        }
+        let bytes = read_limited(resp, MAX_MANIFEST_SIZE).await.map_err(|e| {
+            RegistryError::new(format!("manifest {image}: {}", e.message))
+        })?;
+        let digest = if reference.contains(':') {
+            check_digest(reference, &bytes).map_err(|e| {
+                RegistryError::new(format!("manifest {image}: {e}"))
+            })?;
+            reference.to_string()
+        } else {
+            let alg = header_digest
+                .as_deref()
+                .and_then(|d| d.split_once(':'))
+                .map_or("sha256", |(a, _)| a);
+            digest_with(alg, &bytes).map_err(RegistryError::new)?
+        };
+        if let Some(h) = header_digest
+            && h != digest
+        {
+            return Err(RegistryError::new(format!(
+                "manifest {image}: registry says digest {h} but the content hashes to {digest}"
+            )));
+        }
+        let media_type = media_type
+            .or_else(|| Manifest::parse(&bytes).ok().and_then(|m| m.media_type))
+            .unwrap_or_default();
+        Ok(Fetched {
+            bytes,
+            media_type,
+            digest,
+        })
+    }
+
+    /// Fetch a blob, refusing anything over `max` bytes or not matching its digest.
+    pub async fn blob(
+        &self,
+        image: &ImageRef,
+        desc: &Descriptor,
+        max: u64,
+    ) -> Result<bytes::Bytes, RegistryError> {
+        if desc.size < 0 || desc.size as u64 > max {
+            return Err(RegistryError::new(format!(
+                "blob {} is {} bytes, over the {max}-byte limit",
+                desc.digest, desc.size
+            )));
+        }
+        crate::oci::validate_digest(&desc.digest).map_err(RegistryError::new)?;
+        let resp = self
+            .get(image, &format!("blobs/{}", desc.digest), &["*/*"])
+            .await?;
+        let resp = check_status(resp, &format!("blob {}", desc.digest)).await?;
+        let bytes = read_limited(resp, desc.size as u64).await?;
+        if bytes.len() as i64 != desc.size {
+            return Err(RegistryError::new(format!(
+                "blob {} is {} bytes, the descriptor says {}",
+                desc.digest,
+                bytes.len(),
+                desc.size
+            )));
+        }
+        check_digest(&desc.digest, &bytes).map_err(RegistryError::new)?;
+        Ok(bytes)
+    }
+
+    /// Notation signatures on `digest`: the Referrers API first, then the `sha256-<hex>` tag
+    /// schema when the registry does not support it. Filtered by artifact type client-side.
+    pub async fn signatures(
+        &self,
+        image: &ImageRef,
+        digest: &str,
+    ) -> Result<Vec<Descriptor>, RegistryError> {
+        let path = format!(
+            "referrers/{digest}?artifactType={}",
+            ARTIFACT_TYPE_NOTATION.replace('/', "%2F").replace('+', "%2B")
+        );
+        let resp = self.get(image, &path, &[MEDIA_OCI_INDEX]).await?;
+        let status = resp.status();
+        let is_index = content_type(resp.headers()).as_deref() == Some(MEDIA_OCI_INDEX);
+        let index = if status.is_success() && is_index {
+            let body = read_limited(resp, MAX_MANIFEST_SIZE).await?;
+            let mut descs = parse_index(&body)?;
+            // Follow `Link: <...>; rel="next"` pages would go here; registries seen so far
+            // return one page. A truncated list can only lose signatures (fail closed).
+            descs.retain(|d| d.artifact_type.as_deref() == Some(ARTIFACT_TYPE_NOTATION));
+            return Ok(descs);
+        } else if status == StatusCode::NOT_FOUND || (status.is_success() && !is_index) {
+            let body = read_limited(resp, 64 * 1024).await.unwrap_or_default();
+            if oci_error_code(&body).as_deref() == Some("NAME_UNKNOWN") {
+                return Err(RegistryError {
+                    status: Some(404),
+                    code: Some("NAME_UNKNOWN".into()),
+                    message: format!("repository {} not found", image.scope()),
+                });
+            }
+            // Referrers API unsupported: the tag schema.
+            let tag = digest.replace(':', "-");
+            match self.manifest(image, &tag).await {
+                Ok(f) => parse_index(&f.bytes)?,
+                Err(e) if e.is_not_found() => Vec::new(),
+                Err(e) => return Err(e),
+            }
+        } else {
+            check_status(resp, &format!("referrers of {digest}")).await?;
+            Vec::new()
+        };
+        Ok(index
+            .into_iter()
+            .filter(|d| d.artifact_type.as_deref() == Some(ARTIFACT_TYPE_NOTATION))
+            .collect())
+    }
+}
+
+fn parse_index(body: &[u8]) -> Result<Vec<Descriptor>, RegistryError> {
+    let m = Manifest::parse(body).map_err(RegistryError::new)?;
+    Ok(m.manifests.unwrap_or_default())
+}
+
+fn content_type(h: &HeaderMap) -> Option<String> {
+    h.get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+fn oci_error_code(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    v.get("errors")?
+        .as_array()?
+        .first()?
+        .get("code")?
+        .as_str()
+        .map(str::to_owned)
+}
+
+async fn check_status(resp: reqwest::Response, what: &str) -> Result<reqwest::Response, RegistryError> {
+    let status = resp.status();
+    if status.is_success() {
+        return Ok(resp);
+    }
+    let body = read_limited(resp, 64 * 1024).await.unwrap_or_default();
+    let code = oci_error_code(&body);
+    let detail = match &code {
+        Some(c) => format!("{} ({c})", status),
+        None => status.to_string(),
+    };
+    Err(RegistryError {
+        status: Some(status.as_u16()),
+        code,
+        message: format!("{what}: registry answered {detail}"),
+    })
+}
+
+/// Read a response body, failing once more than `max` bytes arrive.
+pub async fn read_limited(mut resp: reqwest::Response, max: u64) -> Result<bytes::Bytes, RegistryError> {
+    let mut buf = bytes::BytesMut::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| RegistryError::new(format!("reading from the registry failed: {}", error_chain(&e))))?
+    {
+        if buf.len() as u64 + chunk.len() as u64 > max {
+            return Err(RegistryError::new(format!(
+                "response is larger than the {max}-byte limit"
+            )));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
+}
+
+/// `Bearer realm="...",service="...",scope="..."` → ("Bearer", {realm, service, scope}).
+fn parse_challenge(h: &str) -> (String, HashMap<String, String>) {
+    let h = h.trim();
+    let (scheme, rest) = h.split_once(' ').unwrap_or((h, ""));
+    let mut params = HashMap::new();
+    let mut rest = rest.trim();
+    while !rest.is_empty() {
+        let Some((k, after)) = rest.split_once('=') else {
+            break;
+        };
+        let k = k.trim().trim_start_matches(',').trim().to_ascii_lowercase();
+        let after = after.trim_start();
+        let (v, tail) = if let Some(q) = after.strip_prefix('"') {
+            let mut val = String::new();
+            let mut chars = q.char_indices();
+            let mut end = q.len();
+            while let Some((i, c)) = chars.next() {
+                match c {
+                    '\\' => {
+                        if let Some((_, n)) = chars.next() {
+                            val.push(n);
+                        }
+                    }
+                    '"' => {
+                        end = i + 1;
+                        break;
+                    }
+                    c => val.push(c),
+                }
+            }
+            (val, &q[end.min(q.len())..])
+        } else {
+            let end = after.find(',').unwrap_or(after.len());
+            (after[..end].trim().to_string(), &after[end..])
+        };
+        params.insert(k, v);
+        rest = tail.trim_start().trim_start_matches(',').trim_start();
+    }
+    (scheme.to_string(), params)
+}
+
+fn form_encode(pairs: &[(&str, String)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", pct(k), pct(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn with_query(base: &str, pairs: &[(&str, String)]) -> String {
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}{}", form_encode(pairs))
+}
+
+fn pct(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The error and its sources on one line (reqwest's top-level message alone is vague).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn challenges_parse() {
+        let (s, p) = parse_challenge(
+            r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull""#,
+        );
+        assert_eq!(s, "Bearer");
+        assert_eq!(p["realm"], "https://auth.docker.io/token");
+        assert_eq!(p["service"], "registry.docker.io");
+        assert_eq!(p["scope"], "repository:library/busybox:pull");
+        let (s, p) = parse_challenge(r#"Basic realm="Registry Realm""#);
+        assert_eq!(s, "Basic");
+        assert_eq!(p["realm"], "Registry Realm");
+        let (s, p) = parse_challenge("");
+        assert_eq!(s, "");
+        assert!(p.is_empty());
+    }
+
+    #[test]
+    fn query_encoding() {
+        assert_eq!(
+            with_query("https://a/t", &[("scope", "repository:x/y:pull".into())]),
+            "https://a/t?scope=repository%3Ax%2Fy%3Apull"
+        );
+    }
+}

@@ -1,0 +1,716 @@
+//! The verification engine: trust material (policy + stores), one envelope against one
+//! statement (the five validations and their actions), and one image end to end (resolve once,
+//! pick the statement, discover signatures, first one that passes wins).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::envelope::{self, Envelope, MAX_ENVELOPE_SIZE, SigningScheme};
+use crate::layout::OciLayout;
+use crate::oci::{
+    ARTIFACT_TYPE_NOTATION, Descriptor, ImageRef, MAX_MANIFEST_SIZE, MEDIA_EMPTY_JSON,
+    MEDIA_OCI_ARTIFACT, MEDIA_OCI_MANIFEST, Manifest, sha256_digest,
+};
+use crate::policy::{
+    Action, PolicyDocument, Statement, StoreKind, ValidationType, VerifyTimestamp,
+};
+use crate::registry::{Fetched, RegistryClient};
+use crate::truststore;
+use crate::x509::{self, Cert};
+
+/// A policy document with the trust stores it names, loaded and immutable. The daemon swaps a
+/// whole `Arc<TrustConfig>` on reload.
+pub struct TrustConfig {
+    pub dir: PathBuf,
+    pub policy_path: PathBuf,
+    pub policy: PolicyDocument,
+    /// Every store the policy names; a store that failed to load keeps its error, reported as an
+    /// authenticity (or authenticTimestamp) failure when a statement uses it, as notation does.
+    pub stores: HashMap<(StoreKind, String), Result<Arc<Vec<Cert>>, String>>,
+    /// sha256 over the policy file and every loaded certificate.
+    pub source_hash: String,
+}
+
+impl TrustConfig {
+    /// Load `trustpolicy.oci.json` (else `trustpolicy.json`) and `truststore/x509/...` from `dir`.
+    pub fn load(dir: &Path) -> Result<TrustConfig, Vec<String>> {
+        let (policy, policy_path) = PolicyDocument::load_dir(dir)?;
+        let root = dir.join("truststore");
+        let mut stores = HashMap::new();
+        let mut hash_input = std::fs::read(&policy_path).unwrap_or_default();
+        for st in &policy.statements {
+            for r in &st.trust_stores {
+                let key = (r.kind, r.name.clone());
+                if stores.contains_key(&key) {
+                    continue;
+                }
+                let loaded = truststore::load_named_store(&root, store_kind(r.kind), &r.name);
+                if let Ok(certs) = &loaded {
+                    for c in certs {
+                        hash_input.extend_from_slice(&c.der);
+                    }
+                }
+                stores.insert(key, loaded.map(Arc::new));
+            }
+        }
+        Ok(TrustConfig {
+            dir: dir.to_path_buf(),
+            policy_path,
+            policy,
+            stores,
+            source_hash: sha256_digest(&hash_input),
+        })
+    }
+
+    /// Store load errors, sorted (for `policy check` and daemon reloads, which refuse them).
+    pub fn store_problems(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .stores
+            .values()
+            .filter_map(|r| r.as_ref().err().cloned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// The certificates of `stmt`'s stores of one kind, or the first load error.
+    fn certs(&self, stmt: &Statement, kind: StoreKind) -> Result<Vec<Arc<Vec<Cert>>>, String> {
+        let mut out = Vec::new();
+        for r in stmt.trust_stores.iter().filter(|r| r.kind == kind) {
+            match self.stores.get(&(r.kind, r.name.clone())) {
+                Some(Ok(c)) => out.push(c.clone()),
+                Some(Err(e)) => return Err(e.clone()),
+                None => {
+                    return Err(format!(
+                        "the trust store {:?} of type {:?} was not loaded",
+                        r.name,
+                        r.kind.as_str()
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn store_kind(k: StoreKind) -> truststore::Kind {
+    match k {
+        StoreKind::Ca => truststore::Kind::Ca,
+        StoreKind::SigningAuthority => truststore::Kind::SigningAuthority,
+        StoreKind::Tsa => truststore::Kind::Tsa,
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ValidationResult {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub action: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// What happened to one signature.
+#[derive(Debug, Clone, Serialize)]
+pub struct SignatureReport {
+    /// Digest of the signature manifest (or of the envelope when verified alone).
+    pub digest: String,
+    #[serde(rename = "envelopeMediaType")]
+    pub envelope_media_type: String,
+    #[serde(rename = "signingScheme", skip_serializing_if = "Option::is_none")]
+    pub scheme: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
+    #[serde(rename = "signingTime", skip_serializing_if = "Option::is_none")]
+    pub signing_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiry: Option<String>,
+    #[serde(rename = "signingAgent", skip_serializing_if = "Option::is_none")]
+    pub signing_agent: Option<String>,
+    pub validations: Vec<ValidationResult>,
+    /// Why this signature did not pass; `None` when it passed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl SignatureReport {
+    pub fn passed(&self) -> bool {
+        self.error.is_none()
+    }
+
+    /// `Warning: <type> was set to "log" and failed with error: <err>` lines, as notation prints.
+    pub fn warnings(&self) -> Vec<String> {
+        self.validations
+            .iter()
+            .filter(|v| v.action == "log")
+            .filter_map(|v| {
+                v.error.as_ref().map(|e| {
+                    format!(
+                        "{} was set to \"log\" and failed with error: {e}",
+                        v.kind
+                    )
+                })
+            })
+            .collect()
+    }
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_default()
+}
+
+/// Verify one envelope against `stmt` for `target`, at time `now`. Never panics on bad input.
+pub fn verify_envelope(
+    cfg: &TrustConfig,
+    stmt: &Statement,
+    media_type: &str,
+    bytes: &[u8],
+    target: &Descriptor,
+    now: OffsetDateTime,
+) -> SignatureReport {
+    let mut report = SignatureReport {
+        digest: sha256_digest(bytes),
+        envelope_media_type: media_type.to_string(),
+        scheme: None,
+        signer: None,
+        signing_time: None,
+        expiry: None,
+        signing_agent: None,
+        validations: Vec::new(),
+        error: None,
+    };
+    let level = &stmt.level;
+    // Integrity is always enforced.
+    let env = match envelope::parse_and_verify(media_type, bytes) {
+        Ok(e) => e,
+        Err(e) => {
+            report.validations.push(ValidationResult {
+                kind: ValidationType::Integrity.as_str(),
+                action: Action::Enforce.as_str(),
+                error: Some(e.clone()),
+            });
+            report.error = Some(format!("integrity validation failed. Failure reason: {e}"));
+            return report;
+        }
+    };
+    report.validations.push(ValidationResult {
+        kind: ValidationType::Integrity.as_str(),
+        action: Action::Enforce.as_str(),
+        error: None,
+    });
+    report.scheme = Some(env.scheme.as_str());
+    report.signer = Some(env.leaf().subject().to_string());
+    report.signing_time = Some(rfc3339(env.signing_time));
+    report.expiry = env.expiry.map(rfc3339);
+    report.signing_agent = env.signing_agent.clone();
+
+    if let Some(p) = &env.verification_plugin {
+        report.error = Some(format!(
+            "signature requires the verification plugin {p:?}; pullguard does not run verification plugins, so the signature cannot be verified"
+        ));
+        return report;
+    }
+
+    let checks: [(ValidationType, &dyn Fn() -> Result<(), String>); 4] = [
+        (ValidationType::Authenticity, &|| authenticity(cfg, stmt, &env)),
+        (ValidationType::Expiry, &|| expiry(&env, now)),
+        (ValidationType::AuthenticTimestamp, &|| {
+            authentic_timestamp(cfg, stmt, &env, now)
+        }),
+        (ValidationType::Revocation, &|| revocation(&env)),
+    ];
+    for (kind, check) in checks {
+        let action = level.action(kind);
+        if action == Action::Skip {
+            report.validations.push(ValidationResult {
+                kind: kind.as_str(),
+                action: action.as_str(),
+                error: None,
+            });
+            continue;
+        }
+        let result = check();
+        let failed = result.as_ref().err().cloned();
+        report.validations.push(ValidationResult {
+            kind: kind.as_str(),
+            action: action.as_str(),
+            error: failed.clone(),
+        });
+        if let Some(e) = failed
+            && action == Action::Enforce
+        {
+            report.error = Some(format!(
+                "{} validation failed. Failure reason: {e}",
+                kind.as_str()
+            ));
+            return report;
+        }
+    }
+    // The signed descriptor must be the resolved one (notation: oras content.Equal).
+    let t = &env.target;
+    if t.media_type != target.media_type || t.digest != target.digest || t.size != target.size {
+        report.error = Some(format!(
+            "content descriptor mismatch: the signature is for {} {} ({} bytes), the artifact is {} {} ({} bytes)",
+            t.media_type, t.digest, t.size, target.media_type, target.digest, target.size
+        ));
+    }
+    report
+}
+
+fn authenticity(cfg: &TrustConfig, stmt: &Statement, env: &Envelope) -> Result<(), String> {
+    let kind = match env.scheme {
+        SigningScheme::X509 => StoreKind::Ca,
+        SigningScheme::SigningAuthority => StoreKind::SigningAuthority,
+    };
+    let stores = cfg.certs(stmt, kind)?;
+    if stores.iter().all(|s| s.is_empty()) {
+        return Err("no trusted certificates are found to verify authenticity".into());
+    }
+    let trusted = env
+        .chain
+        .iter()
+        .any(|c| stores.iter().flat_map(|s| s.iter()).any(|t| t.der == c.der));
+    if !trusted {
+        return Err("the signature's certificate chain does not contain any trusted certificate".into());
+    }
+    stmt.check_trusted_identity(&env.leaf().der)
+}
+
+fn expiry(env: &Envelope, now: OffsetDateTime) -> Result<(), String> {
+    match env.expiry {
+        Some(e) if now >= e => Err(format!(
+            "digital signature has expired on {:?}",
+            x509::format_rfc1123z(e)
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn authentic_timestamp(
+    cfg: &TrustConfig,
+    stmt: &Statement,
+    env: &Envelope,
+    now: OffsetDateTime,
+) -> Result<(), String> {
+    if env.scheme == SigningScheme::SigningAuthority {
+        for c in &env.chain {
+            if env.signing_time < c.not_before() || env.signing_time > c.not_after() {
+                return Err(format!(
+                    "certificate {:?} was not valid when the digital signature was produced at {:?}",
+                    c.subject(),
+                    x509::format_rfc1123z(env.signing_time)
+                ));
+            }
+        }
+        return Ok(());
+    }
+    let has_tsa = stmt.trust_stores.iter().any(|r| r.kind == StoreKind::Tsa);
+    let triggered = has_tsa
+        && match stmt.verify_timestamp {
+            VerifyTimestamp::Always => true,
+            VerifyTimestamp::AfterCertExpiry => env.chain.iter().any(|c| now > c.not_after()),
+        };
+    if !triggered {
+        return x509::check_validity_at(&env.chain, now);
+    }
+    let token = env
+        .timestamp_token
+        .as_deref()
+        .ok_or("no timestamp countersignature was found in the signature envelope")?;
+    let roots: Vec<Vec<u8>> = cfg
+        .certs(stmt, StoreKind::Tsa)?
+        .iter()
+        .flat_map(|s| s.iter().map(|c| c.der.clone()))
+        .collect();
+    if roots.is_empty() {
+        return Err("no trusted TSA certificate found in trust store".into());
+    }
+    let ts = crate::timestamp::verify_token(token, &env.signature, &roots)
+        .map_err(|e| format!("failed to verify the timestamp countersignature: {e}"))?;
+    let tsa_chain = ts
+        .signer_chain_der
+        .iter()
+        .map(|d| Cert::from_der(d))
+        .collect::<Result<Vec<_>, _>>()?;
+    x509::validate_timestamping_chain(&tsa_chain)
+        .map_err(|e| format!("failed to validate the timestamping certificate chain: {e}"))?;
+    let (lower, upper) = ts.range();
+    for c in &env.chain {
+        if lower < c.not_before() {
+            return Err(format!(
+                "timestamp can be before certificate {:?} validity period, it will be valid from {:?}",
+                c.subject(),
+                x509::format_rfc1123z(c.not_before())
+            ));
+        }
+        if upper > c.not_after() {
+            return Err(format!(
+                "timestamp can be after certificate {:?} validity period, it was expired at {:?}",
+                c.subject(),
+                x509::format_rfc1123z(c.not_after())
+            ));
+        }
+    }
+    // The TSA chain's revocation is always enforced inside this step (notation-go). pullguard
+    // does not query OCSP/CRL yet, so a TSA chain that names responders cannot pass.
+    if let Some(c) = revocable(&tsa_chain) {
+        return Err(format!(
+            "timestamping certificate with subject {:?} revocation status is unknown: pullguard does not check OCSP/CRL yet",
+            c.subject()
+        ));
+    }
+    Ok(())
+}
+
+/// The first certificate (other than the root) that names an OCSP responder or a CRL.
+fn revocable(chain: &[Cert]) -> Option<&Cert> {
+    let n = chain.len().saturating_sub(1);
+    chain[..n].iter().find(|c| {
+        let (ocsp, crl) = c.revocation_urls();
+        !ocsp.is_empty() || !crl.is_empty()
+    })
+}
+
+fn revocation(env: &Envelope) -> Result<(), String> {
+    // Certificates without OCSP/CRL locations are non-revokable (notation: OK). Ones with them
+    // would need a network check, which pullguard does not do yet: report "unknown", which
+    // fails at strict and is logged at permissive/audit, exactly like an unreachable responder.
+    match revocable(&env.chain) {
+        None => Ok(()),
+        Some(c) => Err(format!(
+            "signing certificate with subject {:?} revocation status is unknown: pullguard does not check OCSP/CRL yet",
+            c.subject()
+        )),
+    }
+}
+
+/// Where signatures come from.
+pub enum Source<'a> {
+    Registry(&'a RegistryClient),
+    Layout(&'a OciLayout),
+}
+
+impl Source<'_> {
+    async fn resolve(&self, image: &ImageRef) -> Result<Fetched, String> {
+        match self {
+            Source::Registry(c) => c
+                .manifest(image, image.reference())
+                .await
+                .map_err(|e| e.message),
+            Source::Layout(l) => l.resolve(image.reference()),
+        }
+    }
+
+    async fn signatures(&self, image: &ImageRef, digest: &str) -> Result<Vec<Descriptor>, String> {
+        match self {
+            Source::Registry(c) => c.signatures(image, digest).await.map_err(|e| e.message),
+            Source::Layout(l) => l.signatures(digest),
+        }
+    }
+
+    async fn manifest(&self, image: &ImageRef, desc: &Descriptor) -> Result<Vec<u8>, String> {
+        match self {
+            Source::Registry(c) => c
+                .manifest(image, &desc.digest)
+                .await
+                .map(|f| f.bytes.to_vec())
+                .map_err(|e| e.message),
+            Source::Layout(l) => l.read_blob(desc, MAX_MANIFEST_SIZE),
+        }
+    }
+
+    async fn blob(&self, image: &ImageRef, desc: &Descriptor, max: u64) -> Result<Vec<u8>, String> {
+        match self {
+            Source::Registry(c) => c
+                .blob(image, desc, max)
+                .await
+                .map(|b| b.to_vec())
+                .map_err(|e| e.message),
+            Source::Layout(l) => l.read_blob(desc, max),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct VerifyOptions {
+    pub max_signatures: usize,
+    pub now: OffsetDateTime,
+    /// Scope used for policy selection instead of the image's `registry/repository`
+    /// (notation's `--scope`, for OCI layouts).
+    pub scope: Option<String>,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        VerifyOptions {
+            max_signatures: 100,
+            now: OffsetDateTime::now_utc(),
+            scope: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Timings {
+    pub resolve_ms: f64,
+    pub discover_ms: f64,
+    pub verify_ms: f64,
+    pub total_ms: f64,
+}
+
+/// The verdict on one image.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub reference: String,
+    /// `registry/repository@digest`, what the policy was selected for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub artifact: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub descriptor: Option<Descriptor>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub level: Option<String>,
+    pub allowed: bool,
+    /// Why the image was denied (or, when allowed by `skip`, that it was skipped).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The signature that passed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<SignatureReport>,
+    /// Signatures tried that did not pass, in order.
+    pub failed: Vec<SignatureReport>,
+    pub timings: Timings,
+}
+
+impl Outcome {
+    fn new(reference: &str) -> Outcome {
+        Outcome {
+            reference: reference.to_string(),
+            artifact: None,
+            descriptor: None,
+            policy: None,
+            level: None,
+            allowed: false,
+            reason: None,
+            signature: None,
+            failed: Vec::new(),
+            timings: Timings::default(),
+        }
+    }
+
+    pub fn digest(&self) -> Option<&str> {
+        self.descriptor.as_ref().map(|d| d.digest.as_str())
+    }
+
+    /// One line naming the image, the digest, the policy and the reason.
+    pub fn summary(&self) -> String {
+        let digest = self.digest().unwrap_or("unresolved");
+        let policy = self.policy.as_deref().unwrap_or("none");
+        if self.allowed {
+            let signer = self
+                .signature
+                .as_ref()
+                .and_then(|s| s.signer.as_deref())
+                .unwrap_or("-");
+            match &self.reason {
+                Some(r) => format!(
+                    "allowed {} ({digest}) under trust policy {policy:?}: {r}",
+                    self.reference
+                ),
+                None => format!(
+                    "allowed {} ({digest}) under trust policy {policy:?}: signed by {signer:?}",
+                    self.reference
+                ),
+            }
+        } else {
+            format!(
+                "denied {} ({digest}) under trust policy {policy:?}: {}",
+                self.reference,
+                self.reason.as_deref().unwrap_or("verification failed")
+            )
+        }
+    }
+}
+
+fn ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1000.0
+}
+
+/// Verify `image` from `source` under `cfg`. Every failure is a denial with a reason.
+pub async fn verify_image(
+    cfg: &TrustConfig,
+    source: &Source<'_>,
+    image: &ImageRef,
+    opts: &VerifyOptions,
+) -> Outcome {
+    let start = Instant::now();
+    let mut out = Outcome::new(&image.to_string());
+    if opts.max_signatures == 0 {
+        out.reason = Some("max_signatures must be a positive number, got 0".into());
+        return out;
+    }
+    let t = Instant::now();
+    let resolved = match source.resolve(image).await {
+        Ok(f) => f,
+        Err(e) => {
+            out.reason = Some(format!("cannot resolve the image: {e}"));
+            out.timings.total_ms = ms(start);
+            return out;
+        }
+    };
+    out.timings.resolve_ms = ms(t);
+    if let Some(d) = &image.digest
+        && *d != resolved.digest
+    {
+        out.reason = Some(format!(
+            "user input digest {d} does not match the resolved digest {}",
+            resolved.digest
+        ));
+        return out;
+    }
+    let target = resolved.descriptor();
+    out.descriptor = Some(target.clone());
+    let scope = opts.scope.clone().unwrap_or_else(|| image.scope());
+    let artifact = format!("{scope}@{}", target.digest);
+    out.artifact = Some(artifact.clone());
+    let stmt = match cfg.policy.statement_for(&artifact) {
+        Ok(s) => s,
+        Err(e) => {
+            out.reason = Some(e);
+            out.timings.total_ms = ms(start);
+            return out;
+        }
+    };
+    out.policy = Some(stmt.name.clone());
+    out.level = Some(stmt.level.name.clone());
+    if stmt.level.is_skip() {
+        out.allowed = true;
+        out.reason = Some("trust policy is configured to skip signature verification".into());
+        out.timings.total_ms = ms(start);
+        return out;
+    }
+    let pinned = image.with_digest(&target.digest);
+    let t = Instant::now();
+    let sigs = match source.signatures(&pinned, &target.digest).await {
+        Ok(s) => s,
+        Err(e) => {
+            out.reason = Some(format!("cannot list signatures: {e}"));
+            out.timings.total_ms = ms(start);
+            return out;
+        }
+    };
+    out.timings.discover_ms = ms(t);
+    if sigs.is_empty() {
+        out.reason = Some(format!(
+            "no signature is associated with {artifact:?}, make sure the artifact was signed successfully"
+        ));
+        out.timings.total_ms = ms(start);
+        return out;
+    }
+    let t = Instant::now();
+    for (i, desc) in sigs.iter().enumerate() {
+        if i >= opts.max_signatures {
+            out.reason = Some(format!(
+                "signature evaluation stopped. The configured limit of {} signatures to verify per artifact exceeded",
+                opts.max_signatures
+            ));
+            break;
+        }
+        let report = match fetch_envelope(source, &pinned, desc).await {
+            Ok((media_type, bytes)) => {
+                let mut r = verify_envelope(cfg, stmt, &media_type, &bytes, &target, opts.now);
+                r.digest = desc.digest.clone();
+                r
+            }
+            Err(e) => SignatureReport {
+                digest: desc.digest.clone(),
+                envelope_media_type: String::new(),
+                scheme: None,
+                signer: None,
+                signing_time: None,
+                expiry: None,
+                signing_agent: None,
+                validations: Vec::new(),
+                error: Some(e),
+            },
+        };
+        if report.passed() {
+            out.allowed = true;
+            out.reason = None;
+            out.signature = Some(report);
+            break;
+        }
+        out.failed.push(report);
+    }
+    out.timings.verify_ms = ms(t);
+    if !out.allowed && out.reason.is_none() {
+        let reasons: Vec<String> = out
+            .failed
+            .iter()
+            .map(|r| {
+                format!(
+                    "failed to verify signature with digest {}, {}",
+                    r.digest,
+                    r.error.as_deref().unwrap_or("unknown error")
+                )
+            })
+            .collect();
+        out.reason = Some(format!(
+            "signature verification failed for all the signatures associated with {artifact}: {}",
+            reasons.join("; ")
+        ));
+    }
+    out.timings.total_ms = ms(start);
+    out
+}
+
+/// Fetch a signature manifest and its envelope, applying notation's shape rules and limits.
+async fn fetch_envelope(
+    source: &Source<'_>,
+    image: &ImageRef,
+    desc: &Descriptor,
+) -> Result<(String, Vec<u8>), String> {
+    if desc.media_type != MEDIA_OCI_MANIFEST && desc.media_type != MEDIA_OCI_ARTIFACT {
+        return Err(format!(
+            "signature manifest has unsupported media type {:?}",
+            desc.media_type
+        ));
+    }
+    if desc.size < 0 || desc.size as u64 > MAX_MANIFEST_SIZE {
+        return Err("signature manifest too large".into());
+    }
+    let bytes = source.manifest(image, desc).await?;
+    let m = Manifest::parse(&bytes)?;
+    let config_type = m.config.as_ref().map(|c| c.media_type.as_str());
+    let form_ok = match m.artifact_type.as_deref() {
+        Some(ARTIFACT_TYPE_NOTATION) => config_type == Some(MEDIA_EMPTY_JSON) || m.blobs.is_some(),
+        None => config_type == Some(ARTIFACT_TYPE_NOTATION),
+        Some(_) => false,
+    };
+    if !form_ok {
+        return Err(format!(
+            "manifest {} is not a Notation signature (artifactType {:?}, config media type {:?})",
+            desc.digest, m.artifact_type, config_type
+        ));
+    }
+    let layers = m.layers.or(m.blobs).unwrap_or_default();
+    if layers.len() != 1 {
+        return Err(format!(
+            "signature manifest requries exactly one signature envelope blob, got {}",
+            layers.len()
+        ));
+    }
+    let layer = &layers[0];
+    if layer.size < 0 || layer.size as u64 > MAX_ENVELOPE_SIZE {
+        return Err("signature blob too large".into());
+    }
+    let env = source.blob(image, layer, MAX_ENVELOPE_SIZE).await?;
+    Ok((layer.media_type.clone(), env))
+}
