@@ -29,6 +29,8 @@ struct Cli {
 enum Command {
     /// Verify an image's Notation signature once (a drop-in for `notation verify`).
     Verify(VerifyArgs),
+    /// Run the daemon: the Docker Engine API proxy in front of docker.sock.
+    Serve(ServeArgs),
     /// Trust policy tools.
     Policy {
         #[command(subcommand)]
@@ -45,6 +47,26 @@ enum PolicyCommand {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+}
+
+#[derive(Args, Debug)]
+struct ServeArgs {
+    /// Config file (TOML; default /etc/pullguard/config.toml if present).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    #[arg(long)]
+    policy_dir: Option<PathBuf>,
+    /// The proxy socket for Docker clients (default /run/pullguard/docker.sock).
+    #[arg(long)]
+    docker_listen: Option<PathBuf>,
+    /// The real Docker daemon socket (default /var/run/docker.sock).
+    #[arg(long)]
+    docker_upstream: Option<PathBuf>,
+    #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
+    insecure_registry: Vec<String>,
+    /// Log format: text or json.
+    #[arg(long)]
+    log_format: Option<String>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,22 +114,83 @@ pub fn main() -> i32 {
             return code;
         }
     };
-    init_tracing();
     match cli.command {
-        Command::Verify(args) => run_verify(args),
+        Command::Serve(args) => run_serve(args),
+        Command::Verify(args) => {
+            init_tracing(false);
+            run_verify(args)
+        }
         Command::Policy {
             command: PolicyCommand::Check { policy_dir, config },
-        } => policy_check(policy_dir, config),
+        } => {
+            init_tracing(false);
+            policy_check(policy_dir, config)
+        }
     }
 }
 
-fn init_tracing() {
+fn init_tracing(daemon: bool) {
+    init_tracing_format(daemon, false)
+}
+
+fn init_tracing_format(daemon: bool, json: bool) {
+    let default = if daemon { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("PULLGUARD_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().flatten_event(true).try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+fn run_serve(args: ServeArgs) -> i32 {
+    let cfg = match Config::load(args.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let format = args.log_format.clone().or(cfg.log_format.clone()).unwrap_or_else(|| "text".into());
+    if format != "text" && format != "json" {
+        eprintln!("Error: log format must be text or json, got {format:?}");
+        return EXIT_USAGE;
+    }
+    init_tracing_format(true, format == "json");
+    let policy_dir = args
+        .policy_dir
+        .clone()
+        .or_else(|| cfg.policy_dir.clone())
+        .unwrap_or_else(|| PathBuf::from(config::DEFAULT_POLICY_DIR));
+    let mut insecure = cfg.insecure_registries.clone();
+    insecure.extend(args.insecure_registry.iter().cloned());
+    let opts = crate::serve::ServeOptions {
+        policy_dir,
+        docker_listen: args
+            .docker_listen
+            .clone()
+            .or_else(|| cfg.docker.listen.clone())
+            .unwrap_or_else(|| PathBuf::from(config::DEFAULT_DOCKER_LISTEN)),
+        docker_upstream: args
+            .docker_upstream
+            .clone()
+            .or_else(|| cfg.docker.upstream.clone())
+            .unwrap_or_else(|| PathBuf::from(config::DEFAULT_DOCKER_UPSTREAM)),
+        insecure,
+        config: cfg,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("Error: cannot start the runtime: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    runtime.block_on(crate::serve::run(opts))
 }
 
 fn policy_dir(flag: Option<PathBuf>, cfg: &Config) -> PathBuf {

@@ -22,6 +22,67 @@ pub struct Config {
     /// Registry connect and request timeouts, in seconds.
     pub registry_connect_timeout_secs: Option<u64>,
     pub registry_timeout_secs: Option<u64>,
+    /// `text` (default) or `json` logs for `serve`.
+    pub log_format: Option<String>,
+    /// Seconds a denial / an allow stays cached (default 5 / 300).
+    pub negative_cache_secs: Option<u64>,
+    pub positive_cache_secs: Option<u64>,
+    /// Seconds in-flight requests get to finish on SIGTERM (default 30).
+    pub shutdown_grace_secs: Option<u64>,
+    #[serde(default)]
+    pub docker: DockerSection,
+}
+
+/// `[docker]`: the Engine API proxy.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DockerSection {
+    /// The socket pullguard serves (default /run/pullguard/docker.sock).
+    pub listen: Option<PathBuf>,
+    /// The real daemon's socket (default /var/run/docker.sock).
+    pub upstream: Option<PathBuf>,
+    /// Socket mode as an octal string ("0660"); default: the upstream socket's.
+    pub socket_mode: Option<String>,
+    /// Socket owner and group (names or numbers); default: the upstream socket's.
+    pub socket_user: Option<String>,
+    pub socket_group: Option<String>,
+    #[serde(default)]
+    pub allow_load: bool,
+    #[serde(default)]
+    pub allow_import: bool,
+    #[serde(default)]
+    pub allow_build: bool,
+    #[serde(default)]
+    pub allow_plugins: bool,
+    #[serde(default)]
+    pub allow_services: bool,
+}
+
+pub const DEFAULT_DOCKER_LISTEN: &str = "/run/pullguard/docker.sock";
+pub const DEFAULT_DOCKER_UPSTREAM: &str = "/var/run/docker.sock";
+
+/// A user or group given as a number or a name looked up in `/etc/passwd` / `/etc/group`.
+pub fn lookup_id(value: &str, db: &str) -> Result<u32, String> {
+    if let Ok(n) = value.parse::<u32>() {
+        return Ok(n);
+    }
+    let text = std::fs::read_to_string(db).map_err(|e| format!("cannot read {db}: {e}"))?;
+    text.lines()
+        .filter_map(|l| {
+            let mut f = l.split(':');
+            let name = f.next()?;
+            let id = f.nth(1)?;
+            (name == value).then(|| id.parse::<u32>().ok()).flatten()
+        })
+        .next()
+        .ok_or_else(|| format!("{value:?} not found in {db}"))
+}
+
+pub fn parse_mode(s: &str) -> Result<u32, String> {
+    u32::from_str_radix(s.trim_start_matches("0o"), 8)
+        .ok()
+        .filter(|m| *m <= 0o7777)
+        .ok_or_else(|| format!("invalid socket mode {s:?}: want octal like \"0660\""))
 }
 
 impl Config {
@@ -82,6 +143,17 @@ mod tests {
         let c = Config::parse("policy_dir = \"/x\"\ninsecure_registries = [\"a:5000\"]\n").unwrap();
         assert_eq!(c.policy_dir.as_deref(), Some(Path::new("/x")));
         assert_eq!(c.insecure_registries, vec!["a:5000"]);
+    }
+
+    #[test]
+    fn docker_section_and_ids() {
+        let c = Config::parse("[docker]\nlisten = \"/tmp/x.sock\"\nallow_build = true\nsocket_mode = \"0660\"\n").unwrap();
+        assert!(c.docker.allow_build && !c.docker.allow_load);
+        assert_eq!(parse_mode("0660"), Ok(0o660));
+        assert!(parse_mode("rw").is_err());
+        assert_eq!(lookup_id("root", "/etc/passwd"), Ok(0));
+        assert_eq!(lookup_id("42", "/etc/group"), Ok(42));
+        assert!(Config::parse("[docker]\nbogus = 1\n").is_err());
     }
 
     #[test]

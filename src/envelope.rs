@@ -306,7 +306,7 @@ fn finish(
         .ok_or_else(|| verify(r#"missing "alg" header"#))?;
     let alg = signature_algorithm(&chain[0])
         .map_err(|e| verify(format!("certificate-chain is invalid, {e}")))?;
-    let declared_alg = SigAlg::from_name(&declared)
+    let declared_alg = SigAlg::from_jws(&declared)
         .ok_or_else(|| verify(format!("signature algorithm {declared:?} is not supported")))?;
     if declared_alg != alg {
         return Err(verify(format!(
@@ -375,7 +375,11 @@ fn verify_raw(
             .map_err(|_| "crypto/rsa: verification error".to_string())?
     } else {
         // JWS and COSE carry ECDSA signatures as fixed-width r || s.
-        let width = alg.ec_coordinate_len();
+        let width = match alg {
+            SigAlg::ES256 => 32,
+            SigAlg::ES384 => 48,
+            _ => 66,
+        };
         if signature.len() != 2 * width {
             return Err(format!(
                 "ecdsa signature has {} bytes, want {}",
@@ -654,7 +658,7 @@ fn cose_protected(map: Vec<(Value, Value)>) -> Result<Protected, Stage> {
                         return Err(verify("COSE alg must be an integer"));
                     };
                     let a = i128::from(a);
-                    let alg = SigAlg::from_cose(a).ok_or_else(|| {
+                    let alg = i64::try_from(a).ok().and_then(SigAlg::from_cose).ok_or_else(|| {
                         verify(format!("signature algorithm {a} is not supported"))
                     })?;
                     p.alg = Some(alg.as_jws().to_string());

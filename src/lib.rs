@@ -9,16 +9,20 @@
 //! - [`timestamp`]: RFC 3161 timestamp countersignatures.
 //! - [`verify`]: the engine: one envelope against a statement, one image end to end.
 //! - [`registry`], [`layout`], [`oci`], [`auth`]: where manifests and signatures come from.
+//! - [`engine`], [`docker`], [`serve`]: the daemon: verdict cache, Docker API proxy, lifecycle.
 //! - [`config`] and [`cli`]: the command line.
 
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod docker;
+pub mod engine;
 pub mod envelope;
 pub mod layout;
 pub mod oci;
 pub mod policy;
 pub mod registry;
+pub mod serve;
 pub mod timestamp;
 pub mod truststore;
 pub mod verify;

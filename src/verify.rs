@@ -505,6 +505,13 @@ impl Outcome {
         }
     }
 
+    /// A denial before anything was resolved.
+    pub fn denied(reference: &str, reason: String) -> Outcome {
+        let mut o = Outcome::new(reference);
+        o.reason = Some(reason);
+        o
+    }
+
     pub fn digest(&self) -> Option<&str> {
         self.descriptor.as_ref().map(|d| d.digest.as_str())
     }
@@ -543,11 +550,55 @@ fn ms(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1000.0
 }
 
-/// Verify `image` from `source` under `cfg`. Every failure is a denial with a reason.
+/// Verify `image` from `source` under `cfg`: resolve it once, then [`verify_target`].
+/// Every failure is a denial with a reason.
 pub async fn verify_image(
     cfg: &TrustConfig,
     source: &Source<'_>,
     image: &ImageRef,
+    opts: &VerifyOptions,
+) -> Outcome {
+    let start = Instant::now();
+    match resolve(source, image).await {
+        Ok(resolved) => {
+            let mut out = verify_target(cfg, source, image, &resolved.descriptor(), opts).await;
+            out.timings.resolve_ms = ms(start) - out.timings.total_ms;
+            out.timings.total_ms = ms(start);
+            out
+        }
+        Err(e) => {
+            let mut out = Outcome::new(&image.to_string());
+            out.reason = Some(e);
+            out.timings.total_ms = ms(start);
+            out
+        }
+    }
+}
+
+/// Resolve a tag or digest to the manifest, checking a digest reference against the content.
+pub async fn resolve(source: &Source<'_>, image: &ImageRef) -> Result<Fetched, String> {
+    let resolved = source
+        .resolve(image)
+        .await
+        .map_err(|e| format!("cannot resolve the image: {e}"))?;
+    if let Some(d) = &image.digest
+        && *d != resolved.digest
+    {
+        return Err(format!(
+            "user input digest {d} does not match the resolved digest {}",
+            resolved.digest
+        ));
+    }
+    Ok(resolved)
+}
+
+/// Verify the already resolved `target` of `image`: select the statement, discover signatures,
+/// and try them in order until one passes.
+pub async fn verify_target(
+    cfg: &TrustConfig,
+    source: &Source<'_>,
+    image: &ImageRef,
+    target: &Descriptor,
     opts: &VerifyOptions,
 ) -> Outcome {
     let start = Instant::now();
@@ -556,26 +607,7 @@ pub async fn verify_image(
         out.reason = Some("max_signatures must be a positive number, got 0".into());
         return out;
     }
-    let t = Instant::now();
-    let resolved = match source.resolve(image).await {
-        Ok(f) => f,
-        Err(e) => {
-            out.reason = Some(format!("cannot resolve the image: {e}"));
-            out.timings.total_ms = ms(start);
-            return out;
-        }
-    };
-    out.timings.resolve_ms = ms(t);
-    if let Some(d) = &image.digest
-        && *d != resolved.digest
-    {
-        out.reason = Some(format!(
-            "user input digest {d} does not match the resolved digest {}",
-            resolved.digest
-        ));
-        return out;
-    }
-    let target = resolved.descriptor();
+    let target = target.clone();
     out.descriptor = Some(target.clone());
     let scope = opts.scope.clone().unwrap_or_else(|| image.scope());
     let artifact = format!("{scope}@{}", target.digest);

@@ -1,0 +1,641 @@
+//! The Docker Engine API proxy: a Unix socket in front of the real `docker.sock`. Everything is
+//! passed through byte for byte (streams flushed as they come, repeated headers kept, `Upgrade:
+//! tcp` hijacks spliced both ways with half-close, no idle timeouts), except the calls that can
+//! bring an image onto the host: pulls are verified and pinned to the verified digest, container
+//! creation needs a verifying RepoDigest, and the other ways in are switched off by default.
+
+use std::convert::Infallible;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, Limited, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::header::{CONTENT_TYPE, HeaderValue, UPGRADE};
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde::Deserialize;
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{mpsc, watch};
+
+use crate::auth;
+use crate::engine::Engine;
+use crate::oci::ImageRef;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub type Body = BoxBody<Bytes, BoxError>;
+
+/// Which other ways of bringing images in are allowed. All off by default: each bypasses
+/// signature verification.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DockerSwitches {
+    /// `POST /images/load` (a tarball, no registry).
+    #[serde(default)]
+    pub allow_load: bool,
+    /// `POST /images/create?fromSrc=` (import a root filesystem).
+    #[serde(default)]
+    pub allow_import: bool,
+    /// `POST /build` (base images are pulled inside the daemon, unseen by the proxy).
+    #[serde(default)]
+    pub allow_build: bool,
+    /// `POST /plugins/pull`, `/plugins/{name}/upgrade`.
+    #[serde(default)]
+    pub allow_plugins: bool,
+    /// `POST /services/create`, `/services/{id}/update` (swarm nodes pull on their own).
+    #[serde(default)]
+    pub allow_services: bool,
+}
+
+pub struct DockerProxy {
+    engine: Arc<Engine>,
+    upstream: PathBuf,
+    switches: DockerSwitches,
+    /// Requests in flight, for draining on shutdown.
+    pub in_flight: AtomicUsize,
+}
+
+fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).map_err(|e| match e {}).boxed()
+}
+
+/// A Docker API error: exactly `application/json` so the CLI prints the message.
+fn error_response(status: StatusCode, message: &str) -> Response<Body> {
+    let body = serde_json::json!({ "message": message }).to_string();
+    let mut r = Response::new(full(body));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+fn deny(message: &str) -> Response<Body> {
+    error_response(StatusCode::FORBIDDEN, &format!("pullguard: {message}"))
+}
+
+/// `/v1.41/images/create` → ("/v1.41", "/images/create").
+fn split_version(path: &str) -> (&str, &str) {
+    if let Some(rest) = path.strip_prefix("/v")
+        && let Some(i) = rest.find('/')
+        && rest[..i].chars().all(|c| c.is_ascii_digit() || c == '.')
+        && i > 0
+    {
+        return (&path[..i + 2], &path[i + 2..]);
+    }
+    ("", path)
+}
+
+fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
+    query
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (pct_decode(k), pct_decode(v))
+        })
+        .collect()
+}
+
+fn pct_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                let hex = std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(v) => {
+                        out.push(v);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn pct_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn encode_query(pairs: &[(String, String)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", pct_encode(k), pct_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// What a pull asks for: the name as the client wrote it, and a tag or digest (or neither).
+struct PullTarget {
+    name: String,
+    tag: Option<String>,
+    digest: Option<String>,
+}
+
+fn pull_target(from_image: &str, tag: Option<&str>) -> PullTarget {
+    // A trailing ':' is stripped, like the daemon does (old `pull -a` quirk).
+    let from = from_image.strip_suffix(':').unwrap_or(from_image);
+    let (rest, digest) = match from.rsplit_once('@') {
+        Some((r, d)) => (r, Some(d.to_string())),
+        None => (from, None),
+    };
+    let slash = rest.rfind('/').map_or(0, |i| i + 1);
+    let (name, from_tag) = match rest[slash..].rfind(':') {
+        Some(i) => (&rest[..slash + i], Some(rest[slash + i + 1..].to_string())),
+        None => (rest, None),
+    };
+    let mut t = PullTarget {
+        name: name.to_string(),
+        tag: from_tag,
+        digest,
+    };
+    if t.digest.is_none()
+        && let Some(tag) = tag.filter(|s| !s.is_empty())
+    {
+        if tag.contains(':') {
+            t.digest = Some(tag.to_string());
+            t.tag = None;
+        } else {
+            t.tag = Some(tag.to_string());
+        }
+    }
+    t
+}
+
+impl DockerProxy {
+    pub fn new(engine: Arc<Engine>, upstream: PathBuf, switches: DockerSwitches) -> DockerProxy {
+        DockerProxy {
+            engine,
+            upstream,
+            switches,
+            in_flight: AtomicUsize::new(0),
+        }
+    }
+
+    /// Serve connections until `shutdown` turns true; then stop accepting.
+    pub async fn serve(self: Arc<Self>, listener: UnixListener, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            let stream = tokio::select! {
+                r = listener.accept() => match r {
+                    Ok((s, _)) => s,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "docker socket accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                _ = shutdown.changed() => break,
+            };
+            let proxy = self.clone();
+            tokio::spawn(async move {
+                let svc = service_fn(move |req| {
+                    let proxy = proxy.clone();
+                    async move { Ok::<_, Infallible>(proxy.handle(req).await) }
+                });
+                if let Err(e) = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .with_upgrades()
+                    .await
+                {
+                    tracing::debug!(error = %e, "docker client connection ended");
+                }
+            });
+        }
+    }
+
+    async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<Body> {
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        let r = self.route(req).await;
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        r
+    }
+
+    async fn route(&self, req: Request<Incoming>) -> Response<Body> {
+        let path = req.uri().path().to_string();
+        let (_, p) = split_version(&path);
+        if req.method() != Method::POST {
+            return self.forward(req.map(|b| b.map_err(BoxError::from).boxed())).await;
+        }
+        let s = &self.switches;
+        let parts: Vec<&str> = p.trim_start_matches('/').split('/').collect();
+        match parts.as_slice() {
+            ["images", "create"] => self.pull(req).await,
+            ["containers", "create"] => self.create_container(req).await,
+            ["images", "load"] if !s.allow_load => {
+                deny("image load is disabled: loaded images carry no verifiable signature (set docker.allow_load = true to allow)")
+            }
+            ["build"] if !s.allow_build => deny(
+                "image build is disabled: base images are pulled inside the daemon where pullguard cannot verify them (set docker.allow_build = true to allow)",
+            ),
+            ["plugins", "pull"] | ["plugins", _, "upgrade"] if !s.allow_plugins => {
+                deny("plugin install is disabled (set docker.allow_plugins = true to allow)")
+            }
+            ["services", "create"] | ["services", _, "update"] if !s.allow_services => deny(
+                "swarm services are disabled: nodes pull service images without pullguard (set docker.allow_services = true to allow)",
+            ),
+            _ => self.forward(req.map(|b| b.map_err(BoxError::from).boxed())).await,
+        }
+    }
+
+    /// Send a request to the real daemon over a fresh Unix connection (with upgrades).
+    async fn upstream(&self, req: Request<Body>) -> Result<Response<Incoming>, String> {
+        let stream = UnixStream::connect(&self.upstream).await.map_err(|e| {
+            format!(
+                "cannot reach the Docker daemon at {}: {e}",
+                self.upstream.display()
+            )
+        })?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| format!("Docker daemon handshake failed: {e}"))?;
+        tokio::spawn(async move {
+            if let Err(e) = conn.with_upgrades().await {
+                tracing::debug!(error = %e, "docker upstream connection ended");
+            }
+        });
+        sender
+            .send_request(req)
+            .await
+            .map_err(|e| format!("Docker daemon request failed: {e}"))
+    }
+
+    async fn forward(&self, mut req: Request<Body>) -> Response<Body> {
+        let client_upgrade = req
+            .headers()
+            .contains_key(UPGRADE)
+            .then(|| hyper::upgrade::on(&mut req));
+        let mut resp = match self.upstream(req).await {
+            Ok(r) => r,
+            Err(e) => return error_response(StatusCode::BAD_GATEWAY, &format!("pullguard: {e}")),
+        };
+        if resp.status() == StatusCode::SWITCHING_PROTOCOLS
+            && let Some(client_upgrade) = client_upgrade
+        {
+            let upstream_upgrade = hyper::upgrade::on(&mut resp);
+            tokio::spawn(async move {
+                match tokio::try_join!(client_upgrade, upstream_upgrade) {
+                    Ok((client, upstream)) => {
+                        let mut client = TokioIo::new(client);
+                        let mut upstream = TokioIo::new(upstream);
+                        if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
+                            tracing::debug!(error = %e, "hijacked stream ended");
+                        }
+                    }
+                    Err(e) => tracing::debug!(error = %e, "upgrade failed"),
+                }
+            });
+        }
+        resp.map(|b| b.map_err(BoxError::from).boxed())
+    }
+
+    async fn pull(&self, req: Request<Incoming>) -> Response<Body> {
+        let query = query_pairs(req.uri().query());
+        let get = |k: &str| query.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+        if get("fromSrc").is_some() {
+            if !self.switches.allow_import {
+                return deny("image import (fromSrc) is disabled: imported images carry no verifiable signature (set docker.allow_import = true to allow)");
+            }
+            return self.forward(req.map(|b| b.map_err(BoxError::from).boxed())).await;
+        }
+        let Some(from_image) = get("fromImage").filter(|s| !s.is_empty()) else {
+            return deny("pull request without fromImage");
+        };
+        let target = pull_target(from_image, get("tag"));
+        let creds = req
+            .headers()
+            .get("x-registry-auth")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|h| auth::from_x_registry_auth(h).ok().flatten());
+
+        if target.tag.is_none() && target.digest.is_none() {
+            // "All tags": allowed only where the policy skips verification.
+            let image = match ImageRef::parse(&target.name) {
+                Ok(i) => i,
+                Err(e) => return deny(&e),
+            };
+            let snap = self.engine.snapshot();
+            let probe = format!("{}@sha256:{}", image.scope(), "0".repeat(64));
+            let skip = snap
+                .trust
+                .policy
+                .statement_for(&probe)
+                .map(|s| s.level.is_skip())
+                .unwrap_or(false);
+            if !skip {
+                return deny(&format!(
+                    "pulling all tags of {} is denied: each tag must be verified; pull one tag or digest",
+                    image.scope()
+                ));
+            }
+            return self.forward(req.map(|b| b.map_err(BoxError::from).boxed())).await;
+        }
+
+        let reference = match (&target.digest, &target.tag) {
+            (Some(d), _) => format!("{}@{d}", target.name),
+            (None, Some(t)) => format!("{}:{t}", target.name),
+            (None, None) => target.name.clone(),
+        };
+        let image = match ImageRef::parse(&reference) {
+            Ok(i) => i,
+            Err(e) => return deny(&e),
+        };
+        let outcome = self.engine.check(&image, creds, "docker").await;
+        if !outcome.allowed {
+            return deny(&outcome.summary());
+        }
+        let Some(digest) = outcome.digest().map(str::to_owned) else {
+            return deny(&format!("{reference}: verified without a digest (internal error)"));
+        };
+        // Pull exactly the verified digest.
+        let mut pairs: Vec<(String, String)> = query
+            .iter()
+            .filter(|(k, _)| k != "fromImage" && k != "tag")
+            .cloned()
+            .collect();
+        pairs.insert(0, ("tag".into(), digest.clone()));
+        pairs.insert(0, ("fromImage".into(), target.name.clone()));
+        let (mut parts, body) = req.into_parts();
+        let pq = format!("{}?{}", parts.uri.path(), encode_query(&pairs));
+        parts.uri = match pq.parse() {
+            Ok(u) => u,
+            Err(e) => return deny(&format!("cannot rewrite the pull request: {e}")),
+        };
+        let version = split_version(parts.uri.path()).0.to_string();
+        let resp = self
+            .forward(Request::from_parts(parts, body.map_err(BoxError::from).boxed()))
+            .await;
+        if !resp.status().is_success() {
+            return resp;
+        }
+        let retag = target
+            .tag
+            .clone()
+            .filter(|_| target.digest.is_none())
+            .map(|tag| (format!("{}@{digest}", target.name), target.name.clone(), tag));
+        self.stream_then_tag(resp, version, retag)
+    }
+
+    /// Pass the pull's progress stream through as it comes; when it ends without an error,
+    /// restore the tag the user asked for (the pull itself was by digest).
+    fn stream_then_tag(
+        &self,
+        resp: Response<Body>,
+        version: String,
+        retag: Option<(String, String, String)>,
+    ) -> Response<Body> {
+        let (parts, mut body) = resp.into_parts();
+        let (tx, rx) = mpsc::channel::<Result<Frame<Bytes>, BoxError>>(32);
+        let upstream = self.upstream.clone();
+        tokio::spawn(async move {
+            let mut saw_error = false;
+            let mut carry: Vec<u8> = Vec::new();
+            while let Some(frame) = body.frame().await {
+                match frame {
+                    Ok(f) => {
+                        if let Some(d) = f.data_ref() {
+                            carry.extend_from_slice(d);
+                            if contains(&carry, b"\"errorDetail\"") {
+                                saw_error = true;
+                            }
+                            let keep = carry.len().saturating_sub(16);
+                            carry.drain(..keep);
+                        }
+                        if tx.send(Ok(f)).await.is_err() {
+                            // Client gone: dropping the upstream body closes the connection,
+                            // and the daemon cancels the pull.
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e)).await;
+                        return;
+                    }
+                }
+            }
+            if saw_error {
+                return;
+            }
+            if let Some((source, repo, tag)) = retag
+                && let Err(e) = tag_image(&upstream, &version, &source, &repo, &tag).await
+            {
+                let line = serde_json::json!({
+                    "errorDetail": {"message": format!("pullguard: pulled {source} but could not tag it {repo}:{tag}: {e}")},
+                    "error": format!("pullguard: pulled {source} but could not tag it {repo}:{tag}: {e}"),
+                });
+                let _ = tx
+                    .send(Ok(Frame::data(Bytes::from(format!("{line}\r\n")))))
+                    .await;
+            }
+        });
+        let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        });
+        Response::from_parts(parts, BodyExt::boxed(StreamBody::new(stream)))
+    }
+
+    async fn create_container(&self, req: Request<Incoming>) -> Response<Body> {
+        let (parts, body) = req.into_parts();
+        let bytes = match Limited::new(body, 8 << 20).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(e) => {
+                return error_response(StatusCode::BAD_REQUEST, &format!("pullguard: cannot read the request body: {e}"));
+            }
+        };
+        let image = serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|v| v.get("Image").and_then(|i| i.as_str()).map(str::to_owned));
+        let forward = |bytes: Bytes| Request::from_parts(parts.clone(), full(bytes));
+        let Some(image) = image.filter(|i| !i.is_empty()) else {
+            // No image: the daemon rejects the request itself.
+            return self.forward(forward(bytes)).await;
+        };
+        let version = split_version(parts.uri.path()).0.to_string();
+        match self.verified_local_image(&version, &image).await {
+            LocalImage::Missing => self.forward(forward(bytes)).await, // the daemon answers 404, the CLI pulls through us
+            LocalImage::Verified => self.forward(forward(bytes)).await,
+            LocalImage::Denied(why) => deny(&format!("container from image {image:?} denied: {why}")),
+        }
+    }
+
+    /// Does a local image have a RepoDigest that verifies now?
+    async fn verified_local_image(&self, version: &str, image: &str) -> LocalImage {
+        let uri = format!("{version}/images/{}/json", pct_encode_path(image));
+        let req = match Request::get(uri).header("host", "docker").body(full(Bytes::new())) {
+            Ok(r) => r,
+            Err(e) => return LocalImage::Denied(format!("bad image name: {e}")),
+        };
+        let resp = match self.upstream(req).await {
+            Ok(r) => r,
+            Err(e) => return LocalImage::Denied(e),
+        };
+        if resp.status() == StatusCode::NOT_FOUND {
+            return LocalImage::Missing;
+        }
+        if !resp.status().is_success() {
+            return LocalImage::Denied(format!("image inspect answered {}", resp.status()));
+        }
+        let body = match Limited::new(resp.into_body(), 16 << 20).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(e) => return LocalImage::Denied(format!("image inspect failed: {e}")),
+        };
+        let digests: Vec<String> = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| {
+                v.get("RepoDigests").and_then(|d| d.as_array()).map(|a| {
+                    a.iter()
+                        .filter_map(|s| s.as_str().map(str::to_owned))
+                        .collect()
+                })
+            })
+            .unwrap_or_default();
+        if digests.is_empty() {
+            return LocalImage::Denied(
+                "it has no registry digest (built or loaded locally), so no signature can be verified".into(),
+            );
+        }
+        let mut reasons = Vec::new();
+        for d in digests {
+            let Ok(r) = ImageRef::parse(&d) else {
+                continue;
+            };
+            let o = self.engine.check(&r, None, "docker-create").await;
+            if o.allowed {
+                return LocalImage::Verified;
+            }
+            reasons.push(o.summary());
+        }
+        LocalImage::Denied(format!("no RepoDigest verifies: {}", reasons.join("; ")))
+    }
+}
+
+enum LocalImage {
+    Missing,
+    Verified,
+    Denied(String),
+}
+
+fn pct_encode_path(s: &str) -> String {
+    s.split('/').map(pct_encode).collect::<Vec<_>>().join("/")
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// `POST /images/{source}/tag?repo=&tag=` on the real daemon.
+async fn tag_image(upstream: &Path, version: &str, source: &str, repo: &str, tag: &str) -> Result<(), String> {
+    let uri = format!(
+        "{version}/images/{}/tag?repo={}&tag={}",
+        pct_encode_path(source),
+        pct_encode(repo),
+        pct_encode(tag)
+    );
+    let stream = UnixStream::connect(upstream).await.map_err(|e| e.to_string())?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::spawn(conn);
+    let req = Request::post(uri)
+        .header("host", "docker")
+        .body(Full::new(Bytes::new()))
+        .map_err(|e| e.to_string())?;
+    let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
+    if resp.status().is_success() {
+        Ok(())
+    } else {
+        let status = resp.status();
+        let body = resp.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        Err(format!("{status}: {}", String::from_utf8_lossy(&body).trim()))
+    }
+}
+
+/// Socket ownership and mode for the proxy socket.
+#[derive(Debug, Clone, Default)]
+pub struct SocketPerms {
+    pub mode: Option<u32>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+}
+
+/// Bind a Unix socket, removing a stale one (only if it is a socket), and set its owner and
+/// mode: by default those of the upstream `docker.sock`.
+pub fn bind_socket(path: &Path, perms: &SocketPerms, like: Option<&Path>) -> Result<UnixListener, String> {
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if meta.file_type().is_socket() {
+            std::fs::remove_file(path).map_err(|e| format!("cannot remove stale socket {}: {e}", path.display()))?;
+        } else {
+            return Err(format!("{} exists and is not a socket; refusing to replace it", path.display()));
+        }
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let listener = UnixListener::bind(path).map_err(|e| format!("cannot bind {}: {e}", path.display()))?;
+    let like_meta = like.and_then(|p| std::fs::metadata(p).ok());
+    let mode = perms.mode.or(like_meta.as_ref().map(|m| m.mode() & 0o777)).unwrap_or(0o660);
+    let uid = perms.uid.or(like_meta.as_ref().map(|m| m.uid()));
+    let gid = perms.gid.or(like_meta.as_ref().map(|m| m.gid()));
+    if uid.is_some() || gid.is_some() {
+        std::os::unix::fs::chown(path, uid, gid).map_err(|e| format!("cannot chown {}: {e}", path.display()))?;
+    }
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .map_err(|e| format!("cannot chmod {}: {e}", path.display()))?;
+    Ok(listener)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_split() {
+        assert_eq!(split_version("/v1.41/images/create"), ("/v1.41", "/images/create"));
+        assert_eq!(split_version("/_ping"), ("", "/_ping"));
+        assert_eq!(split_version("/volumes/x"), ("", "/volumes/x"));
+    }
+
+    #[test]
+    fn pull_targets() {
+        let t = pull_target("127.0.0.1:5000/test/img", Some("1"));
+        assert_eq!((t.name.as_str(), t.tag.as_deref(), t.digest.as_deref()), ("127.0.0.1:5000/test/img", Some("1"), None));
+        let d = format!("sha256:{}", "a".repeat(64));
+        let t = pull_target("busybox", Some(&d));
+        assert_eq!((t.tag, t.digest.as_deref()), (None, Some(d.as_str())));
+        let t = pull_target(&format!("x/y@{d}"), Some("ignored"));
+        assert_eq!((t.name.as_str(), t.digest.as_deref()), ("x/y", Some(d.as_str())));
+        let t = pull_target("x/y:", None);
+        assert_eq!((t.name.as_str(), t.tag, t.digest), ("x/y", None, None));
+        let t = pull_target("localhost:5000/y:2", None);
+        assert_eq!((t.name.as_str(), t.tag.as_deref()), ("localhost:5000/y", Some("2")));
+    }
+
+    #[test]
+    fn queries_roundtrip() {
+        let q = query_pairs(Some("fromImage=127.0.0.1%3A5000%2Ftest%2Fimg&tag=1&platform=linux%2Famd64"));
+        assert_eq!(q[0], ("fromImage".into(), "127.0.0.1:5000/test/img".into()));
+        assert_eq!(q[2].1, "linux/amd64");
+        assert_eq!(query_pairs(Some(&encode_query(&q))), q);
+        assert_eq!(pct_decode("%zz%4"), "%zz%4");
+    }
+}

@@ -1,0 +1,270 @@
+//! The daemon's verification engine: the current trust configuration (swapped whole on reload,
+//! with a generation number), a verdict cache keyed by (artifact, generation) with single
+//! flight, counters, and the decision log (a ring plus a broadcast for watchers).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use tokio::sync::{OnceCell, broadcast};
+
+use crate::auth::Credential;
+use crate::oci::ImageRef;
+use crate::registry::{Credentials, RegistryClient};
+use crate::verify::{Outcome, Source, TrustConfig, VerifyOptions, resolve, verify_target};
+
+/// One trust configuration and the generation it was installed as.
+pub struct Snapshot {
+    pub trust: Arc<TrustConfig>,
+    pub generation: u64,
+    pub loaded_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Decision {
+    pub time: String,
+    /// Who asked: docker, containerd-verifier, mirror, ctl.
+    pub origin: String,
+    pub image: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    pub verdict: &'static str,
+    pub reason: String,
+    pub generation: u64,
+    pub cached: bool,
+    pub duration_ms: f64,
+}
+
+#[derive(Default)]
+pub struct Counters {
+    pub verifications: AtomicU64,
+    pub allowed: AtomicU64,
+    pub denied: AtomicU64,
+    pub cache_hits: AtomicU64,
+}
+
+struct CacheEntry {
+    cell: OnceCell<(Arc<Outcome>, Instant)>,
+}
+
+pub struct EngineOptions {
+    pub max_signatures: usize,
+    /// How long a denial is remembered (short: the cause may be transient).
+    pub negative_ttl: Duration,
+    /// How long an allow is remembered within one policy generation (signatures can expire).
+    pub positive_ttl: Duration,
+    pub decision_ring: usize,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            max_signatures: 100,
+            negative_ttl: Duration::from_secs(5),
+            positive_ttl: Duration::from_secs(300),
+            decision_ring: 1000,
+        }
+    }
+}
+
+pub struct Engine {
+    snapshot: RwLock<Arc<Snapshot>>,
+    client: RegistryClient,
+    cache: Mutex<HashMap<(String, u64), Arc<CacheEntry>>>,
+    pub counters: Counters,
+    decisions: Mutex<VecDeque<Decision>>,
+    watch: broadcast::Sender<Decision>,
+    opts: EngineOptions,
+}
+
+impl Engine {
+    pub fn new(trust: TrustConfig, client: RegistryClient, opts: EngineOptions) -> Engine {
+        let (watch, _) = broadcast::channel(1024);
+        Engine {
+            snapshot: RwLock::new(Arc::new(Snapshot {
+                trust: Arc::new(trust),
+                generation: 1,
+                loaded_at: OffsetDateTime::now_utc(),
+            })),
+            client,
+            cache: Mutex::new(HashMap::new()),
+            counters: Counters::default(),
+            decisions: Mutex::new(VecDeque::new()),
+            watch,
+            opts,
+        }
+    }
+
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        match self.snapshot.read() {
+            Ok(s) => s.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Install a new trust configuration; returns its generation. Cached verdicts of older
+    /// generations are dropped.
+    pub fn install(&self, trust: TrustConfig) -> u64 {
+        let mut guard = match self.snapshot.write() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let generation = guard.generation + 1;
+        *guard = Arc::new(Snapshot {
+            trust: Arc::new(trust),
+            generation,
+            loaded_at: OffsetDateTime::now_utc(),
+        });
+        drop(guard);
+        self.purge_cache();
+        generation
+    }
+
+    pub fn purge_cache(&self) -> usize {
+        match self.cache.lock() {
+            Ok(mut c) => {
+                let n = c.len();
+                c.clear();
+                n
+            }
+            Err(_) => 0,
+        }
+    }
+
+    /// Resolve `image` (always, so a moved tag is seen) and verify the digest it names, through
+    /// the cache. The outcome says which digest was verified: pull exactly that one.
+    pub async fn check(
+        &self,
+        image: &ImageRef,
+        creds: Option<Credential>,
+        origin: &str,
+    ) -> Arc<Outcome> {
+        let start = Instant::now();
+        let snap = self.snapshot();
+        let own_client;
+        let client = match creds {
+            Some(c) => {
+                own_client = self.client.with_credentials(Credentials::Fixed(Some(c)));
+                &own_client
+            }
+            None => &self.client,
+        };
+        let source = Source::Registry(client);
+        let target = match resolve(&source, image).await {
+            Ok(f) => f.descriptor(),
+            Err(e) => {
+                let mut o = Outcome::denied(&image.to_string(), e);
+                o.timings.total_ms = start.elapsed().as_secs_f64() * 1000.0;
+                let o = Arc::new(o);
+                self.record(origin, &o, snap.generation, false, start);
+                return o;
+            }
+        };
+        let key = (format!("{}@{}", image.scope(), target.digest), snap.generation);
+        let entry = {
+            let mut cache = match self.cache.lock() {
+                Ok(c) => c,
+                Err(p) => p.into_inner(),
+            };
+            let fresh = |e: &CacheEntry| match e.cell.get() {
+                None => true, // in flight
+                Some((o, at)) => {
+                    let ttl = if o.allowed {
+                        self.opts.positive_ttl
+                    } else {
+                        self.opts.negative_ttl
+                    };
+                    at.elapsed() < ttl
+                }
+            };
+            match cache.get(&key) {
+                Some(e) if fresh(e) => e.clone(),
+                _ => {
+                    let e = Arc::new(CacheEntry {
+                        cell: OnceCell::new(),
+                    });
+                    cache.insert(key.clone(), e.clone());
+                    e
+                }
+            }
+        };
+        let mut computed = false;
+        let (outcome, _) = entry
+            .cell
+            .get_or_init(|| async {
+                computed = true;
+                self.counters.verifications.fetch_add(1, Ordering::Relaxed);
+                let opts = VerifyOptions {
+                    max_signatures: self.opts.max_signatures,
+                    now: OffsetDateTime::now_utc(),
+                    scope: None,
+                };
+                let o = verify_target(&snap.trust, &source, image, &target, &opts).await;
+                (Arc::new(o), Instant::now())
+            })
+            .await
+            .clone();
+        if !computed {
+            self.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
+        }
+        self.record(origin, &outcome, snap.generation, !computed, start);
+        outcome
+    }
+
+    fn record(&self, origin: &str, o: &Outcome, generation: u64, cached: bool, start: Instant) {
+        if o.allowed {
+            self.counters.allowed.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.counters.denied.fetch_add(1, Ordering::Relaxed);
+        }
+        let d = Decision {
+            time: OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default(),
+            origin: origin.to_string(),
+            image: o.reference.clone(),
+            digest: o.digest().map(str::to_owned),
+            policy: o.policy.clone(),
+            verdict: if o.allowed { "allowed" } else { "denied" },
+            reason: o.summary(),
+            generation,
+            cached,
+            duration_ms: start.elapsed().as_secs_f64() * 1000.0,
+        };
+        tracing::info!(
+            target: "pullguard::decision",
+            origin = %d.origin,
+            image = %d.image,
+            digest = d.digest.as_deref().unwrap_or(""),
+            policy = d.policy.as_deref().unwrap_or(""),
+            verdict = d.verdict,
+            reason = %d.reason,
+            generation = d.generation,
+            cached = d.cached,
+            duration_ms = d.duration_ms,
+            "decision"
+        );
+        if let Ok(mut ring) = self.decisions.lock() {
+            if ring.len() >= self.opts.decision_ring {
+                ring.pop_front();
+            }
+            ring.push_back(d.clone());
+        }
+        let _ = self.watch.send(d);
+    }
+
+    pub fn decisions(&self) -> Vec<Decision> {
+        self.decisions
+            .lock()
+            .map(|r| r.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Decision> {
+        self.watch.subscribe()
+    }
+}

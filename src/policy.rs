@@ -1,0 +1,1464 @@
+//! Notation OCI trust policy (`trustpolicy.oci.json` / legacy `trustpolicy.json`): loading,
+//! validation, policy selection and the trusted-identity check, reproducing notation-go
+//! (v1.x, `verifier/trustpolicy`) including its exact error messages.
+//!
+//! JSON is decoded the way Go's `encoding/json` decodes into notation-go's structs: only the first
+//! JSON value is read, keys match struct fields case-insensitively, unknown keys are ignored,
+//! duplicate keys are applied in order (later ones win, objects and maps merge), `null` leaves a
+//! string unchanged and resets a list or map, and any syntax or type error makes the document
+//! "malformed".
+
+use std::collections::{HashMap, HashSet};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use regex::Regex;
+
+mod dn;
+
+pub use dn::{go_subject_string, parse_dn};
+use dn::{DnAttrs, go_format_map_list, is_subset, parse_dn_bytes, q};
+
+const TRUST_POLICY_LINK: &str = "https://notaryproject.dev/docs/quickstart/#create-a-trust-policy";
+const WILDCARD: &str = "*";
+const X509_SUBJECT: &str = "x509.subject";
+const OCI_POLICY_FILE: &str = "trustpolicy.oci.json";
+const LEGACY_POLICY_FILE: &str = "trustpolicy.json";
+
+/// A signature validation type of the verification-level table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ValidationType {
+    Integrity,
+    Authenticity,
+    AuthenticTimestamp,
+    Expiry,
+    Revocation,
+}
+
+impl ValidationType {
+    /// All types, in Go's order.
+    pub const ALL: [ValidationType; 5] = [
+        ValidationType::Integrity,
+        ValidationType::Authenticity,
+        ValidationType::AuthenticTimestamp,
+        ValidationType::Expiry,
+        ValidationType::Revocation,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ValidationType::Integrity => "integrity",
+            ValidationType::Authenticity => "authenticity",
+            ValidationType::AuthenticTimestamp => "authenticTimestamp",
+            ValidationType::Expiry => "expiry",
+            ValidationType::Revocation => "revocation",
+        }
+    }
+
+    /// Exact (case-sensitive) parse of an `override` key.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// What a failed validation does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    Enforce,
+    Log,
+    Skip,
+}
+
+impl Action {
+    pub const ALL: [Action; 3] = [Action::Enforce, Action::Log, Action::Skip];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Enforce => "enforce",
+            Action::Log => "log",
+            Action::Skip => "skip",
+        }
+    }
+
+    /// Exact (case-sensitive) parse of an `override` value.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+}
+
+/// A verification level: a preset (`strict`, `permissive`, `audit`, `skip`) or `custom` (a
+/// preset with overrides).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerificationLevel {
+    pub name: String,
+    actions: [Action; 5],
+}
+
+impl VerificationLevel {
+    /// One of the four presets by name (exact match).
+    pub fn preset(name: &str) -> Option<Self> {
+        use Action::{Enforce as E, Log as L, Skip as S};
+        let actions = match name {
+            "strict" => [E, E, E, E, E],
+            "permissive" => [E, E, L, L, L],
+            "audit" => [E, L, L, L, L],
+            "skip" => [S, S, S, S, S],
+            _ => return None,
+        };
+        Some(VerificationLevel {
+            name: name.to_string(),
+            actions,
+        })
+    }
+
+    pub fn action(&self, t: ValidationType) -> Action {
+        self.actions
+            .get(t.index())
+            .copied()
+            .unwrap_or(Action::Enforce)
+    }
+
+    /// Actions in [`ValidationType::ALL`] order.
+    pub fn actions(&self) -> [Action; 5] {
+        self.actions
+    }
+
+    /// Go: `verificationLevel.Name == "skip"`.
+    pub fn is_skip(&self) -> bool {
+        self.name == "skip"
+    }
+}
+
+/// `signatureVerification.verifyTimestamp`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VerifyTimestamp {
+    #[default]
+    Always,
+    AfterCertExpiry,
+}
+
+impl VerifyTimestamp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerifyTimestamp::Always => "always",
+            VerifyTimestamp::AfterCertExpiry => "afterCertExpiry",
+        }
+    }
+}
+
+/// Trust store type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StoreKind {
+    Ca,
+    SigningAuthority,
+    Tsa,
+}
+
+impl StoreKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoreKind::Ca => "ca",
+            StoreKind::SigningAuthority => "signingAuthority",
+            StoreKind::Tsa => "tsa",
+        }
+    }
+
+    /// Exact (case-sensitive) parse.
+    pub fn parse(s: &str) -> Option<Self> {
+        [StoreKind::Ca, StoreKind::SigningAuthority, StoreKind::Tsa]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+/// `"<type>:<name>"` from `trustStores`, as written (duplicates are kept).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TrustStoreRef {
+    pub kind: StoreKind,
+    pub name: String,
+}
+
+/// One `trustedIdentities` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrustedIdentity {
+    /// `"*"`.
+    Any,
+    /// `x509.subject:<DN>`. `raw` is the whole entry as written (prefix included); `attrs` the
+    /// parsed DN (see [`parse_dn`]). Matching re-parses `raw`, exactly like Go.
+    X509Subject {
+        raw: String,
+        attrs: Vec<(String, String)>,
+    },
+    /// Any other `<prefix>:<value>` (accepted by validation, never matched natively).
+    Other(String),
+}
+
+impl TrustedIdentity {
+    /// The entry as written in the policy.
+    pub fn raw(&self) -> &str {
+        match self {
+            TrustedIdentity::Any => WILDCARD,
+            TrustedIdentity::X509Subject { raw, .. } => raw,
+            TrustedIdentity::Other(raw) => raw,
+        }
+    }
+}
+
+/// A validated trust policy statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement {
+    pub name: String,
+    pub registry_scopes: Vec<String>,
+    pub level: VerificationLevel,
+    pub verify_timestamp: VerifyTimestamp,
+    pub trust_stores: Vec<TrustStoreRef>,
+    pub trusted_identities: Vec<TrustedIdentity>,
+}
+
+/// A validated OCI trust policy document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyDocument {
+    pub version: String,
+    pub statements: Vec<Statement>,
+}
+
+impl PolicyDocument {
+    /// Parse and validate an OCI trust policy. `Err` holds every problem found; the first one is
+    /// exactly the message notation-go returns for the document. A JSON decode error gives
+    /// `malformed trust policy. ...` followed by a detail.
+    pub fn from_json(bytes: &[u8]) -> Result<PolicyDocument, Vec<String>> {
+        let malformed = |detail: String| {
+            vec![
+                format!("malformed trust policy. To create a trust policy, see: {TRUST_POLICY_LINK}"),
+                detail,
+            ]
+        };
+        let value = json::parse_document(bytes).map_err(malformed)?;
+        let raw = decode_document(&value).map_err(malformed)?;
+        validate(raw)
+    }
+
+    /// Load from a notation configuration directory: `trustpolicy.oci.json`, else the legacy
+    /// `trustpolicy.json`, with notation-go's loader errors (spec §6.1). Returns the path used.
+    pub fn load_dir(dir: &Path) -> Result<(PolicyDocument, PathBuf), Vec<String>> {
+        let path = match read_policy_file(&dir.join(OCI_POLICY_FILE)) {
+            Err(LoadError::NotExist) => dir.join(LEGACY_POLICY_FILE),
+            Err(LoadError::Other(e)) => return Err(vec![e]),
+            Ok(bytes) => {
+                let path = dir.join(OCI_POLICY_FILE);
+                return Self::from_json(&bytes).map(|doc| (doc, path));
+            }
+        };
+        match read_policy_file(&path) {
+            Err(LoadError::NotExist) => Err(vec![format!(
+                "trust policy is not present. To create a trust policy, see: {TRUST_POLICY_LINK}"
+            )]),
+            Err(LoadError::Other(e)) => Err(vec![e]),
+            Ok(bytes) => Self::from_json(&bytes).map(|doc| (doc, path)),
+        }
+    }
+
+    /// Spec §6.5 (Go `GetApplicableTrustPolicy`): `artifact_ref` is `registry/repo@digest`. An
+    /// exact scope match wins, else the `*` statement, else Go's error.
+    pub fn statement_for(&self, artifact_ref: &str) -> Result<&Statement, String> {
+        let Some(at) = artifact_ref.rfind('@') else {
+            return Err(format!(
+                "artifact URI {} could not be parsed, make sure it is the fully qualified oci artifact URI without the scheme/protocol. e.g domain.com:80/my/repository@sha256:digest",
+                q(artifact_ref)
+            ));
+        };
+        let path = artifact_ref.get(..at).unwrap_or_default();
+        validate_registry_scope_format(path)?;
+        let mut wildcard = None;
+        let mut applicable = None;
+        for st in &self.statements {
+            if st.registry_scopes.iter().any(|s| s == WILDCARD) {
+                wildcard = Some(st);
+            } else if st.registry_scopes.iter().any(|s| s == path) {
+                applicable = Some(st);
+            }
+        }
+        applicable.or(wildcard).ok_or_else(|| {
+            format!(
+                "artifact {} has no applicable oci trust policy statement. Trust policy applicability for a given artifact is determined by registryScopes. To create a trust policy, see: {TRUST_POLICY_LINK}",
+                q(artifact_ref)
+            )
+        })
+    }
+}
+
+impl Statement {
+    /// The trusted-identity check of spec §6.6 on the leaf certificate (DER), with Go's messages
+    /// (notation-go `verifyX509TrustedIdentities`).
+    pub fn check_trusted_identity(&self, leaf_der: &[u8]) -> Result<(), String> {
+        if self
+            .trusted_identities
+            .iter()
+            .any(|ti| matches!(ti, TrustedIdentity::Any) || ti.raw() == WILDCARD)
+        {
+            return Ok(());
+        }
+        let mut x509_identities: Vec<DnAttrs> = Vec::new();
+        for ti in &self.trusted_identities {
+            let identity = ti.raw();
+            let Some((prefix, value)) = identity.split_once(':') else {
+                return Err(format!(
+                    "trust policy statement {} has trusted identity {} missing separator",
+                    q(&self.name),
+                    q(identity)
+                ));
+            };
+            if prefix == X509_SUBJECT {
+                if value.is_empty() {
+                    return Err(format!(
+                        "trust policy statement {} has trusted identity {} without an identity value",
+                        q(&self.name),
+                        q(identity)
+                    ));
+                }
+                x509_identities.push(parse_dn_bytes(value)?);
+            }
+        }
+        if x509_identities.is_empty() {
+            return Err(format!(
+                "no x509 trusted identities are configured in the trust policy {}",
+                q(&self.name)
+            ));
+        }
+        let (_, cert) = x509_parser::parse_x509_certificate(leaf_der)
+            .map_err(|e| format!("failed to parse the signing certificate: {e}"))?;
+        let subject = go_subject_string(cert.subject())?;
+        let leaf = parse_dn_bytes(&subject).map_err(|e| {
+            format!(
+                "error while parsing the certificate subject from the digital signature. error : {}",
+                q(&e)
+            )
+        })?;
+        if x509_identities.iter().any(|ti| is_subset(ti, &leaf)) {
+            return Ok(());
+        }
+        Err(format!(
+            "signing certificate from the digital signature does not match the X.509 trusted identities {} defined in the trust policy {}",
+            go_format_map_list(&x509_identities),
+            q(&self.name)
+        ))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loader
+// ---------------------------------------------------------------------------------------------
+
+enum LoadError {
+    NotExist,
+    Other(String),
+}
+
+/// notation-go `getDocument` up to the JSON decoding.
+fn read_policy_file(path: &Path) -> Result<Vec<u8>, LoadError> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(LoadError::NotExist),
+        Err(e) => {
+            return Err(LoadError::Other(format!(
+                "lstat {}: {}",
+                path.display(),
+                go_errno_text(&e)
+            )));
+        }
+    };
+    if meta.is_dir() || meta.file_type().is_symlink() {
+        return Err(LoadError::Other(format!(
+            "trust policy is not a regular file (symlinks are not supported). To create a trust policy, see: {TRUST_POLICY_LINK}"
+        )));
+    }
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            return Err(LoadError::Other(format!(
+                "unable to read trust policy due to file permissions, please verify the permissions of {}",
+                path.display()
+            )));
+        }
+        Err(e) => {
+            return Err(LoadError::Other(format!(
+                "open {}: {}",
+                path.display(),
+                go_errno_text(&e)
+            )));
+        }
+    };
+    let mut bytes = Vec::new();
+    if file.read_to_end(&mut bytes).is_err() {
+        // Go: a read error surfaces from the JSON decoder, i.e. as "malformed".
+        return Err(LoadError::Other(format!(
+            "malformed trust policy. To create a trust policy, see: {TRUST_POLICY_LINK}"
+        )));
+    }
+    Ok(bytes)
+}
+
+/// Go's text for common errno values (Rust's has a capital letter and "(os error N)").
+fn go_errno_text(e: &std::io::Error) -> String {
+    let text = match e.raw_os_error() {
+        Some(1) => "operation not permitted",
+        Some(2) => "no such file or directory",
+        Some(5) => "input/output error",
+        Some(13) => "permission denied",
+        Some(20) => "not a directory",
+        Some(21) => "is a directory",
+        Some(36) => "file name too long",
+        Some(40) => "too many levels of symbolic links",
+        _ => return e.to_string(),
+    };
+    text.to_string()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Go-style decoding into notation-go's structs
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Default, Clone)]
+struct RawSignatureVerification {
+    level: String,
+    /// `map[ValidationType]ValidationAction`; `None` = nil map. Keys in first-appearance order.
+    overrides: Option<Vec<(String, String)>>,
+    verify_timestamp: String,
+}
+
+#[derive(Debug, Default, Clone)]
+struct RawStatement {
+    name: String,
+    signature_verification: RawSignatureVerification,
+    trust_stores: Vec<String>,
+    trusted_identities: Vec<String>,
+    registry_scopes: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+struct RawDocument {
+    version: String,
+    statements: Vec<RawStatement>,
+}
+
+use json::JVal;
+
+/// Go `encoding/json` key matching against an ASCII field name: exact, else case-folded
+/// (ASCII letters, plus U+212A KELVIN SIGN ~ 'k' and U+017F LONG S ~ 's').
+fn key_matches(key: &str, field: &str) -> bool {
+    let mut fb = field.bytes();
+    for c in key.chars() {
+        let folded = match c {
+            '\u{212a}' => b'K',
+            '\u{17f}' => b'S',
+            c if c.is_ascii() => (c as u8).to_ascii_uppercase(),
+            _ => return false,
+        };
+        match fb.next() {
+            Some(f) if f.to_ascii_uppercase() == folded => {}
+            _ => return false,
+        }
+    }
+    fb.next().is_none()
+}
+
+fn type_error(v: &JVal, strct: &str, field: &str, ty: &str) -> String {
+    format!(
+        "json: cannot unmarshal {} into Go struct field {strct}.{field} of type {ty}",
+        v.kind()
+    )
+}
+
+fn decode_string(dst: &mut String, v: &JVal, strct: &str, field: &str, ty: &str) -> Result<(), String> {
+    match v {
+        JVal::Str(s) => {
+            dst.clone_from(s);
+            Ok(())
+        }
+        JVal::Null => Ok(()),
+        other => Err(type_error(other, strct, field, ty)),
+    }
+}
+
+/// Go decoding of a JSON array into an existing slice: elements are decoded into the existing
+/// ones (so `null` keeps an element), new ones start from zero, the slice is cut to the array's
+/// length; `null` resets the slice.
+fn decode_slice<T: Default>(
+    dst: &mut Vec<T>,
+    v: &JVal,
+    mut elem: impl FnMut(&mut T, &JVal) -> Result<(), String>,
+    err: impl Fn(&JVal) -> String,
+) -> Result<(), String> {
+    match v {
+        JVal::Null => {
+            dst.clear();
+            Ok(())
+        }
+        JVal::Arr(items) => {
+            for (i, item) in items.iter().enumerate() {
+                if i >= dst.len() {
+                    dst.push(T::default());
+                }
+                if let Some(slot) = dst.get_mut(i) {
+                    elem(slot, item)?;
+                }
+            }
+            dst.truncate(items.len());
+            Ok(())
+        }
+        other => Err(err(other)),
+    }
+}
+
+fn decode_string_slice(dst: &mut Vec<String>, v: &JVal, field: &str) -> Result<(), String> {
+    decode_slice(
+        dst,
+        v,
+        |s, item| decode_string(s, item, "OCITrustPolicy", field, "string"),
+        |other| type_error(other, "OCITrustPolicy", field, "[]string"),
+    )
+}
+
+fn decode_document(v: &JVal) -> Result<RawDocument, String> {
+    let mut doc = RawDocument::default();
+    match v {
+        JVal::Null => {}
+        JVal::Obj(members) => {
+            for (key, value) in members {
+                if key_matches(key, "version") {
+                    decode_string(&mut doc.version, value, "OCIDocument", "version", "string")?;
+                } else if key_matches(key, "trustPolicies") {
+                    decode_slice(&mut doc.statements, value, decode_statement, |other| {
+                        type_error(
+                            other,
+                            "OCIDocument",
+                            "trustPolicies",
+                            "[]trustpolicy.OCITrustPolicy",
+                        )
+                    })?;
+                }
+            }
+        }
+        other => {
+            return Err(format!(
+                "json: cannot unmarshal {} into Go value of type trustpolicy.OCIDocument",
+                other.kind()
+            ));
+        }
+    }
+    Ok(doc)
+}
+
+fn decode_statement(st: &mut RawStatement, v: &JVal) -> Result<(), String> {
+    let members = match v {
+        JVal::Null => return Ok(()),
+        JVal::Obj(m) => m,
+        other => {
+            return Err(format!(
+                "json: cannot unmarshal {} into Go struct field OCIDocument.trustPolicies of type trustpolicy.OCITrustPolicy",
+                other.kind()
+            ));
+        }
+    };
+    for (key, value) in members {
+        if key_matches(key, "name") {
+            decode_string(&mut st.name, value, "OCITrustPolicy", "trustPolicies.name", "string")?;
+        } else if key_matches(key, "signatureVerification") {
+            decode_signature_verification(&mut st.signature_verification, value)?;
+        } else if key_matches(key, "trustStores") {
+            decode_string_slice(&mut st.trust_stores, value, "trustPolicies.trustStores")?;
+        } else if key_matches(key, "trustedIdentities") {
+            decode_string_slice(
+                &mut st.trusted_identities,
+                value,
+                "trustPolicies.trustedIdentities",
+            )?;
+        } else if key_matches(key, "registryScopes") {
+            decode_string_slice(&mut st.registry_scopes, value, "trustPolicies.registryScopes")?;
+        }
+    }
+    Ok(())
+}
+
+fn decode_signature_verification(sv: &mut RawSignatureVerification, v: &JVal) -> Result<(), String> {
+    const S: &str = "SignatureVerification";
+    let members = match v {
+        JVal::Null => return Ok(()),
+        JVal::Obj(m) => m,
+        other => {
+            return Err(type_error(
+                other,
+                "OCITrustPolicy",
+                "trustPolicies.signatureVerification",
+                "trustpolicy.SignatureVerification",
+            ));
+        }
+    };
+    for (key, value) in members {
+        if key_matches(key, "level") {
+            decode_string(
+                &mut sv.level,
+                value,
+                S,
+                "trustPolicies.signatureVerification.level",
+                "string",
+            )?;
+        } else if key_matches(key, "verifyTimestamp") {
+            decode_string(
+                &mut sv.verify_timestamp,
+                value,
+                S,
+                "trustPolicies.signatureVerification.verifyTimestamp",
+                "trustpolicy.TimestampOption",
+            )?;
+        } else if key_matches(key, "override") {
+            match value {
+                JVal::Null => sv.overrides = None,
+                JVal::Obj(entries) => {
+                    let map = sv.overrides.get_or_insert_with(Vec::new);
+                    for (k, val) in entries {
+                        let action = match val {
+                            JVal::Str(s) => s.clone(),
+                            JVal::Null => String::new(),
+                            other => {
+                                return Err(type_error(
+                                    other,
+                                    S,
+                                    &format!("trustPolicies.signatureVerification.override.{k}"),
+                                    "trustpolicy.ValidationAction",
+                                ));
+                            }
+                        };
+                        match map.iter_mut().find(|(existing, _)| existing == k) {
+                            Some(entry) => entry.1 = action,
+                            None => map.push((k.clone(), action)),
+                        }
+                    }
+                }
+                other => {
+                    return Err(type_error(
+                        other,
+                        S,
+                        "trustPolicies.signatureVerification.override",
+                        "map[trustpolicy.ValidationType]trustpolicy.ValidationAction",
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation (notation-go OCIDocument.Validate, continued past the first error)
+// ---------------------------------------------------------------------------------------------
+
+fn validate(raw: RawDocument) -> Result<PolicyDocument, Vec<String>> {
+    let mut errors = Vec::new();
+    if raw.version.is_empty() {
+        errors.push(
+            "oci trust policy document has empty version, version must be specified".to_string(),
+        );
+    } else if raw.version != "1.0" {
+        errors.push(format!(
+            "oci trust policy document uses unsupported version {}",
+            q(&raw.version)
+        ));
+    }
+    if raw.statements.is_empty() {
+        errors.push(
+            "oci trust policy document can not have zero trust policy statements".to_string(),
+        );
+    }
+
+    let mut names: HashSet<&str> = HashSet::new();
+    let mut built: Vec<Option<Statement>> = Vec::new();
+    for st in &raw.statements {
+        if names.contains(st.name.as_str()) {
+            errors.push(format!(
+                "multiple oci trust policy statements use the same name {}, statement names must be unique",
+                q(&st.name)
+            ));
+        }
+        let (core_errors, statement) = validate_core(st);
+        errors.extend(core_errors.into_iter().map(|e| format!("oci trust policy: {e}")));
+        built.push(statement);
+        names.insert(st.name.as_str());
+    }
+
+    errors.extend(validate_registry_scopes(&raw.statements));
+
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    match built.into_iter().collect::<Option<Vec<Statement>>>() {
+        Some(statements) => Ok(PolicyDocument {
+            version: raw.version,
+            statements,
+        }),
+        None => Err(vec!["internal error: statement not built".to_string()]),
+    }
+}
+
+/// Go `validatePolicyCore` (its first error is the first entry), plus further problems of the
+/// same statement. Returns the built statement when there is no error.
+fn validate_core(st: &RawStatement) -> (Vec<String>, Option<Statement>) {
+    let name = &st.name;
+    let mut errors = Vec::new();
+    if name.is_empty() {
+        errors.push(
+            "a trust policy statement is missing a name, every statement requires a name"
+                .to_string(),
+        );
+    }
+    let level = verification_level(&st.signature_verification);
+    if let Err(level_errors) = &level {
+        errors.extend(level_errors.iter().map(|e| {
+            format!(
+                "trust policy statement {} has invalid signatureVerification: {e}",
+                q(name)
+            )
+        }));
+    }
+    let verify_timestamp = match st.signature_verification.verify_timestamp.as_str() {
+        "" | "always" => Some(VerifyTimestamp::Always),
+        "afterCertExpiry" => Some(VerifyTimestamp::AfterCertExpiry),
+        other => {
+            errors.push(format!(
+                "trust policy statement {} has invalid signatureVerification: verifyTimestamp must be \"always\" or \"afterCertExpiry\", but got {}",
+                q(name),
+                q(other)
+            ));
+            None
+        }
+    };
+
+    let mut stores = Vec::new();
+    let mut identities = Vec::new();
+    match &level {
+        Ok(l) if l.is_skip() => {
+            if !st.trust_stores.is_empty() || !st.trusted_identities.is_empty() {
+                errors.push(format!(
+                    "trust policy statement {} is set to skip signature verification but configured with trust stores and/or trusted identities, remove them if signature verification needs to be skipped",
+                    q(name)
+                ));
+            }
+        }
+        _ => {
+            if level.is_ok() && (st.trust_stores.is_empty() || st.trusted_identities.is_empty()) {
+                errors.push(format!(
+                    "trust policy statement {} is either missing trust stores or trusted identities, both must be specified",
+                    q(name)
+                ));
+            }
+            stores = validate_trust_stores(name, &st.trust_stores, &mut errors);
+            identities = validate_trusted_identities(name, &st.trusted_identities, &mut errors);
+        }
+    }
+
+    let statement = match (level, verify_timestamp) {
+        (Ok(level), Some(verify_timestamp)) if errors.is_empty() => Some(Statement {
+            name: name.clone(),
+            registry_scopes: st.registry_scopes.clone(),
+            level,
+            verify_timestamp,
+            trust_stores: stores,
+            trusted_identities: identities,
+        }),
+        _ => None,
+    };
+    (errors, statement)
+}
+
+/// Go `SignatureVerification.GetVerificationLevel`. Override problems are reported in the order
+/// the keys first appear (Go iterates a map, so with several bad keys its choice is random).
+fn verification_level(sv: &RawSignatureVerification) -> Result<VerificationLevel, Vec<String>> {
+    if sv.level.is_empty() {
+        return Err(vec![
+            "signature verification level is empty or missing in the trust policy statement"
+                .to_string(),
+        ]);
+    }
+    let Some(base) = VerificationLevel::preset(&sv.level) else {
+        return Err(vec![format!(
+            "invalid signature verification level {}",
+            q(&sv.level)
+        )]);
+    };
+    let overrides = match &sv.overrides {
+        Some(o) if !o.is_empty() => o,
+        _ => return Ok(base),
+    };
+    if base.is_skip() {
+        return Err(vec![format!(
+            "signature verification level {} can't be used to customize signature verification",
+            q(&base.name)
+        )]);
+    }
+    let mut custom = VerificationLevel {
+        name: "custom".to_string(),
+        actions: base.actions,
+    };
+    let mut errors = Vec::new();
+    for (key, value) in overrides {
+        let Some(t) = ValidationType::parse(key) else {
+            errors.push(format!(
+                "verification type {} in custom signature verification is not supported, supported values are [\"integrity\" \"authenticity\" \"authenticTimestamp\" \"expiry\" \"revocation\"]",
+                q(key)
+            ));
+            continue;
+        };
+        let Some(action) = Action::parse(value) else {
+            errors.push(format!(
+                "verification action {} in custom signature verification is not supported, supported values are [\"enforce\" \"log\" \"skip\"]",
+                q(value)
+            ));
+            continue;
+        };
+        if t == ValidationType::Integrity {
+            errors.push(format!(
+                "{} verification can not be overridden in custom signature verification",
+                q(key)
+            ));
+        } else if t != ValidationType::Revocation && action == Action::Skip {
+            errors.push(format!(
+                "{} verification can not be skipped in custom signature verification",
+                q(key)
+            ));
+        } else if let Some(slot) = custom.actions.get_mut(t.index()) {
+            *slot = action;
+        }
+    }
+    if errors.is_empty() {
+        Ok(custom)
+    } else {
+        Err(errors)
+    }
+}
+
+/// `^[a-zA-Z0-9_.-]+$` (notation-go `file.IsValidFileName`).
+fn is_valid_store_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
+/// Go `validateTrustStore`, every entry checked.
+fn validate_trust_stores(
+    name: &str,
+    stores: &[String],
+    errors: &mut Vec<String>,
+) -> Vec<TrustStoreRef> {
+    let mut out = Vec::new();
+    for store in stores {
+        let Some((kind, store_name)) = store.split_once(':') else {
+            errors.push(format!(
+                "trust policy statement {} has malformed trust store value {}. The required format is <TrustStoreType>:<TrustStoreName>",
+                q(name),
+                q(store)
+            ));
+            continue;
+        };
+        let Some(kind) = StoreKind::parse(kind) else {
+            errors.push(format!(
+                "trust policy statement {} uses an unsupported trust store type {} in trust store value {}",
+                q(name),
+                q(kind),
+                q(store)
+            ));
+            continue;
+        };
+        if !is_valid_store_name(store_name) {
+            errors.push(format!(
+                "trust policy statement {} uses an unsupported trust store name {} in trust store value {}. Named store name needs to follow [a-zA-Z0-9_.-]+ format",
+                q(name),
+                q(store_name),
+                q(store)
+            ));
+            continue;
+        }
+        out.push(TrustStoreRef {
+            kind,
+            name: store_name.to_string(),
+        });
+    }
+    out
+}
+
+/// Go `validateTrustedIdentities`, every entry checked, then every overlapping pair.
+fn validate_trusted_identities(
+    name: &str,
+    identities: &[String],
+    errors: &mut Vec<String>,
+) -> Vec<TrustedIdentity> {
+    if identities.len() > 1 && identities.iter().any(|i| i == WILDCARD) {
+        errors.push(format!(
+            "trust policy statement {} uses a wildcard trusted identity '*', a wildcard identity cannot be used in conjunction with other values",
+            q(name)
+        ));
+    }
+    let mut out = Vec::new();
+    let mut parsed: Vec<(&str, DnAttrs)> = Vec::new();
+    for identity in identities {
+        if identity.is_empty() {
+            errors.push(format!(
+                "trust policy statement {} has an empty trusted identity",
+                q(name)
+            ));
+            continue;
+        }
+        if identity == WILDCARD {
+            out.push(TrustedIdentity::Any);
+            continue;
+        }
+        let Some((prefix, value)) = identity.split_once(':') else {
+            errors.push(format!(
+                "trust policy statement {} has trusted identity {} missing separator",
+                q(name),
+                q(identity)
+            ));
+            continue;
+        };
+        if prefix != X509_SUBJECT {
+            out.push(TrustedIdentity::Other(identity.clone()));
+            continue;
+        }
+        if value.is_empty() {
+            errors.push(format!(
+                "trust policy statement {} has trusted identity {} without an identity value",
+                q(name),
+                q(identity)
+            ));
+            continue;
+        }
+        match parse_dn_bytes(value) {
+            Ok(attrs) => {
+                out.push(TrustedIdentity::X509Subject {
+                    raw: identity.clone(),
+                    attrs: attrs
+                        .iter()
+                        .map(|(k, v)| {
+                            (
+                                String::from_utf8_lossy(k).into_owned(),
+                                String::from_utf8_lossy(v).into_owned(),
+                            )
+                        })
+                        .collect(),
+                });
+                parsed.push((identity.as_str(), attrs));
+            }
+            Err(e) => errors.push(format!(
+                "trust policy statement {} has trusted identity {} with invalid identity value: {e}",
+                q(name),
+                q(identity)
+            )),
+        }
+    }
+    for (i, (raw1, dn1)) in parsed.iter().enumerate() {
+        for (j, (raw2, dn2)) in parsed.iter().enumerate() {
+            if i != j && is_subset(dn1, dn2) {
+                errors.push(format!(
+                    "trust policy statement {} has overlapping x509 trustedIdentities, {} overlaps with {}",
+                    q(name),
+                    q(raw1),
+                    q(raw2)
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Go `validateRegistryScopes`, continued past the first error; duplicates are reported once
+/// each, in order of first appearance.
+fn validate_registry_scopes(statements: &[RawStatement]) -> Vec<String> {
+    let mut errors = Vec::new();
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    let mut order: Vec<&str> = Vec::new();
+    for st in statements {
+        if st.registry_scopes.is_empty() {
+            errors.push(format!(
+                "oci trust policy statement {} has zero registry scopes, it must specify registry scopes with at least one value",
+                q(&st.name)
+            ));
+        }
+        if st.registry_scopes.len() > 1 && st.registry_scopes.iter().any(|s| s == WILDCARD) {
+            errors.push(format!(
+                "oci trust policy statement {} uses wildcard registry scope '*', a wildcard scope cannot be used in conjunction with other scope values",
+                q(&st.name)
+            ));
+        }
+        for scope in &st.registry_scopes {
+            if scope != WILDCARD
+                && let Err(e) = validate_registry_scope_format(scope)
+            {
+                errors.push(e);
+            }
+            let count = counts.entry(scope.as_str()).or_insert(0);
+            if *count == 0 {
+                order.push(scope.as_str());
+            }
+            *count += 1;
+        }
+    }
+    for scope in order {
+        if counts.get(scope).copied().unwrap_or(0) > 1 {
+            errors.push(format!(
+                "registry scope {} is present in multiple oci trust policy statements, one registry scope value can only be associated with one statement",
+                q(scope)
+            ));
+        }
+    }
+    errors
+}
+
+fn scope_regexes() -> &'static Option<(Regex, Regex)> {
+    static RES: OnceLock<Option<(Regex, Regex)>> = OnceLock::new();
+    RES.get_or_init(|| {
+        let domain = Regex::new(
+            r"^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))+)?(?::[0-9]+)?$",
+        )
+        .ok()?;
+        let repository = Regex::new(
+            r"^[a-z0-9]+(?:(?:(?:[._]|__|[-]*)[a-z0-9]+)+)?(?:(?:/[a-z0-9]+(?:(?:(?:[._]|__|[-]*)[a-z0-9]+)+)?)+)?$",
+        )
+        .ok()?;
+        Some((domain, repository))
+    })
+}
+
+/// Go `validateRegistryScopeFormat`.
+fn validate_registry_scope_format(scope: &str) -> Result<(), String> {
+    const ENSURE: &str = "make sure it is a fully qualified repository without the scheme, protocol or tag. For example domain.com/my/repository or a local scope like local/myOCILayout";
+    if scope.len() > 1 && scope.contains('*') {
+        return Err(format!(
+            "registry scope {} with wild card(s) is not valid, {ENSURE}",
+            q(scope)
+        ));
+    }
+    let invalid = || format!("registry scope {} is not valid, {ENSURE}", q(scope));
+    let Some((domain, repository)) = scope.split_once('/') else {
+        return Err(invalid());
+    };
+    let Some((domain_re, repository_re)) = scope_regexes() else {
+        return Err(invalid());
+    };
+    if domain.is_empty()
+        || repository.is_empty()
+        || !domain_re.is_match(domain)
+        || !repository_re.is_match(repository)
+    {
+        return Err(invalid());
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON, read the way Go's encoding/json Decoder reads it
+// ---------------------------------------------------------------------------------------------
+
+mod json {
+    /// Go's `maxNestingDepth`.
+    const MAX_DEPTH: usize = 10_000;
+    /// Containers deeper than this are syntax-checked but not kept (the schema needs 5 levels).
+    const KEEP_DEPTH: usize = 16;
+
+    #[derive(Debug)]
+    pub(super) enum JVal {
+        Null,
+        Bool,
+        Num,
+        Str(String),
+        Arr(Vec<JVal>),
+        /// Members in document order, duplicates kept.
+        Obj(Vec<(String, JVal)>),
+        /// An array or object nested deeper than `KEEP_DEPTH`.
+        DeepArr,
+        DeepObj,
+    }
+
+    impl JVal {
+        pub(super) fn kind(&self) -> &'static str {
+            match self {
+                JVal::Null => "null",
+                JVal::Bool => "bool",
+                JVal::Num => "number",
+                JVal::Str(_) => "string",
+                JVal::Arr(_) | JVal::DeepArr => "array",
+                JVal::Obj(_) | JVal::DeepObj => "object",
+            }
+        }
+    }
+
+    /// Parse the first JSON value of `b` like `json.Decoder.Decode`: leading whitespace is
+    /// skipped, bytes after a top-level object or array are not looked at, a top-level scalar
+    /// must be followed by whitespace or the end.
+    pub(super) fn parse_document(b: &[u8]) -> Result<JVal, String> {
+        let mut p = Parser { b, pos: 0 };
+        p.ws();
+        if p.peek().is_none() {
+            return Err("EOF".to_string());
+        }
+        let v = p.value(0)?;
+        if !matches!(v, JVal::Arr(_) | JVal::Obj(_) | JVal::DeepArr | JVal::DeepObj)
+            && let Some(c) = p.peek()
+            && !is_ws(c)
+        {
+            return Err(p.unexpected("after top-level value"));
+        }
+        Ok(v)
+    }
+
+    fn is_ws(c: u8) -> bool {
+        matches!(c, b' ' | b'\t' | b'\n' | b'\r')
+    }
+
+    struct Parser<'a> {
+        b: &'a [u8],
+        pos: usize,
+    }
+
+    #[derive(Clone, Copy, PartialEq)]
+    enum Skip {
+        Value,
+        ValueOrEnd,
+        Key,
+        KeyOrEnd,
+        After,
+    }
+
+    impl Parser<'_> {
+        fn peek(&self) -> Option<u8> {
+            self.b.get(self.pos).copied()
+        }
+
+        fn ws(&mut self) {
+            while self.peek().is_some_and(is_ws) {
+                self.pos += 1;
+            }
+        }
+
+        fn unexpected(&self, context: &str) -> String {
+            match self.peek() {
+                None => "unexpected end of JSON input".to_string(),
+                Some(c) if (0x20..0x7f).contains(&c) => format!(
+                    "invalid character '{}' {context} (offset {})",
+                    c as char, self.pos
+                ),
+                Some(c) => format!(
+                    "invalid character '\\x{c:02x}' {context} (offset {})",
+                    self.pos
+                ),
+            }
+        }
+
+        fn value(&mut self, depth: usize) -> Result<JVal, String> {
+            self.ws();
+            match self.peek() {
+                Some(c @ (b'{' | b'[')) => {
+                    if depth + 1 > MAX_DEPTH {
+                        return Err("exceeded max depth".to_string());
+                    }
+                    if depth + 1 > KEEP_DEPTH {
+                        self.skip_container(depth)?;
+                        return Ok(if c == b'{' { JVal::DeepObj } else { JVal::DeepArr });
+                    }
+                    if c == b'{' {
+                        self.object(depth + 1)
+                    } else {
+                        self.array(depth + 1)
+                    }
+                }
+                _ => self.scalar(),
+            }
+        }
+
+        fn object(&mut self, depth: usize) -> Result<JVal, String> {
+            self.pos += 1;
+            let mut members = Vec::new();
+            self.ws();
+            if self.peek() == Some(b'}') {
+                self.pos += 1;
+                return Ok(JVal::Obj(members));
+            }
+            loop {
+                self.ws();
+                if self.peek() != Some(b'"') {
+                    return Err(self.unexpected("looking for beginning of object key string"));
+                }
+                let key = self.string()?;
+                self.ws();
+                if self.peek() != Some(b':') {
+                    return Err(self.unexpected("after object key"));
+                }
+                self.pos += 1;
+                let v = self.value(depth)?;
+                members.push((key, v));
+                self.ws();
+                match self.peek() {
+                    Some(b',') => self.pos += 1,
+                    Some(b'}') => {
+                        self.pos += 1;
+                        return Ok(JVal::Obj(members));
+                    }
+                    _ => return Err(self.unexpected("after object key:value pair")),
+                }
+            }
+        }
+
+        fn array(&mut self, depth: usize) -> Result<JVal, String> {
+            self.pos += 1;
+            let mut items = Vec::new();
+            self.ws();
+            if self.peek() == Some(b']') {
+                self.pos += 1;
+                return Ok(JVal::Arr(items));
+            }
+            loop {
+                items.push(self.value(depth)?);
+                self.ws();
+                match self.peek() {
+                    Some(b',') => self.pos += 1,
+                    Some(b']') => {
+                        self.pos += 1;
+                        return Ok(JVal::Arr(items));
+                    }
+                    _ => return Err(self.unexpected("after array element")),
+                }
+            }
+        }
+
+        /// Syntax-check a container without recursion. `depth` is the depth of its parent.
+        fn skip_container(&mut self, depth: usize) -> Result<(), String> {
+            let mut stack: Vec<u8> = Vec::new();
+            let mut state = Skip::Value;
+            loop {
+                self.ws();
+                let c = self
+                    .peek()
+                    .ok_or_else(|| "unexpected end of JSON input".to_string())?;
+                match state {
+                    Skip::Value | Skip::ValueOrEnd => {
+                        if state == Skip::ValueOrEnd && c == b']' {
+                            self.pos += 1;
+                            stack.pop();
+                            if stack.is_empty() {
+                                return Ok(());
+                            }
+                            state = Skip::After;
+                        } else if c == b'[' || c == b'{' {
+                            self.pos += 1;
+                            stack.push(c);
+                            if depth + stack.len() > MAX_DEPTH {
+                                return Err("exceeded max depth".to_string());
+                            }
+                            state = if c == b'[' {
+                                Skip::ValueOrEnd
+                            } else {
+                                Skip::KeyOrEnd
+                            };
+                        } else {
+                            self.scalar()?;
+                            state = Skip::After;
+                        }
+                    }
+                    Skip::Key | Skip::KeyOrEnd => {
+                        if state == Skip::KeyOrEnd && c == b'}' {
+                            self.pos += 1;
+                            stack.pop();
+                            if stack.is_empty() {
+                                return Ok(());
+                            }
+                            state = Skip::After;
+                        } else if c == b'"' {
+                            self.string()?;
+                            self.ws();
+                            if self.peek() != Some(b':') {
+                                return Err(self.unexpected("after object key"));
+                            }
+                            self.pos += 1;
+                            state = Skip::Value;
+                        } else {
+                            return Err(
+                                self.unexpected("looking for beginning of object key string")
+                            );
+                        }
+                    }
+                    Skip::After => {
+                        let Some(&top) = stack.last() else {
+                            return Ok(());
+                        };
+                        if c == b',' {
+                            self.pos += 1;
+                            state = if top == b'[' { Skip::Value } else { Skip::Key };
+                        } else if (top == b'[' && c == b']') || (top == b'{' && c == b'}') {
+                            self.pos += 1;
+                            stack.pop();
+                            if stack.is_empty() {
+                                return Ok(());
+                            }
+                        } else {
+                            return Err(self.unexpected("after container element"));
+                        }
+                    }
+                }
+            }
+        }
+
+        fn scalar(&mut self) -> Result<JVal, String> {
+            match self.peek() {
+                Some(b'"') => Ok(JVal::Str(self.string()?)),
+                Some(b't') => self.literal(b"true", JVal::Bool),
+                Some(b'f') => self.literal(b"false", JVal::Bool),
+                Some(b'n') => self.literal(b"null", JVal::Null),
+                Some(b'-' | b'0'..=b'9') => {
+                    self.number()?;
+                    Ok(JVal::Num)
+                }
+                _ => Err(self.unexpected("looking for beginning of value")),
+            }
+        }
+
+        fn literal(&mut self, word: &[u8], v: JVal) -> Result<JVal, String> {
+            for &w in word {
+                if self.peek() != Some(w) {
+                    return Err(self.unexpected("in literal"));
+                }
+                self.pos += 1;
+            }
+            Ok(v)
+        }
+
+        fn digits(&mut self) -> usize {
+            let start = self.pos;
+            while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+                self.pos += 1;
+            }
+            self.pos - start
+        }
+
+        fn number(&mut self) -> Result<(), String> {
+            if self.peek() == Some(b'-') {
+                self.pos += 1;
+            }
+            match self.peek() {
+                Some(b'0') => self.pos += 1,
+                Some(b'1'..=b'9') => {
+                    self.digits();
+                }
+                _ => return Err(self.unexpected("in numeric literal")),
+            }
+            if self.peek() == Some(b'.') {
+                self.pos += 1;
+                if self.digits() == 0 {
+                    return Err(self.unexpected("after decimal point in numeric literal"));
+                }
+            }
+            if matches!(self.peek(), Some(b'e' | b'E')) {
+                self.pos += 1;
+                if matches!(self.peek(), Some(b'+' | b'-')) {
+                    self.pos += 1;
+                }
+                if self.digits() == 0 {
+                    return Err(self.unexpected("in exponent of numeric literal"));
+                }
+            }
+            Ok(())
+        }
+
+        fn hex4(&self, at: usize) -> Option<u32> {
+            let chunk = self.b.get(at..at + 4)?;
+            let s = std::str::from_utf8(chunk).ok()?;
+            if !s.bytes().all(|c| c.is_ascii_hexdigit()) {
+                return None;
+            }
+            u32::from_str_radix(s, 16).ok()
+        }
+
+        /// A string, unquoted like Go: invalid UTF-8 bytes and unpaired surrogate escapes become
+        /// U+FFFD, control characters are errors.
+        fn string(&mut self) -> Result<String, String> {
+            self.pos += 1;
+            let mut out = String::new();
+            loop {
+                let Some(c) = self.peek() else {
+                    return Err("unexpected end of JSON input".to_string());
+                };
+                match c {
+                    b'"' => {
+                        self.pos += 1;
+                        return Ok(out);
+                    }
+                    b'\\' => {
+                        self.pos += 1;
+                        let e = self
+                            .peek()
+                            .ok_or_else(|| "unexpected end of JSON input".to_string())?;
+                        self.pos += 1;
+                        match e {
+                            b'"' => out.push('"'),
+                            b'\\' => out.push('\\'),
+                            b'/' => out.push('/'),
+                            b'b' => out.push('\u{8}'),
+                            b'f' => out.push('\u{c}'),
+                            b'n' => out.push('\n'),
+                            b'r' => out.push('\r'),
+                            b't' => out.push('\t'),
+                            b'u' => {
+                                let Some(r) = self.hex4(self.pos) else {
+                                    return Err(self.unexpected("in \\u hexadecimal character escape"));
+                                };
+                                self.pos += 4;
+                                if (0xd800..0xe000).contains(&r) {
+                                    let low = if self.b.get(self.pos..self.pos + 2) == Some(b"\\u") {
+                                        self.hex4(self.pos + 2)
+                                    } else {
+                                        None
+                                    };
+                                    match low {
+                                        Some(lo)
+                                            if (0xd800..0xdc00).contains(&r)
+                                                && (0xdc00..0xe000).contains(&lo) =>
+                                        {
+                                            let cp = 0x10000 + ((r - 0xd800) << 10) + (lo - 0xdc00);
+                                            out.push(char::from_u32(cp).unwrap_or('\u{fffd}'));
+                                            self.pos += 6;
+                                        }
+                                        _ => out.push('\u{fffd}'),
+                                    }
+                                } else {
+                                    out.push(char::from_u32(r).unwrap_or('\u{fffd}'));
+                                }
+                            }
+                            _ => {
+                                self.pos -= 1;
+                                return Err(self.unexpected("in string escape code"));
+                            }
+                        }
+                    }
+                    c if c < 0x20 => return Err(self.unexpected("in string literal")),
+                    c if c < 0x80 => {
+                        out.push(c as char);
+                        self.pos += 1;
+                    }
+                    _ => match super::dn::decode_char(self.b, self.pos) {
+                        Some((ch, width)) => {
+                            out.push(ch);
+                            self.pos += width;
+                        }
+                        None => {
+                            out.push('\u{fffd}');
+                            self.pos += 1;
+                        }
+                    },
+                }
+            }
+        }
+    }
+}
