@@ -17,8 +17,8 @@ use regex::Regex;
 
 mod dn;
 
-pub use dn::{go_subject_string, parse_dn};
 use dn::{DnAttrs, go_format_map_list, is_subset, parse_dn_bytes, q};
+pub use dn::{go_subject_string, parse_dn};
 
 const TRUST_POLICY_LINK: &str = "https://notaryproject.dev/docs/quickstart/#create-a-trust-policy";
 const WILDCARD: &str = "*";
@@ -234,7 +234,9 @@ impl PolicyDocument {
     pub fn from_json(bytes: &[u8]) -> Result<PolicyDocument, Vec<String>> {
         let malformed = |detail: String| {
             vec![
-                format!("malformed trust policy. To create a trust policy, see: {TRUST_POLICY_LINK}"),
+                format!(
+                    "malformed trust policy. To create a trust policy, see: {TRUST_POLICY_LINK}"
+                ),
                 detail,
             ]
         };
@@ -474,7 +476,13 @@ fn type_error(v: &JVal, strct: &str, field: &str, ty: &str) -> String {
     )
 }
 
-fn decode_string(dst: &mut String, v: &JVal, strct: &str, field: &str, ty: &str) -> Result<(), String> {
+fn decode_string(
+    dst: &mut String,
+    v: &JVal,
+    strct: &str,
+    field: &str,
+    ty: &str,
+) -> Result<(), String> {
     match v {
         JVal::Str(s) => {
             dst.clone_from(s);
@@ -567,7 +575,13 @@ fn decode_statement(st: &mut RawStatement, v: &JVal) -> Result<(), String> {
     };
     for (key, value) in members {
         if key_matches(key, "name") {
-            decode_string(&mut st.name, value, "OCITrustPolicy", "trustPolicies.name", "string")?;
+            decode_string(
+                &mut st.name,
+                value,
+                "OCITrustPolicy",
+                "trustPolicies.name",
+                "string",
+            )?;
         } else if key_matches(key, "signatureVerification") {
             decode_signature_verification(&mut st.signature_verification, value)?;
         } else if key_matches(key, "trustStores") {
@@ -579,13 +593,20 @@ fn decode_statement(st: &mut RawStatement, v: &JVal) -> Result<(), String> {
                 "trustPolicies.trustedIdentities",
             )?;
         } else if key_matches(key, "registryScopes") {
-            decode_string_slice(&mut st.registry_scopes, value, "trustPolicies.registryScopes")?;
+            decode_string_slice(
+                &mut st.registry_scopes,
+                value,
+                "trustPolicies.registryScopes",
+            )?;
         }
     }
     Ok(())
 }
 
-fn decode_signature_verification(sv: &mut RawSignatureVerification, v: &JVal) -> Result<(), String> {
+fn decode_signature_verification(
+    sv: &mut RawSignatureVerification,
+    v: &JVal,
+) -> Result<(), String> {
     const S: &str = "SignatureVerification";
     let members = match v {
         JVal::Null => return Ok(()),
@@ -686,7 +707,11 @@ fn validate(raw: RawDocument) -> Result<PolicyDocument, Vec<String>> {
             ));
         }
         let (core_errors, statement) = validate_core(st);
-        errors.extend(core_errors.into_iter().map(|e| format!("oci trust policy: {e}")));
+        errors.extend(
+            core_errors
+                .into_iter()
+                .map(|e| format!("oci trust policy: {e}")),
+        );
         built.push(statement);
         names.insert(st.name.as_str());
     }
@@ -1106,8 +1131,10 @@ mod json {
             return Err("EOF".to_string());
         }
         let v = p.value(0)?;
-        if !matches!(v, JVal::Arr(_) | JVal::Obj(_) | JVal::DeepArr | JVal::DeepObj)
-            && let Some(c) = p.peek()
+        if !matches!(
+            v,
+            JVal::Arr(_) | JVal::Obj(_) | JVal::DeepArr | JVal::DeepObj
+        ) && let Some(c) = p.peek()
             && !is_ws(c)
         {
             return Err(p.unexpected("after top-level value"));
@@ -1167,7 +1194,11 @@ mod json {
                     }
                     if depth + 1 > KEEP_DEPTH {
                         self.skip_container(depth)?;
-                        return Ok(if c == b'{' { JVal::DeepObj } else { JVal::DeepArr });
+                        return Ok(if c == b'{' {
+                            JVal::DeepObj
+                        } else {
+                            JVal::DeepArr
+                        });
                     }
                     if c == b'{' {
                         self.object(depth + 1)
@@ -1412,11 +1443,14 @@ mod json {
                             b't' => out.push('\t'),
                             b'u' => {
                                 let Some(r) = self.hex4(self.pos) else {
-                                    return Err(self.unexpected("in \\u hexadecimal character escape"));
+                                    return Err(
+                                        self.unexpected("in \\u hexadecimal character escape")
+                                    );
                                 };
                                 self.pos += 4;
                                 if (0xd800..0xe000).contains(&r) {
-                                    let low = if self.b.get(self.pos..self.pos + 2) == Some(b"\\u") {
+                                    let low = if self.b.get(self.pos..self.pos + 2) == Some(b"\\u")
+                                    {
                                         self.hex4(self.pos + 2)
                                     } else {
                                         None
@@ -1460,5 +1494,885 @@ mod json {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+    use std::fs;
+
+    const TESTDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/testdata/notation");
+    const LINK_TAIL: &str = "To create a trust policy, see: https://notaryproject.dev/docs/quickstart/#create-a-trust-policy";
+
+    fn td(rel: &str) -> PathBuf {
+        Path::new(TESTDATA).join(rel)
+    }
+
+    fn read_json(rel: &str) -> Value {
+        let bytes = fs::read(td(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"));
+        serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("parse {rel}: {e}"))
+    }
+
+    fn first_error(bytes: &[u8]) -> Option<String> {
+        PolicyDocument::from_json(bytes)
+            .err()
+            .and_then(|e| e.into_iter().next())
+    }
+
+    fn pem_der(rel: &str) -> Vec<u8> {
+        let pem = fs::read(td(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"));
+        match x509_parser::pem::parse_x509_pem(&pem) {
+            Ok((_, p)) => p.contents,
+            Err(e) => panic!("PEM {rel}: {e}"),
+        }
+    }
+
+    /// A valid single-statement policy with the given fields overridden.
+    fn policy(overrides: Value) -> Vec<u8> {
+        let mut st = json!({
+            "name": "test-statement-name",
+            "registryScopes": ["registry.acme-rockets.io/software/net-monitor"],
+            "signatureVerification": {"level": "strict"},
+            "trustStores": ["ca:valid-trust-store"],
+            "trustedIdentities": ["*"]
+        });
+        if let (Some(obj), Some(over)) = (st.as_object_mut(), overrides.as_object()) {
+            for (k, v) in over {
+                obj.insert(k.clone(), v.clone());
+            }
+        }
+        serde_json::to_vec(&json!({"version": "1.0", "trustPolicies": [st]})).unwrap_or_default()
+    }
+
+    struct Expectation {
+        valid: bool,
+        blob: bool,
+        error: Option<String>,
+        source: &'static str,
+    }
+
+    /// Every file in policies/valid and policies/invalid against the two expected.json files.
+    #[test]
+    fn policy_vectors() {
+        let mut expected: HashMap<String, Expectation> = HashMap::new();
+        for (rel, source) in [
+            (
+                "policies/notation-go-unit-policies.expected.json",
+                "notation-go-unit",
+            ),
+            ("policies/e2e-policies.expected.json", "e2e"),
+        ] {
+            let v = read_json(rel);
+            for (section, valid) in [("valid", true), ("invalid", false)] {
+                for entry in v[section].as_array().cloned().unwrap_or_default() {
+                    let file = entry["file"].as_str().unwrap_or_default().to_string();
+                    let blob = entry["documentType"] == "blob" || file.ends_with(".blob.json");
+                    let error = entry["expectedError"].as_str().map(str::to_string);
+                    assert!(valid || error.is_some(), "{file}: no expectedError");
+                    expected.insert(
+                        file,
+                        Expectation {
+                            valid,
+                            blob,
+                            error,
+                            source,
+                        },
+                    );
+                }
+            }
+        }
+
+        let mut checked: HashMap<&str, (usize, usize)> = HashMap::new();
+        let mut failures = Vec::new();
+        let mut skipped = Vec::new();
+        let mut unlisted = Vec::new();
+        let mut seen = HashSet::new();
+        for dir in ["valid", "invalid"] {
+            let mut files: Vec<String> = fs::read_dir(td(&format!("policies/{dir}")))
+                .unwrap_or_else(|e| panic!("list {dir}: {e}"))
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".json"))
+                .collect();
+            files.sort();
+            for name in files {
+                let rel = format!("{dir}/{name}");
+                seen.insert(rel.clone());
+                let bytes = fs::read(td(&format!("policies/{rel}"))).unwrap_or_default();
+                // Blob documents (trustpolicy.blob.json schema) are out of scope. The file
+                // notation-go_blob_global_skip_ACCEPTED_BY_GO.json is a blob document although
+                // its entry says "oci": read as OCI it lacks registryScopes.
+                if name.ends_with(".blob.json") || name.contains("_blob_") {
+                    skipped.push(rel.clone());
+                    if name == "notation-go_blob_global_skip_ACCEPTED_BY_GO.json" {
+                        assert_eq!(
+                            first_error(&bytes).as_deref(),
+                            Some(
+                                "oci trust policy statement \"global-skip\" has zero registry scopes, it must specify registry scopes with at least one value"
+                            )
+                        );
+                    }
+                    continue;
+                }
+                let Some(exp) = expected.get(&rel) else {
+                    unlisted.push(rel);
+                    continue;
+                };
+                assert!(!exp.blob, "{rel} is a blob document");
+                assert_eq!(
+                    exp.valid,
+                    dir == "valid",
+                    "{rel} listed in the wrong section"
+                );
+                let counter = checked.entry(exp.source).or_insert((0, 0));
+                counter.1 += 1;
+                let result = PolicyDocument::from_json(&bytes);
+                let ok = match (&result, &exp.error) {
+                    (Ok(_), None) => true,
+                    (Err(errs), Some(want)) => errs.first() == Some(want),
+                    _ => false,
+                };
+                if ok {
+                    counter.0 += 1;
+                } else {
+                    failures.push(format!(
+                        "{rel}: got {:?}, want {:?}",
+                        result.as_ref().err(),
+                        exp.error
+                    ));
+                }
+            }
+        }
+        let mut missing: Vec<&String> = expected.keys().filter(|f| !seen.contains(*f)).collect();
+        missing.sort();
+        eprintln!("policy vectors checked (passed/total): {checked:?}");
+        eprintln!("skipped blob documents ({}): {skipped:?}", skipped.len());
+        eprintln!(
+            "listed in expected.json but absent ({}): {missing:?}",
+            missing.len()
+        );
+        assert!(failures.is_empty(), "failures:\n{}", failures.join("\n"));
+        assert!(
+            unlisted.is_empty(),
+            "files without expectation: {unlisted:?}"
+        );
+        let total: usize = checked.values().map(|c| c.1).sum();
+        assert!(total >= 80, "only {total} vectors checked");
+    }
+
+    #[test]
+    fn valid_documents_are_built() {
+        let bytes = fs::read(td(
+            "policies/valid/e2e_override_permissive_trustpolicy.json",
+        ))
+        .unwrap_or_default();
+        let doc = PolicyDocument::from_json(&bytes).unwrap_or_else(|e| panic!("{e:?}"));
+        let st = &doc.statements[0];
+        assert_eq!(st.level.name, "custom");
+        assert_eq!(st.level.action(ValidationType::Integrity), Action::Enforce);
+        assert_eq!(st.level.action(ValidationType::Authenticity), Action::Log);
+        assert_eq!(st.level.action(ValidationType::Expiry), Action::Enforce);
+        assert_eq!(
+            st.level.action(ValidationType::AuthenticTimestamp),
+            Action::Enforce
+        );
+        assert_eq!(st.level.action(ValidationType::Revocation), Action::Enforce);
+
+        let bytes = fs::read(td(
+            "policies/valid/e2e_timestamp_after_cert_expiry_trustpolicy.json",
+        ))
+        .unwrap_or_default();
+        let doc = PolicyDocument::from_json(&bytes).unwrap_or_else(|e| panic!("{e:?}"));
+        let st = &doc.statements[0];
+        assert_eq!(st.verify_timestamp, VerifyTimestamp::AfterCertExpiry);
+        assert!(st.trust_stores.contains(&TrustStoreRef {
+            kind: StoreKind::Tsa,
+            name: "e2e".into()
+        }));
+
+        let bytes = fs::read(td("policies/valid/notation-go_oci_dummy.json")).unwrap_or_default();
+        let doc = PolicyDocument::from_json(&bytes).unwrap_or_else(|e| panic!("{e:?}"));
+        let st = &doc.statements[0];
+        assert_eq!(
+            st.level,
+            VerificationLevel::preset("strict").unwrap_or_else(|| panic!())
+        );
+        assert_eq!(st.verify_timestamp, VerifyTimestamp::Always);
+        assert_eq!(
+            st.trust_stores,
+            vec![
+                TrustStoreRef {
+                    kind: StoreKind::Ca,
+                    name: "valid-trust-store".into()
+                },
+                TrustStoreRef {
+                    kind: StoreKind::SigningAuthority,
+                    name: "valid-trust-store".into()
+                }
+            ]
+        );
+        match &st.trusted_identities[..] {
+            [TrustedIdentity::X509Subject { raw, attrs }] => {
+                assert_eq!(
+                    raw,
+                    "x509.subject:CN=Notation Test Root,O=Notary,L=Seattle,ST=WA,C=US"
+                );
+                assert_eq!(attrs.len(), 5);
+                assert_eq!(
+                    attrs[0],
+                    ("CN".to_string(), "Notation Test Root".to_string())
+                );
+            }
+            other => panic!("identities {other:?}"),
+        }
+
+        let bytes = fs::read(td("policies/valid/e2e_skip_trustpolicy.json")).unwrap_or_default();
+        let doc = PolicyDocument::from_json(&bytes).unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(doc.statements[0].level.is_skip());
+        for t in ValidationType::ALL {
+            assert_eq!(doc.statements[0].level.action(t), Action::Skip);
+        }
+        let audit = VerificationLevel::preset("audit").unwrap_or_else(|| panic!());
+        assert_eq!(
+            audit.actions().map(Action::as_str),
+            ["enforce", "log", "log", "log", "log"]
+        );
+        assert_eq!(
+            ValidationType::ALL.map(ValidationType::as_str),
+            [
+                "integrity",
+                "authenticity",
+                "authenticTimestamp",
+                "expiry",
+                "revocation"
+            ]
+        );
+    }
+
+    #[test]
+    fn registry_scope_tables() {
+        let cases = read_json("policies/registry-scope-and-identity-cases.json");
+        let mut n = 0;
+        for scope in cases["registryScopes_valid"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+        {
+            let scope = scope.as_str().unwrap_or_default();
+            let doc = policy(json!({ "registryScopes": [scope] }));
+            assert!(PolicyDocument::from_json(&doc).is_ok(), "scope {scope:?}");
+            n += 1;
+        }
+        for key in [
+            "registryScopes_invalid_not_valid_message",
+            "registryScopes_invalid_wildcard_message",
+        ] {
+            let template = cases[key]["error"].as_str().unwrap_or_default();
+            for scope in cases[key]["scopes"].as_array().cloned().unwrap_or_default() {
+                let scope = scope.as_str().unwrap_or_default();
+                let want = template.replace("\"<scope>\"", &q(scope));
+                let doc = policy(json!({ "registryScopes": [scope] }));
+                assert_eq!(first_error(&doc), Some(want), "scope {scope:?}");
+                n += 1;
+            }
+        }
+        assert_eq!(n, 7 + 13 + 4);
+    }
+
+    #[test]
+    fn registry_scope_collection_is_ordered() {
+        let doc = json!({"version": "1.0", "trustPolicies": [
+            {"name": "a", "registryScopes": ["x.io/b", "x.io/a", "x.io/b"],
+             "signatureVerification": {"level": "skip"}},
+            {"name": "b", "registryScopes": ["x.io/a", "*", "bad scope"],
+             "signatureVerification": {"level": "skip"}},
+            {"name": "c", "registryScopes": [], "signatureVerification": {"level": "skip"}}
+        ]});
+        let errs = PolicyDocument::from_json(&serde_json::to_vec(&doc).unwrap_or_default())
+            .err()
+            .unwrap_or_default();
+        let tail = "make sure it is a fully qualified repository without the scheme, protocol or tag. For example domain.com/my/repository or a local scope like local/myOCILayout";
+        let dup = "is present in multiple oci trust policy statements, one registry scope value can only be associated with one statement";
+        assert_eq!(
+            errs,
+            vec![
+                "oci trust policy statement \"b\" uses wildcard registry scope '*', a wildcard scope cannot be used in conjunction with other scope values".to_string(),
+                format!("registry scope \"bad scope\" is not valid, {tail}"),
+                "oci trust policy statement \"c\" has zero registry scopes, it must specify registry scopes with at least one value".to_string(),
+                format!("registry scope \"x.io/b\" {dup}"),
+                format!("registry scope \"x.io/a\" {dup}"),
+            ]
+        );
+    }
+
+    #[test]
+    fn artifact_reference_table() {
+        let bytes = fs::read(td("policies/valid/notation-go_oci_dummy.json")).unwrap_or_default();
+        let doc = PolicyDocument::from_json(&bytes).unwrap_or_else(|e| panic!("{e:?}"));
+        let cases = read_json("policies/registry-scope-and-identity-cases.json");
+        let refs: Vec<String> = cases["artifactReference_invalid_for_policy_lookup"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|v| v.as_str().unwrap_or_default().to_string())
+            .collect();
+        assert_eq!(refs.len(), 9);
+        let unparsable = |r: &str| {
+            format!(
+                "artifact URI {} could not be parsed, make sure it is the fully qualified oci artifact URI without the scheme/protocol. e.g domain.com:80/my/repository@sha256:digest",
+                q(r)
+            )
+        };
+        let no_policy = |r: &str| {
+            format!(
+                "artifact {} has no applicable oci trust policy statement. Trust policy applicability for a given artifact is determined by registryScopes. {LINK_TAIL}",
+                q(r)
+            )
+        };
+        for r in &refs {
+            let want = match r.as_str() {
+                "" | "invaliduri" | "domain.com/repository"
+                | "domain.com/repositorysha256:digest" | "domain.com/repositorysha256digest" => {
+                    unparsable(r)
+                }
+                "domain.com/repository@sha256:" | "domain.com/repository@sha256"
+                | "domain.com/repository@" => no_policy(r),
+                "repository@sha256:digest" => "registry scope \"repository\" is not valid, make sure it is a fully qualified repository without the scheme, protocol or tag. For example domain.com/my/repository or a local scope like local/myOCILayout".to_string(),
+                other => panic!("unexpected reference in vector file: {other:?}"),
+            };
+            assert_eq!(doc.statement_for(r).err(), Some(want), "ref {r:?}");
+        }
+        let ok = doc.statement_for("registry.acme-rockets.io/software/net-monitor@sha256:abc");
+        assert_eq!(ok.map(|s| s.name.as_str()), Ok("test-statement-name"));
+        // The last '@' splits.
+        assert!(
+            doc.statement_for("registry.acme-rockets.io/software/net-monitor@x@sha256:a")
+                .is_err()
+        );
+        // No prefix matching.
+        assert!(
+            doc.statement_for("registry.acme-rockets.io/software@sha256:abc")
+                .is_err()
+        );
+
+        let bytes = fs::read(td(
+            "policies/valid/e2e_multi_statements_with_wildcard_registry_scope_trustpolicy.json",
+        ))
+        .unwrap_or_default();
+        let doc = PolicyDocument::from_json(&bytes).unwrap_or_else(|e| panic!("{e:?}"));
+        let pick = |r: &str| doc.statement_for(r).map(|s| s.name.clone());
+        assert_eq!(
+            pick("localhost:5000/test-repo9@sha256:00"),
+            Ok("e2e".to_string())
+        );
+        assert_eq!(
+            pick("localhost:5000/other@sha256:00"),
+            Ok("e2e2".to_string())
+        );
+        assert_eq!(
+            pick("localhost:5000/test-repo9"),
+            Err(unparsable("localhost:5000/test-repo9"))
+        );
+    }
+
+    #[test]
+    fn dn_parsing_cases() {
+        let cases = read_json("policies/registry-scope-and-identity-cases.json");
+        let list = cases["dn_parsing_cases"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(list.len(), 8);
+        for case in list {
+            let dn = case["dn"].as_str().unwrap_or_default();
+            let valid = case["valid"].as_bool().unwrap_or(false);
+            assert_eq!(parse_dn(dn).is_ok(), valid, "DN {dn:?}: {:?}", parse_dn(dn));
+        }
+        assert_eq!(
+            parse_dn("C=US,ST=California,O=Notary Project,S=California")
+                .err()
+                .as_deref(),
+            Some(
+                "distinguished name (DN) \"C=US,ST=California,O=Notary Project,S=California\" has duplicate RDN attribute for \"ST\", DN can only have unique RDN attributes"
+            )
+        );
+        assert_eq!(
+            parse_dn("invalid").err().as_deref(),
+            Some(
+                "parsing distinguished name (DN) \"invalid\" failed with err: DN ended with incomplete type, value pair. A valid DN must contain 'C', 'ST' or 'S', and 'O' RDN attributes at a minimum, and follow RFC 4514 standard"
+            )
+        );
+        assert_eq!(
+            parse_dn("C=US,S=California,O=Notary Project"),
+            Ok(vec![
+                ("C".to_string(), "US".to_string()),
+                ("ST".to_string(), "California".to_string()),
+                ("O".to_string(), "Notary Project".to_string())
+            ])
+        );
+        // notation-go TestValidateTrustedIdentities: escapes and spaces are accepted.
+        let doc = policy(json!({"trustedIdentities": [
+            "x509.subject:C=US,ST=WA,O=MyOrg",
+            "x509.subject:C=US,ST=WA,O=  My.  Org",
+            "x509.subject:C=US,ST=WA,O=My \"special\" Org \\, \\; \\\\ others",
+            "unknown:my-trusted-identity"
+        ]}));
+        let doc = PolicyDocument::from_json(&doc).unwrap_or_else(|e| panic!("{e:?}"));
+        match &doc.statements[0].trusted_identities[2] {
+            TrustedIdentity::X509Subject { attrs, .. } => {
+                assert_eq!(attrs[2].1, "My \"special\" Org , ; \\ others")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            doc.statements[0].trusted_identities[3],
+            TrustedIdentity::Other("unknown:my-trusted-identity".into())
+        );
+    }
+
+    fn statement_with(identities: &[&str]) -> Statement {
+        Statement {
+            name: "test-statement-name".into(),
+            registry_scopes: vec!["*".into()],
+            level: VerificationLevel::preset("strict").unwrap_or_else(|| panic!()),
+            verify_timestamp: VerifyTimestamp::Always,
+            trust_stores: vec![],
+            trusted_identities: identities
+                .iter()
+                .map(|s| match s.split_once(':') {
+                    _ if *s == "*" => TrustedIdentity::Any,
+                    Some((X509_SUBJECT, v)) => TrustedIdentity::X509Subject {
+                        raw: s.to_string(),
+                        attrs: parse_dn(v).unwrap_or_default(),
+                    },
+                    _ => TrustedIdentity::Other(s.to_string()),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn identity_matching_cases() {
+        let cases = read_json("policies/registry-scope-and-identity-cases.json");
+        let list = cases["trustedIdentity_matching"]["cases"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(list.len(), 10);
+        let mismatch = |maps: &str| {
+            format!(
+                "signing certificate from the digital signature does not match the X.509 trusted identities {maps} defined in the trust policy \"test-statement-name\""
+            )
+        };
+        let ind = "map[\"C\":\"IND\" \"O\":\"SomeOrg\" \"ST\":\"TS\"]";
+        for (i, case) in list.iter().enumerate() {
+            let cert = case["cert"].as_str().unwrap_or_default();
+            let ids: Vec<&str> = case["trustedIdentities"]
+                .as_array()
+                .map(|a| a.iter().map(|v| v.as_str().unwrap_or_default()).collect())
+                .unwrap_or_default();
+            let der = pem_der(&format!("certs/cert-validation/{cert}"));
+            let got = statement_with(&ids).check_trusted_identity(&der);
+            if case["match"].as_bool() == Some(true) {
+                assert_eq!(got, Ok(()), "case {i}: {ids:?}");
+                continue;
+            }
+            let want = match (i, case["error"].as_str()) {
+                (_, Some(e)) => e.to_string(),
+                (5 | 6, None) => mismatch(&format!("[{ind}]")),
+                (7, None) => mismatch(&format!(
+                    "[{ind} map[\"C\":\"LOL\" \"O\":\"LOL\" \"ST\":\"LOL\"]]"
+                )),
+                (8, None) => "unsupported distinguished name (DN) \"C=bad=#identity,O=LOL,ST=LOL\": notation does not support x509.subject identities containing \"=#\"".to_string(),
+                (9, None) => "error while parsing the certificate subject from the digital signature. error : \"unsupported distinguished name (DN) \\\"CN=Bad=#CN,OU=SomeOU,O=SomeOrg,L=Seattle,ST=WA,C=US\\\": notation does not support x509.subject identities containing \\\"=#\\\"\"".to_string(),
+                _ => panic!("case {i} changed: {case}"),
+            };
+            assert_eq!(got, Err(want), "case {i}: {ids:?}");
+        }
+    }
+
+    #[test]
+    fn identity_mismatch_message_from_policy_file() {
+        let bytes = fs::read(td(
+            "policies/valid/e2e_invalid_trusted_identity_trustpolicy.json",
+        ))
+        .unwrap_or_default();
+        let doc = PolicyDocument::from_json(&bytes).unwrap_or_else(|e| panic!("{e:?}"));
+        let der = pem_der("certs/cert-validation/signing-cert.pem");
+        assert_eq!(
+            doc.statements[0].check_trusted_identity(&der),
+            Err("signing certificate from the digital signature does not match the X.509 trusted identities [map[\"C\":\"USB\" \"CN\":\"e2e\" \"L\":\"Seattle\" \"O\":\"Notary\" \"ST\":\"WA\"]] defined in the trust policy \"e2e\"".to_string())
+        );
+        let st =
+            statement_with(&["x509.subject:C=US,ST=WA,O=SomeOrg,OU=SomeOU,CN=SomeCN,L=Seattle"]);
+        assert_eq!(st.check_trusted_identity(&der), Ok(()));
+        // Case-sensitive values.
+        let st = statement_with(&["x509.subject:C=us,ST=WA,O=SomeOrg"]);
+        assert!(st.check_trusted_identity(&der).is_err());
+        assert!(
+            statement_with(&["x509.subject:C=US,ST=WA,O=SomeOrg"])
+                .check_trusted_identity(b"not a certificate")
+                .is_err()
+        );
+    }
+
+    fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+        let mut out = vec![tag];
+        if content.len() < 0x80 {
+            out.push(content.len() as u8);
+        } else {
+            out.push(0x81);
+            out.push(content.len() as u8);
+        }
+        out.extend_from_slice(content);
+        out
+    }
+
+    fn atv(oid: &[u8], tag: u8, value: &str) -> Vec<u8> {
+        let mut c = tlv(0x06, oid);
+        c.extend(tlv(tag, value.as_bytes()));
+        tlv(0x30, &c)
+    }
+
+    fn name_der(rdns: &[Vec<Vec<u8>>]) -> Vec<u8> {
+        let body: Vec<u8> = rdns.iter().flat_map(|r| tlv(0x31, &r.concat())).collect();
+        tlv(0x30, &body)
+    }
+
+    fn subject_of(der: &[u8]) -> Result<String, String> {
+        use x509_parser::prelude::FromDer;
+        let (_, name) = x509_parser::x509::X509Name::from_der(der).map_err(|e| e.to_string())?;
+        go_subject_string(&name)
+    }
+
+    #[test]
+    fn go_subject_rendering() {
+        for (file, want) in [
+            (
+                "signing-cert.pem",
+                "CN=SomeCN,OU=SomeOU,O=SomeOrg,L=Seattle,ST=WA,C=US",
+            ),
+            (
+                "bad-cert.pem",
+                "CN=Bad=#CN,OU=SomeOU,O=SomeOrg,L=Seattle,ST=WA,C=US",
+            ),
+        ] {
+            let der = pem_der(&format!("certs/cert-validation/{file}"));
+            let (_, cert) =
+                x509_parser::parse_x509_certificate(&der).unwrap_or_else(|e| panic!("{file}: {e}"));
+            assert_eq!(go_subject_string(cert.subject()).as_deref(), Ok(want));
+        }
+        let oid = |n: u8| vec![0x55, 0x04, n];
+        let email = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x01];
+        let der = name_der(&[
+            vec![atv(&oid(6), 0x13, "US")],
+            vec![atv(&email, 0x16, "a@b.c")],
+            vec![atv(&oid(11), 0x0c, "x")],
+            vec![atv(&oid(8), 0x0c, "WA")],
+            vec![atv(&oid(11), 0x0c, "y,z")],
+            vec![atv(&oid(10), 0x0c, " #Org ")],
+            vec![atv(&oid(3), 0x0c, "first")],
+            vec![atv(&oid(3), 0x0c, "last")],
+            vec![atv(&oid(5), 0x13, "123")],
+            vec![atv(&oid(7), 0x14, "Sea\u{e9}"), atv(&oid(42), 0x13, "Bob")],
+        ]);
+        assert_eq!(
+            subject_of(&der).as_deref(),
+            Ok(
+                "SERIALNUMBER=123,CN=last,OU=x+OU=y\\,z,O=\\ #Org\\ ,L=SeaÃ©,ST=WA,C=US,2.5.4.42=#1303426f62,1.2.840.113549.1.9.1=#0c056140622e63"
+            )
+        );
+        // Go rejects such certificates at parse time.
+        let der = name_der(&[vec![atv(&oid(6), 0x13, "U_S")]]);
+        assert_eq!(
+            subject_of(&der),
+            Err("x509: invalid RDN: invalid PrintableString".to_string())
+        );
+        // A leaf subject with two OUs renders as a multi-valued RDN, which notation rejects.
+        let der = name_der(&[
+            vec![atv(&oid(6), 0x13, "US")],
+            vec![atv(&oid(8), 0x13, "WA")],
+            vec![atv(&oid(10), 0x13, "O")],
+            vec![atv(&oid(11), 0x13, "a")],
+            vec![atv(&oid(11), 0x13, "b")],
+        ]);
+        let s = subject_of(&der).unwrap_or_default();
+        assert_eq!(s, "OU=a+OU=b,O=O,ST=WA,C=US");
+        assert!(parse_dn(&s).is_err());
+    }
+
+    #[test]
+    fn json_decoding_like_go() {
+        let ok = |s: &str| PolicyDocument::from_json(s.as_bytes());
+        let first = |s: &str| first_error(s.as_bytes());
+        let malformed = format!("malformed trust policy. {LINK_TAIL}");
+        let st = r#"{"name":"n","registryScopes":["*"],"signatureVerification":{"level":"strict"},"trustStores":["ca:x"],"trustedIdentities":["*"]}"#;
+
+        // Case-insensitive keys, unknown keys ignored, U+017F folds to 's'.
+        let doc = ok(r#"{"VERSION":"1.0","TrustPolicies":[{"NAME":"n","registryscopes":["*"],
+            "SignatureVerification":{"LEVEL":"audit","Override":{"expiry":"enforce"},"VERIFYtimestamp":"afterCertExpiry"},
+            "trustſtores":["ca:x"],"TRUSTEDIDENTITIES":["*"],"globalPolicy":true,"x":{"y":[1,2.5e3,-0,true,null]}}]}"#)
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(doc.statements[0].level.name, "custom");
+        assert_eq!(
+            doc.statements[0].level.action(ValidationType::Expiry),
+            Action::Enforce
+        );
+        assert_eq!(
+            doc.statements[0].verify_timestamp,
+            VerifyTimestamp::AfterCertExpiry
+        );
+        assert_eq!(doc.statements[0].trust_stores.len(), 1);
+        // U+017F folds to 's'; 'é' folds to nothing ASCII, so "vérsion" is an unknown key.
+        assert!(
+            ok(&format!(
+                r#"{{"verſion":"1.0","vérsion":"2","trustPolicies":[{st}]}}"#
+            ))
+            .is_ok()
+        );
+
+        // Later duplicate keys win; objects merge.
+        assert!(
+            ok(&format!(
+                r#"{{"version":"2","version":"1.0","trustPolicies":[{st}]}}"#
+            ))
+            .is_ok()
+        );
+        let merged = format!(
+            r#"{{"version":"1.0","trustPolicies":[{st}],"trustPolicies":[{{"signatureVerification":{{"override":{{"expiry":"log"}}}},"signatureVerification":{{"override":{{"revocation":"skip"}}}}}}]}}"#
+        );
+        let doc = ok(&merged).unwrap_or_else(|e| panic!("{e:?}"));
+        let level = &doc.statements[0].level;
+        assert_eq!(level.name, "custom");
+        assert_eq!(level.action(ValidationType::Expiry), Action::Log);
+        assert_eq!(level.action(ValidationType::Revocation), Action::Skip);
+        assert_eq!(doc.statements[0].name, "n");
+
+        // null: string unchanged, list/map reset, new list element zero.
+        assert!(
+            ok(&format!(
+                r#"{{"version":"1.0","version":null,"trustPolicies":[{st}]}}"#
+            ))
+            .is_ok()
+        );
+        assert_eq!(
+            first(&format!(
+                r#"{{"version":"1.0","trustPolicies":[{st}],"trustPolicies":null}}"#
+            )),
+            Some("oci trust policy document can not have zero trust policy statements".into())
+        );
+        assert_eq!(
+            first(&policy_str(r#""trustStores":["ca:x",null]"#)),
+            Some("oci trust policy: trust policy statement \"n\" has malformed trust store value \"\". The required format is <TrustStoreType>:<TrustStoreName>".into())
+        );
+        assert_eq!(
+            first(&policy_str(r#""signatureVerification":{"level":"strict","override":{"expiry":null}}"#)),
+            Some("oci trust policy: trust policy statement \"n\" has invalid signatureVerification: verification action \"\" in custom signature verification is not supported, supported values are [\"enforce\" \"log\" \"skip\"]".into())
+        );
+        assert!(
+            ok(&policy_str(
+                r#""signatureVerification":{"level":"strict","override":null}"#
+            ))
+            .is_ok()
+        );
+        assert!(
+            ok(&policy_str(
+                r#""signatureVerification":{"level":"strict","override":{}}"#
+            ))
+            .is_ok()
+        );
+
+        // Only the first JSON value is read.
+        assert!(
+            ok(&format!(
+                r#"{{"version":"1.0","trustPolicies":[{st}]}} trailing {{ junk"#
+            ))
+            .is_ok()
+        );
+        let empty_version = Some(
+            "oci trust policy document has empty version, version must be specified".to_string(),
+        );
+        assert_eq!(first("null"), empty_version);
+        assert_eq!(first(" null x"), empty_version);
+        assert_eq!(first("{}"), empty_version);
+        for bad in [
+            "",
+            "   ",
+            "nullx",
+            "[]",
+            "\"s\"",
+            "1",
+            "true",
+            "\u{feff}{}",
+            "{\"version\":1}",
+            "{\"version\":\"1.0\",}",
+            "{\"trustPolicies\":[1]}",
+            "{\"trustPolicies\":{}}",
+            "{\"trustPolicies\":[{\"trustStores\":\"ca:x\"}]}",
+            "{\"version\":\"1.0\"",
+            "{\"version\":\"a\u{1}b\"}",
+            "{\"version\":\"\\x\"}",
+            "{\"a\":01}",
+            "{\"a\":1.}",
+            "{\"a\":-}",
+            "{\"a\":tru}",
+            "{'a':1}",
+        ] {
+            assert_eq!(
+                first(bad).as_deref(),
+                Some(malformed.as_str()),
+                "input {bad:?}"
+            );
+            let errs = PolicyDocument::from_json(bad.as_bytes())
+                .err()
+                .unwrap_or_default();
+            assert_eq!(errs.len(), 2, "detail for {bad:?}");
+        }
+        // Nesting: 10000 levels are fine, 10001 are not (Go's maxNestingDepth).
+        let nest = |n: usize| {
+            format!(
+                r#"{{"version":"1.0","trustPolicies":[{st}],"x":{}1{}}}"#,
+                "[".repeat(n),
+                "]".repeat(n)
+            )
+        };
+        assert!(ok(&nest(9_999)).is_ok());
+        assert_eq!(first(&nest(10_000)).as_deref(), Some(malformed.as_str()));
+
+        // Strings: invalid UTF-8 and lone surrogates become U+FFFD; pairs decode.
+        let mut bytes = br#"{"version":"1.0","trustPolicies":[{"name":"a"#.to_vec();
+        bytes.extend_from_slice(&[0xff, 0xe2, 0x82]);
+        bytes.extend_from_slice(br#"\ud800\u0041\ud83d\ude00","registryScopes":["*"],"signatureVerification":{"level":"x"}}]}"#);
+        assert_eq!(
+            first_error(&bytes),
+            Some("oci trust policy: trust policy statement \"a\u{fffd}\u{fffd}\u{fffd}\u{fffd}A😀\" has invalid signatureVerification: invalid signature verification level \"x\"".into())
+        );
+    }
+
+    fn policy_str(fields: &str) -> String {
+        format!(
+            r#"{{"version":"1.0","trustPolicies":[{{"name":"n","registryScopes":["*"],"signatureVerification":{{"level":"strict"}},"trustStores":["ca:x"],"trustedIdentities":["*"],{fields}}}]}}"#
+        )
+    }
+
+    #[test]
+    fn all_problems_are_collected_in_go_order() {
+        // A raw string keeps the override keys in document order (json! would sort them).
+        let doc = r#"{"version": "2.0", "trustPolicies": [
+            {"name": "a", "registryScopes": ["x.io/a"],
+             "signatureVerification": {"level": "strict",
+                "override": {"integrity": "log", "expiry": "skip", "foo": "log", "revocation": "nope"},
+                "verifyTimestamp": "never"},
+             "trustStores": ["ca", "x:y", "ca:b@d", "tsa:ok"],
+             "trustedIdentities": ["*", "", "nosep", "x509.subject:", "x509.subject:C=US",
+                                   "x509.subject:C=US,ST=WA,O=o", "x509.subject:C=US,ST=WA,O=o,CN=c"]},
+            {"name": "a", "registryScopes": ["x.io/a"], "signatureVerification": {"level": "skip"},
+             "trustStores": ["ca:x"]}
+        ]}"#;
+        let errs = PolicyDocument::from_json(doc.as_bytes())
+            .err()
+            .unwrap_or_default();
+        let p = "oci trust policy: trust policy statement \"a\"";
+        let sv = format!("{p} has invalid signatureVerification:");
+        let want = vec![
+            "oci trust policy document uses unsupported version \"2.0\"".to_string(),
+            format!("{sv} \"integrity\" verification can not be overridden in custom signature verification"),
+            format!("{sv} \"expiry\" verification can not be skipped in custom signature verification"),
+            format!("{sv} verification type \"foo\" in custom signature verification is not supported, supported values are [\"integrity\" \"authenticity\" \"authenticTimestamp\" \"expiry\" \"revocation\"]"),
+            format!("{sv} verification action \"nope\" in custom signature verification is not supported, supported values are [\"enforce\" \"log\" \"skip\"]"),
+            format!("{sv} verifyTimestamp must be \"always\" or \"afterCertExpiry\", but got \"never\""),
+            format!("{p} has malformed trust store value \"ca\". The required format is <TrustStoreType>:<TrustStoreName>"),
+            format!("{p} uses an unsupported trust store type \"x\" in trust store value \"x:y\""),
+            format!("{p} uses an unsupported trust store name \"b@d\" in trust store value \"ca:b@d\". Named store name needs to follow [a-zA-Z0-9_.-]+ format"),
+            format!("{p} uses a wildcard trusted identity '*', a wildcard identity cannot be used in conjunction with other values"),
+            format!("{p} has an empty trusted identity"),
+            format!("{p} has trusted identity \"nosep\" missing separator"),
+            format!("{p} has trusted identity \"x509.subject:\" without an identity value"),
+            format!("{p} has trusted identity \"x509.subject:C=US\" with invalid identity value: distinguished name (DN) \"C=US\" has no mandatory RDN attribute for \"ST\", it must contain 'C', 'ST' or 'S', and 'O' RDN attributes at a minimum"),
+            format!("{p} has overlapping x509 trustedIdentities, \"x509.subject:C=US,ST=WA,O=o\" overlaps with \"x509.subject:C=US,ST=WA,O=o,CN=c\""),
+            "multiple oci trust policy statements use the same name \"a\", statement names must be unique".to_string(),
+            format!("{p} is set to skip signature verification but configured with trust stores and/or trusted identities, remove them if signature verification needs to be skipped"),
+            "registry scope \"x.io/a\" is present in multiple oci trust policy statements, one registry scope value can only be associated with one statement".to_string(),
+        ];
+        assert_eq!(errs, want);
+    }
+
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(tag: &str) -> TempDir {
+            let p = std::env::temp_dir().join(format!("h-policy-{}-{tag}", std::process::id()));
+            let _ = fs::remove_dir_all(&p);
+            fs::create_dir_all(&p).unwrap_or_else(|e| panic!("mkdir: {e}"));
+            TempDir(p)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn load_dir_like_go() {
+        let good = fs::read(td("policies/valid/e2e_trustpolicy.json")).unwrap_or_default();
+        let other = fs::read(td("policies/valid/e2e_audit_trustpolicy.json")).unwrap_or_default();
+
+        let d = TempDir::new("empty");
+        assert_eq!(
+            PolicyDocument::load_dir(&d.0).err(),
+            Some(vec![format!("trust policy is not present. {LINK_TAIL}")])
+        );
+
+        let d = TempDir::new("legacy");
+        fs::write(d.0.join("trustpolicy.json"), &good).unwrap_or_default();
+        let (doc, path) = PolicyDocument::load_dir(&d.0).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(path, d.0.join("trustpolicy.json"));
+        assert_eq!(doc.statements[0].level.name, "strict");
+
+        fs::write(d.0.join("trustpolicy.oci.json"), &other).unwrap_or_default();
+        let (doc, path) = PolicyDocument::load_dir(&d.0).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(path, d.0.join("trustpolicy.oci.json"));
+        assert_eq!(doc.statements[0].level.name, "audit");
+
+        let not_regular = vec![format!(
+            "trust policy is not a regular file (symlinks are not supported). {LINK_TAIL}"
+        )];
+        let d = TempDir::new("symlink");
+        fs::write(d.0.join("real.json"), &good).unwrap_or_default();
+        fs::write(d.0.join("trustpolicy.json"), &good).unwrap_or_default();
+        std::os::unix::fs::symlink(d.0.join("real.json"), d.0.join("trustpolicy.oci.json"))
+            .unwrap_or_default();
+        assert_eq!(
+            PolicyDocument::load_dir(&d.0).err(),
+            Some(not_regular.clone())
+        );
+
+        let d = TempDir::new("dir");
+        fs::create_dir(d.0.join("trustpolicy.json")).unwrap_or_default();
+        assert_eq!(PolicyDocument::load_dir(&d.0).err(), Some(not_regular));
+
+        let d = TempDir::new("malformed");
+        fs::write(d.0.join("trustpolicy.oci.json"), b"{").unwrap_or_default();
+        let errs = PolicyDocument::load_dir(&d.0).err().unwrap_or_default();
+        assert_eq!(
+            errs.first(),
+            Some(&format!("malformed trust policy. {LINK_TAIL}"))
+        );
+
+        let d = TempDir::new("notdir");
+        fs::write(d.0.join("file"), b"x").unwrap_or_default();
+        let inner = d.0.join("file");
+        assert_eq!(
+            PolicyDocument::load_dir(&inner).err(),
+            Some(vec![format!(
+                "lstat {}: not a directory",
+                inner.join("trustpolicy.oci.json").display()
+            )])
+        );
     }
 }

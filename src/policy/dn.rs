@@ -170,7 +170,9 @@ fn set_value(s: &str) -> Result<Vec<u8>, String> {
     if s.starts_with('#') {
         // go-ldap decodes a BER value here. Unreachable through notation: a value that starts
         // with '#' means the DN contains "=#", which notation rejects before parsing.
-        return Err("failed to decode BER encoding: hex-encoded (BER) values are not supported".into());
+        return Err(
+            "failed to decode BER encoding: hex-encoded (BER) values are not supported".into(),
+        );
     }
     decode_string(s)
 }
@@ -430,7 +432,7 @@ fn go_asn1_string(
             .map(str::to_string)
             .map_err(|_| "invalid UTF-8 string".to_string()),
         30 => {
-            if value.len() % 2 != 0 {
+            if !value.len().is_multiple_of(2) {
                 return Err("invalid BMPString".into());
             }
             let mut v = value;
@@ -523,7 +525,11 @@ pub(super) fn decode_char(bytes: &[u8], i: usize) -> Option<(char, usize)> {
         _ => return None,
     };
     let chunk = bytes.get(i..i + width)?;
-    std::str::from_utf8(chunk).ok()?.chars().next().map(|c| (c, width))
+    std::str::from_utf8(chunk)
+        .ok()?
+        .chars()
+        .next()
+        .map(|c| (c, width))
 }
 
 /// Approximation of Go `strconv.IsPrint` (Unicode categories L, M, N, P, S and U+0020).
@@ -582,7 +588,9 @@ fn go_is_print(c: char) -> bool {
 mod tests {
     use super::*;
 
-    fn ldap_ok(s: &str) -> Vec<Vec<(String, String)>> {
+    type Parsed = Vec<Vec<(String, String)>>;
+
+    fn ldap_ok(s: &str) -> Parsed {
         match ldap_parse_dn(s) {
             Ok(rdns) => rdns
                 .into_iter()
@@ -611,7 +619,7 @@ mod tests {
     /// go-ldap v3.4.11 dn_test.go TestSuccessfulDNParsing (the cases without '#' BER values).
     #[test]
     fn go_ldap_successful_parsing() {
-        let cases: Vec<(&str, Vec<Vec<(String, String)>>)> = vec![
+        let cases: Vec<(&str, Parsed)> = vec![
             ("", vec![]),
             (
                 "cn=Jim\\2C \\22Hasse Hö\\22 Hansson!,dc=dummy,dc=com",
@@ -630,7 +638,10 @@ mod tests {
                 ],
             ),
             ("CN=Lu\\C4\\8Di\\C4\\87", vec![one(&[("CN", "Lučić")])]),
-            ("  CN  =  Lu\\C4\\8Di\\C4\\87  ", vec![one(&[("CN", "Lučić")])]),
+            (
+                "  CN  =  Lu\\C4\\8Di\\C4\\87  ",
+                vec![one(&[("CN", "Lučić")])],
+            ),
             (
                 "   A   =   1   ,   B   =   2   ",
                 vec![one(&[("A", "1")]), one(&[("B", "2")])],
@@ -722,7 +733,10 @@ mod tests {
                 "cn=Jim\\0",
                 "failed to decode escaped character: encoding/hex: invalid byte: 0",
             ),
-            ("DC=example,=net", "DN ended with incomplete type, value pair"),
+            (
+                "DC=example,=net",
+                "DN ended with incomplete type, value pair",
+            ),
             ("test,DC=example,DC=com", "incomplete type, value pair"),
             ("=test,DC=example,DC=com", "incomplete type, value pair"),
             (
@@ -805,7 +819,10 @@ mod tests {
     #[test]
     fn marshal_like_go() {
         assert_eq!(go_asn1_marshal_string("ab"), vec![0x13, 2, b'a', b'b']);
-        assert_eq!(go_asn1_marshal_string("a@b"), vec![0x0c, 3, b'a', b'@', b'b']);
+        assert_eq!(
+            go_asn1_marshal_string("a@b"),
+            vec![0x0c, 3, b'a', b'@', b'b']
+        );
         assert_eq!(go_asn1_marshal_string("*"), vec![0x0c, 1, b'*']);
         let long = "x".repeat(200);
         let m = go_asn1_marshal_string(&long);

@@ -1,0 +1,381 @@
+//! The Docker guard against the real dockerd from ../shared/peers, driven by the real `docker`
+//! CLI with DOCKER_HOST on pullguard's socket.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+static SEQ: AtomicUsize = AtomicUsize::new(0);
+
+/// A running `pullguard serve` with its own policy dir, socket and JSON log.
+struct Daemon {
+    child: Child,
+    tmp: tempfile::TempDir,
+    sock: PathBuf,
+}
+
+impl Daemon {
+    fn start(policy_dir: &Path, upstream: &str, registry: &str) -> Daemon {
+        let tmp = tempfile::tempdir().unwrap();
+        let sock = tmp.path().join("docker.sock");
+        let log = std::fs::File::create(tmp.path().join("log.json")).unwrap();
+        let child = pullguard()
+            .args([
+                "serve",
+                "--config",
+                "/dev/null",
+                "--policy-dir",
+                policy_dir.to_str().unwrap(),
+                "--docker-listen",
+                sock.to_str().unwrap(),
+                "--docker-upstream",
+                upstream,
+                "--insecure-registry",
+                registry,
+                "--log-format",
+                "json",
+            ])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let d = Daemon { child, tmp, sock };
+        let start = Instant::now();
+        while !d.sock.exists() {
+            assert!(start.elapsed() < Duration::from_secs(10), "daemon did not start: {}", d.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        d
+    }
+
+    fn docker(&self) -> Command {
+        let mut c = Command::new("docker");
+        c.env("DOCKER_HOST", format!("unix://{}", self.sock.display()));
+        c
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.tmp.path().join("log.json")).unwrap_or_default()
+    }
+
+    /// Decision events in the log for `digest`: (verdict, cached).
+    fn decisions(&self, needle: &str) -> Vec<(String, bool)> {
+        self.log()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["message"] == "decision" && v.to_string().contains(needle))
+            .map(|v| (v["verdict"].as_str().unwrap_or("").to_string(), v["cached"].as_bool().unwrap_or(false)))
+            .collect()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        unsafe_kill(self.child.id(), "TERM");
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(5) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn unsafe_kill(pid: u32, sig: &str) {
+    let _ = Command::new("kill").args([&format!("-{sig}"), &pid.to_string()]).status();
+}
+
+/// A notation home with a test key, a strict policy trusting it, and a unique repo.
+struct Images {
+    _tmp: tempfile::TempDir,
+    home: PathBuf,
+    registry: String,
+    repo: String,
+}
+
+impl Images {
+    fn new(registry: &str) -> Images {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = tmp.path().join("cfg");
+        let i = Images {
+            home,
+            registry: registry.to_string(),
+            repo: format!("docker/t{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::SeqCst)),
+            _tmp: tmp,
+        };
+        run_ok(i.notation().args(["cert", "generate-test", "--default", "pullguard.test"]));
+        std::fs::write(
+            i.dir().join("trustpolicy.json"),
+            r#"{"version":"1.0","trustPolicies":[{"name":"docker-tests","registryScopes":["*"],"signatureVerification":{"level":"strict"},"trustStores":["ca:pullguard.test"],"trustedIdentities":["*"]}]}"#,
+        )
+        .unwrap();
+        i
+    }
+    fn dir(&self) -> PathBuf {
+        self.home.join("notation")
+    }
+    fn notation(&self) -> Command {
+        let mut c = Command::new("notation");
+        c.env("XDG_CONFIG_HOME", &self.home);
+        c
+    }
+    fn name(&self) -> String {
+        format!("{}/{}", self.registry, self.repo)
+    }
+    fn push(&self, tag: &str, content: &str) -> String {
+        let work = self.home.join(format!("img-{tag}-{}", SEQ.fetch_add(1, Ordering::SeqCst)));
+        std::fs::create_dir_all(&work).unwrap();
+        std::fs::write(work.join("f.txt"), content).unwrap();
+        run_ok(Command::new("tar").current_dir(&work).args(["czf", "l.tgz", "f.txt"]));
+        let t = format!("{}:{tag}", self.name());
+        run_ok(Command::new("crane").current_dir(&work).args(["append", "--insecure", "-f", "l.tgz", "-t", &t]));
+        run_ok(Command::new("crane").args(["digest", "--insecure", &t])).trim().to_string()
+    }
+    fn sign(&self, digest: &str) {
+        run_ok(self.notation().args(["sign", "--insecure-registry", &format!("{}@{digest}", self.name())]));
+    }
+}
+
+/// `docker` straight at the real daemon (bypassing pullguard).
+fn direct_docker() -> Command {
+    let mut c = Command::new("docker");
+    c.env("DOCKER_HOST", format!("unix://{}", peers().docker_sock));
+    c
+}
+
+fn image_exists(reference: &str) -> bool {
+    run(direct_docker().args(["image", "inspect", reference])).status.success()
+}
+
+#[test]
+fn signed_pull_succeeds_and_is_tagged_unsigned_is_denied() {
+    let p = peers();
+    let imgs = Images::new(&p.registry);
+    let signed = imgs.push("signed", "signed content");
+    imgs.sign(&signed);
+    imgs.push("unsigned", "unsigned content");
+    let d = Daemon::start(&imgs.dir(), &p.docker_sock, &p.registry);
+
+    let out = run(d.docker().args(["pull", &format!("{}:signed", imgs.name())]));
+    assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stderr), d.log());
+    let inspect = run_ok(direct_docker().args(["image", "inspect", &format!("{}:signed", imgs.name())]));
+    assert!(inspect.contains(&signed), "pulled by the verified digest: {inspect}");
+
+    let out = run(d.docker().args(["pull", &format!("{}:unsigned", imgs.name())]));
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("pullguard: denied") && err.contains("no signature"), "{err}");
+    assert!(err.contains("docker-tests"), "the message names the policy: {err}");
+    assert!(!image_exists(&format!("{}:unsigned", imgs.name())), "nothing pulled");
+
+    // The tag moves to unsigned content after signing: denied.
+    imgs.push("signed", "moved content");
+    run(direct_docker().args(["rmi", "-f", &format!("{}:signed", imgs.name())]));
+    let out = run(d.docker().args(["pull", &format!("{}:signed", imgs.name())]));
+    assert!(!out.status.success(), "moved tag must be denied");
+    assert!(!image_exists(&format!("{}:signed", imgs.name())));
+
+    // Pull by digest of the signed content still works.
+    let out = run(d.docker().args(["pull", &format!("{}@{signed}", imgs.name())]));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // Untrusted signer.
+    let other = Images::new(&p.registry);
+    let dg = other.push("x", "untrusted");
+    other.sign(&dg); // other's key is not in imgs' trust store
+    let out = run(d.docker().args(["pull", &format!("{}:x", other.name())]));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not contain any trusted certificate"));
+
+    // All-tags pulls are denied.
+    let out = run(d.docker().args(["pull", "--all-tags", &imgs.name()]));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("all tags"));
+}
+
+#[test]
+fn create_of_local_unverified_image_is_refused() {
+    let p = peers();
+    let imgs = Images::new(&p.registry);
+    let signed = imgs.push("ok", "ok content");
+    imgs.sign(&signed);
+    imgs.push("bad", "bad content");
+    // Pulled behind pullguard's back, straight from dockerd.
+    run_ok(direct_docker().args(["pull", &format!("{}:bad", imgs.name())]));
+    let d = Daemon::start(&imgs.dir(), &p.docker_sock, &p.registry);
+    let out = run(d.docker().args(["create", "--pull=never", &format!("{}:bad", imgs.name()), "/true"]));
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("pullguard") && err.contains("denied"), "{err}");
+    assert!(!err.contains("No such image"), "never a 404: {err}");
+
+    run_ok(d.docker().args(["pull", &format!("{}:ok", imgs.name())]));
+    let out = run(d.docker().args(["create", &format!("{}:ok", imgs.name()), "/true"]));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    run(direct_docker().args(["rm", "-f", &id]));
+}
+
+#[test]
+fn other_api_calls_pass_through_unchanged() {
+    let p = peers();
+    let imgs = Images::new(&p.registry);
+    let d = Daemon::start(&imgs.dir(), &p.docker_sock, &p.registry);
+    let via = run_ok(d.docker().args(["version", "--format", "{{.Server.APIVersion}} {{.Server.Version}}"]));
+    let direct = run_ok(direct_docker().args(["version", "--format", "{{.Server.APIVersion}} {{.Server.Version}}"]));
+    assert_eq!(via, direct);
+    imgs.push("local", "inspect me");
+    let local = format!("{}:local", imgs.name());
+    run_ok(direct_docker().args(["pull", &local]));
+    let via = run_ok(d.docker().args(["image", "inspect", &local]));
+    let direct = run_ok(direct_docker().args(["image", "inspect", &local]));
+    assert_eq!(via, direct);
+    let via = run_ok(d.docker().args(["images", "--format", "{{.Repository}}:{{.Tag}}", &imgs.name()]));
+    assert_eq!(via.trim(), local);
+    run_ok(d.docker().args(["info", "--format", "{{.ID}}"]));
+    // /_ping headers come through untouched.
+    let ping = |sock: &str| {
+        let mut s = UnixStream::connect(sock).unwrap();
+        s.write_all(b"GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n").unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        let mut h: Vec<String> = out
+            .lines()
+            .filter(|l| l.contains(':') && !l.to_ascii_lowercase().starts_with("date:"))
+            .map(|l| l.to_ascii_lowercase())
+            .collect();
+        h.sort();
+        h
+    };
+    assert_eq!(ping(d.sock.to_str().unwrap()), ping(&p.docker_sock));
+    // A streaming endpoint: events between two instants.
+    let since = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() - 5).to_string();
+    let until = (since.parse::<u64>().unwrap() + 6).to_string();
+    run_ok(d.docker().args(["events", "--since", &since, "--until", &until]));
+    // Disabled by default: image load and build.
+    let out = run(d.docker().args(["load", "-i", "/dev/null"]));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("image load is disabled"));
+}
+
+#[test]
+fn upstream_gone_is_a_clear_error_and_the_daemon_keeps_serving() {
+    let p = peers();
+    let imgs = Images::new(&p.registry);
+    let missing = imgs.home.join("no-such-docker.sock");
+    let d = Daemon::start(&imgs.dir(), missing.to_str().unwrap(), &p.registry);
+    for _ in 0..3 {
+        let out = run(d.docker().args(["version"]));
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("cannot reach the Docker daemon"));
+    }
+    let out = run(d.docker().args(["pull", &format!("{}:nope", imgs.name())]));
+    assert!(!out.status.success());
+}
+
+/// A fake daemon that answers an `Upgrade: tcp` request with 101, then echoes upper-cased
+/// input until the client half-closes, then says BYE: the real dockerd here runs no
+/// containers, so attach/exec cannot be exercised against it.
+fn fake_hijack_daemon(path: &Path) -> std::thread::JoinHandle<()> {
+    let l = UnixListener::bind(path).unwrap();
+    std::thread::spawn(move || {
+        let (s, _) = l.accept().unwrap();
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        let mut line = String::new();
+        loop {
+            line.clear();
+            r.read_line(&mut line).unwrap();
+            if line == "\r\n" {
+                break;
+            }
+        }
+        let mut w = s;
+        w.write_all(b"HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n").unwrap();
+        let mut buf = [0u8; 1024];
+        loop {
+            let n = r.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            w.write_all(&buf[..n].to_ascii_uppercase()).unwrap();
+        }
+        w.write_all(b"BYE").unwrap();
+    })
+}
+
+#[test]
+fn hijacked_attach_is_spliced_both_ways_with_half_close() {
+    let p = peers();
+    let imgs = Images::new(&p.registry);
+    let fake = imgs.home.join("fake-docker.sock");
+    let t = fake_hijack_daemon(&fake);
+    let d = Daemon::start(&imgs.dir(), fake.to_str().unwrap(), &p.registry);
+    let mut s = UnixStream::connect(&d.sock).unwrap();
+    s.write_all(b"POST /v1.41/containers/abc/attach?stream=1&stdin=1&stdout=1 HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n").unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        s.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    assert!(String::from_utf8_lossy(&head).starts_with("HTTP/1.1 101"), "{}", String::from_utf8_lossy(&head));
+    s.write_all(b"hello hijack").unwrap();
+    let mut got = [0u8; 12];
+    s.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"HELLO HIJACK");
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut rest = String::new();
+    s.read_to_string(&mut rest).unwrap();
+    assert_eq!(rest, "BYE");
+    t.join().unwrap();
+}
+
+#[test]
+fn concurrent_pulls_of_one_new_image_cause_one_verification() {
+    let p = peers();
+    let imgs = Images::new(&p.registry);
+    let digest = imgs.push("many", "many pulls");
+    imgs.sign(&digest);
+    let d = Daemon::start(&imgs.dir(), &p.docker_sock, &p.registry);
+    let sock = d.sock.clone();
+    let query = format!(
+        "/v1.41/images/create?fromImage={}&tag=many",
+        imgs.name().replace(':', "%3A").replace('/', "%2F")
+    );
+    let threads: Vec<_> = (0..200)
+        .map(|_| {
+            let sock = sock.clone();
+            let query = query.clone();
+            std::thread::spawn(move || {
+                let mut s = UnixStream::connect(&sock).unwrap();
+                s.write_all(format!("POST {query} HTTP/1.1\r\nHost: docker\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").as_bytes()).unwrap();
+                let mut out = String::new();
+                s.read_to_string(&mut out).unwrap();
+                out
+            })
+        })
+        .collect();
+    let mut ok = 0;
+    for t in threads {
+        let out = t.join().unwrap();
+        if out.starts_with("HTTP/1.1 200") && !out.contains("errorDetail") {
+            ok += 1;
+        } else {
+            eprintln!("{}", &out[..out.len().min(400)]);
+        }
+    }
+    assert_eq!(ok, 200);
+    let decisions = d.decisions(&digest);
+    assert_eq!(decisions.len(), 200, "{}", d.log());
+    assert_eq!(decisions.iter().filter(|(_, cached)| !cached).count(), 1, "exactly one verification");
+    assert!(decisions.iter().all(|(v, _)| v == "allowed"));
+}
