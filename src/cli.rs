@@ -19,7 +19,11 @@ pub const EXIT_DENIED: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 
 #[derive(Parser, Debug)]
-#[command(name = "pullguard", version, about = "Lets a container image in only when its Notation signature verifies")]
+#[command(
+    name = "pullguard",
+    version,
+    about = "Lets a container image in only when its Notation signature verifies"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -155,7 +159,11 @@ fn run_serve(args: ServeArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
-    let format = args.log_format.clone().or(cfg.log_format.clone()).unwrap_or_else(|| "text".into());
+    let format = args
+        .log_format
+        .clone()
+        .or(cfg.log_format.clone())
+        .unwrap_or_else(|| "text".into());
     if format != "text" && format != "json" {
         eprintln!("Error: log format must be text or json, got {format:?}");
         return EXIT_USAGE;
@@ -183,7 +191,10 @@ fn run_serve(args: ServeArgs) -> i32 {
         insecure,
         config: cfg,
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("Error: cannot start the runtime: {e}");
@@ -292,7 +303,12 @@ fn run_verify(args: VerifyArgs) -> i32 {
             scope: Some(scope),
             ..opts
         };
-        let mut o = runtime.block_on(verify_image(&trust, &Source::Layout(&layout), &image, &opts));
+        let mut o = runtime.block_on(verify_image(
+            &trust,
+            &Source::Layout(&layout),
+            &image,
+            &opts,
+        ));
         o.reference = args.reference.clone();
         o
     } else {
@@ -303,7 +319,11 @@ fn run_verify(args: VerifyArgs) -> i32 {
                 return EXIT_USAGE;
             }
         };
-        let docker = match DockerConfig::load(args.docker_config.as_deref().or(cfg.docker_config.as_deref())) {
+        let docker = match DockerConfig::load(
+            args.docker_config
+                .as_deref()
+                .or(cfg.docker_config.as_deref()),
+        ) {
             Ok(d) => d,
             Err(e) => {
                 eprintln!("Error: {e}");
@@ -324,10 +344,19 @@ fn run_verify(args: VerifyArgs) -> i32 {
                 return EXIT_USAGE;
             }
         };
-        runtime.block_on(verify_image(&trust, &Source::Registry(&client), &image, &opts))
+        runtime.block_on(verify_image(
+            &trust,
+            &Source::Registry(&client),
+            &image,
+            &opts,
+        ))
     };
     print_outcome(&outcome, args.output);
-    if outcome.allowed { EXIT_OK } else { EXIT_DENIED }
+    if outcome.allowed {
+        EXIT_OK
+    } else {
+        EXIT_DENIED
+    }
 }
 
 /// `dir:tag` or `dir@sha256:...` → (dir, reference).
@@ -357,10 +386,20 @@ fn print_outcome(o: &Outcome, output: Output) {
                 eprintln!("Warning: {w}");
             }
             println!("Successfully verified signature for {artifact}");
-            println!("  trust policy: {:?} (level {})", o.policy.as_deref().unwrap_or("-"), o.level.as_deref().unwrap_or("-"));
+            println!(
+                "  trust policy: {:?} (level {})",
+                o.policy.as_deref().unwrap_or("-"),
+                o.level.as_deref().unwrap_or("-")
+            );
             println!("  signer:       {}", sig.signer.as_deref().unwrap_or("-"));
-            println!("  signed at:    {}", sig.signing_time.as_deref().unwrap_or("-"));
-            println!("  signature:    {} ({})", sig.digest, sig.envelope_media_type);
+            println!(
+                "  signed at:    {}",
+                sig.signing_time.as_deref().unwrap_or("-")
+            );
+            println!(
+                "  signature:    {} ({})",
+                sig.digest, sig.envelope_media_type
+            );
         } else {
             println!("Trust policy is configured to skip signature verification for {artifact}");
         }
@@ -381,7 +420,10 @@ mod tests {
     #[test]
     fn layout_refs_split() {
         assert_eq!(split_layout_ref("/a/b:v1"), ("/a/b", Some("v1")));
-        assert_eq!(split_layout_ref("dir@sha256:ab"), ("dir", Some("sha256:ab")));
+        assert_eq!(
+            split_layout_ref("dir@sha256:ab"),
+            ("dir", Some("sha256:ab"))
+        );
         assert_eq!(split_layout_ref("./x.y/dir"), ("./x.y/dir", None));
     }
 }

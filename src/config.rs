@@ -147,7 +147,10 @@ mod tests {
 
     #[test]
     fn docker_section_and_ids() {
-        let c = Config::parse("[docker]\nlisten = \"/tmp/x.sock\"\nallow_build = true\nsocket_mode = \"0660\"\n").unwrap();
+        let c = Config::parse(
+            "[docker]\nlisten = \"/tmp/x.sock\"\nallow_build = true\nsocket_mode = \"0660\"\n",
+        )
+        .unwrap();
         assert!(c.docker.allow_build && !c.docker.allow_load);
         assert_eq!(parse_mode("0660"), Ok(0o660));
         assert!(parse_mode("rw").is_err());

@@ -194,7 +194,11 @@ impl DockerProxy {
     }
 
     /// Serve connections until `shutdown` turns true; then stop accepting.
-    pub async fn serve(self: Arc<Self>, listener: UnixListener, mut shutdown: watch::Receiver<bool>) {
+    pub async fn serve(
+        self: Arc<Self>,
+        listener: UnixListener,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
         loop {
             let stream = tokio::select! {
                 r = listener.accept() => match r {
@@ -235,16 +239,18 @@ impl DockerProxy {
         let path = req.uri().path().to_string();
         let (_, p) = split_version(&path);
         if req.method() != Method::POST {
-            return self.forward(req.map(|b| b.map_err(BoxError::from).boxed())).await;
+            return self
+                .forward(req.map(|b| b.map_err(BoxError::from).boxed()))
+                .await;
         }
         let s = &self.switches;
         let parts: Vec<&str> = p.trim_start_matches('/').split('/').collect();
         match parts.as_slice() {
             ["images", "create"] => self.pull(req).await,
             ["containers", "create"] => self.create_container(req).await,
-            ["images", "load"] if !s.allow_load => {
-                deny("image load is disabled: loaded images carry no verifiable signature (set docker.allow_load = true to allow)")
-            }
+            ["images", "load"] if !s.allow_load => deny(
+                "image load is disabled: loaded images carry no verifiable signature (set docker.allow_load = true to allow)",
+            ),
             ["build"] if !s.allow_build => deny(
                 "image build is disabled: base images are pulled inside the daemon where pullguard cannot verify them (set docker.allow_build = true to allow)",
             ),
@@ -254,7 +260,10 @@ impl DockerProxy {
             ["services", "create"] | ["services", _, "update"] if !s.allow_services => deny(
                 "swarm services are disabled: nodes pull service images without pullguard (set docker.allow_services = true to allow)",
             ),
-            _ => self.forward(req.map(|b| b.map_err(BoxError::from).boxed())).await,
+            _ => {
+                self.forward(req.map(|b| b.map_err(BoxError::from).boxed()))
+                    .await
+            }
         }
     }
 
@@ -298,7 +307,9 @@ impl DockerProxy {
                     Ok((client, upstream)) => {
                         let mut client = TokioIo::new(client);
                         let mut upstream = TokioIo::new(upstream);
-                        if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
+                        if let Err(e) =
+                            tokio::io::copy_bidirectional(&mut client, &mut upstream).await
+                        {
                             tracing::debug!(error = %e, "hijacked stream ended");
                         }
                     }
@@ -311,12 +322,21 @@ impl DockerProxy {
 
     async fn pull(&self, req: Request<Incoming>) -> Response<Body> {
         let query = query_pairs(req.uri().query());
-        let get = |k: &str| query.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+        let get = |k: &str| {
+            query
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+        };
         if get("fromSrc").is_some() {
             if !self.switches.allow_import {
-                return deny("image import (fromSrc) is disabled: imported images carry no verifiable signature (set docker.allow_import = true to allow)");
+                return deny(
+                    "image import (fromSrc) is disabled: imported images carry no verifiable signature (set docker.allow_import = true to allow)",
+                );
             }
-            return self.forward(req.map(|b| b.map_err(BoxError::from).boxed())).await;
+            return self
+                .forward(req.map(|b| b.map_err(BoxError::from).boxed()))
+                .await;
         }
         let Some(from_image) = get("fromImage").filter(|s| !s.is_empty()) else {
             return deny("pull request without fromImage");
@@ -348,7 +368,9 @@ impl DockerProxy {
                     image.scope()
                 ));
             }
-            return self.forward(req.map(|b| b.map_err(BoxError::from).boxed())).await;
+            return self
+                .forward(req.map(|b| b.map_err(BoxError::from).boxed()))
+                .await;
         }
 
         let reference = match (&target.digest, &target.tag) {
@@ -365,7 +387,9 @@ impl DockerProxy {
             return deny(&outcome.summary());
         }
         let Some(digest) = outcome.digest().map(str::to_owned) else {
-            return deny(&format!("{reference}: verified without a digest (internal error)"));
+            return deny(&format!(
+                "{reference}: verified without a digest (internal error)"
+            ));
         };
         // Pull exactly the verified digest.
         let mut pairs: Vec<(String, String)> = query
@@ -383,7 +407,10 @@ impl DockerProxy {
         };
         let version = split_version(parts.uri.path()).0.to_string();
         let resp = self
-            .forward(Request::from_parts(parts, body.map_err(BoxError::from).boxed()))
+            .forward(Request::from_parts(
+                parts,
+                body.map_err(BoxError::from).boxed(),
+            ))
             .await;
         if !resp.status().is_success() {
             return resp;
@@ -392,7 +419,13 @@ impl DockerProxy {
             .tag
             .clone()
             .filter(|_| target.digest.is_none())
-            .map(|tag| (format!("{}@{digest}", target.name), target.name.clone(), tag));
+            .map(|tag| {
+                (
+                    format!("{}@{digest}", target.name),
+                    target.name.clone(),
+                    tag,
+                )
+            });
         self.stream_then_tag(resp, version, retag)
     }
 
@@ -459,7 +492,10 @@ impl DockerProxy {
         let bytes = match Limited::new(body, 8 << 20).collect().await {
             Ok(b) => b.to_bytes(),
             Err(e) => {
-                return error_response(StatusCode::BAD_REQUEST, &format!("pullguard: cannot read the request body: {e}"));
+                return error_response(
+                    StatusCode::BAD_REQUEST,
+                    &format!("pullguard: cannot read the request body: {e}"),
+                );
             }
         };
         let image = serde_json::from_slice::<serde_json::Value>(&bytes)
@@ -474,14 +510,19 @@ impl DockerProxy {
         match self.verified_local_image(&version, &image).await {
             LocalImage::Missing => self.forward(forward(bytes)).await, // the daemon answers 404, the CLI pulls through us
             LocalImage::Verified => self.forward(forward(bytes)).await,
-            LocalImage::Denied(why) => deny(&format!("container from image {image:?} denied: {why}")),
+            LocalImage::Denied(why) => {
+                deny(&format!("container from image {image:?} denied: {why}"))
+            }
         }
     }
 
     /// Does a local image have a RepoDigest that verifies now?
     async fn verified_local_image(&self, version: &str, image: &str) -> LocalImage {
         let uri = format!("{version}/images/{}/json", pct_encode_path(image));
-        let req = match Request::get(uri).header("host", "docker").body(full(Bytes::new())) {
+        let req = match Request::get(uri)
+            .header("host", "docker")
+            .body(full(Bytes::new()))
+        {
             Ok(r) => r,
             Err(e) => return LocalImage::Denied(format!("bad image name: {e}")),
         };
@@ -544,14 +585,22 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 }
 
 /// `POST /images/{source}/tag?repo=&tag=` on the real daemon.
-async fn tag_image(upstream: &Path, version: &str, source: &str, repo: &str, tag: &str) -> Result<(), String> {
+async fn tag_image(
+    upstream: &Path,
+    version: &str,
+    source: &str,
+    repo: &str,
+    tag: &str,
+) -> Result<(), String> {
     let uri = format!(
         "{version}/images/{}/tag?repo={}&tag={}",
         pct_encode_path(source),
         pct_encode(repo),
         pct_encode(tag)
     );
-    let stream = UnixStream::connect(upstream).await.map_err(|e| e.to_string())?;
+    let stream = UnixStream::connect(upstream)
+        .await
+        .map_err(|e| e.to_string())?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| e.to_string())?;
@@ -565,8 +614,16 @@ async fn tag_image(upstream: &Path, version: &str, source: &str, repo: &str, tag
         Ok(())
     } else {
         let status = resp.status();
-        let body = resp.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-        Err(format!("{status}: {}", String::from_utf8_lossy(&body).trim()))
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        Err(format!(
+            "{status}: {}",
+            String::from_utf8_lossy(&body).trim()
+        ))
     }
 }
 
@@ -580,24 +637,38 @@ pub struct SocketPerms {
 
 /// Bind a Unix socket, removing a stale one (only if it is a socket), and set its owner and
 /// mode: by default those of the upstream `docker.sock`.
-pub fn bind_socket(path: &Path, perms: &SocketPerms, like: Option<&Path>) -> Result<UnixListener, String> {
+pub fn bind_socket(
+    path: &Path,
+    perms: &SocketPerms,
+    like: Option<&Path>,
+) -> Result<UnixListener, String> {
     if let Ok(meta) = std::fs::symlink_metadata(path) {
         if meta.file_type().is_socket() {
-            std::fs::remove_file(path).map_err(|e| format!("cannot remove stale socket {}: {e}", path.display()))?;
+            std::fs::remove_file(path)
+                .map_err(|e| format!("cannot remove stale socket {}: {e}", path.display()))?;
         } else {
-            return Err(format!("{} exists and is not a socket; refusing to replace it", path.display()));
+            return Err(format!(
+                "{} exists and is not a socket; refusing to replace it",
+                path.display()
+            ));
         }
     }
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
-    let listener = UnixListener::bind(path).map_err(|e| format!("cannot bind {}: {e}", path.display()))?;
+    let listener =
+        UnixListener::bind(path).map_err(|e| format!("cannot bind {}: {e}", path.display()))?;
     let like_meta = like.and_then(|p| std::fs::metadata(p).ok());
-    let mode = perms.mode.or(like_meta.as_ref().map(|m| m.mode() & 0o777)).unwrap_or(0o660);
+    let mode = perms
+        .mode
+        .or(like_meta.as_ref().map(|m| m.mode() & 0o777))
+        .unwrap_or(0o660);
     let uid = perms.uid.or(like_meta.as_ref().map(|m| m.uid()));
     let gid = perms.gid.or(like_meta.as_ref().map(|m| m.gid()));
     if uid.is_some() || gid.is_some() {
-        std::os::unix::fs::chown(path, uid, gid).map_err(|e| format!("cannot chown {}: {e}", path.display()))?;
+        std::os::unix::fs::chown(path, uid, gid)
+            .map_err(|e| format!("cannot chown {}: {e}", path.display()))?;
     }
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
         .map_err(|e| format!("cannot chmod {}: {e}", path.display()))?;
@@ -610,7 +681,10 @@ mod tests {
 
     #[test]
     fn versions_split() {
-        assert_eq!(split_version("/v1.41/images/create"), ("/v1.41", "/images/create"));
+        assert_eq!(
+            split_version("/v1.41/images/create"),
+            ("/v1.41", "/images/create")
+        );
         assert_eq!(split_version("/_ping"), ("", "/_ping"));
         assert_eq!(split_version("/volumes/x"), ("", "/volumes/x"));
     }
@@ -618,21 +692,32 @@ mod tests {
     #[test]
     fn pull_targets() {
         let t = pull_target("127.0.0.1:5000/test/img", Some("1"));
-        assert_eq!((t.name.as_str(), t.tag.as_deref(), t.digest.as_deref()), ("127.0.0.1:5000/test/img", Some("1"), None));
+        assert_eq!(
+            (t.name.as_str(), t.tag.as_deref(), t.digest.as_deref()),
+            ("127.0.0.1:5000/test/img", Some("1"), None)
+        );
         let d = format!("sha256:{}", "a".repeat(64));
         let t = pull_target("busybox", Some(&d));
         assert_eq!((t.tag, t.digest.as_deref()), (None, Some(d.as_str())));
         let t = pull_target(&format!("x/y@{d}"), Some("ignored"));
-        assert_eq!((t.name.as_str(), t.digest.as_deref()), ("x/y", Some(d.as_str())));
+        assert_eq!(
+            (t.name.as_str(), t.digest.as_deref()),
+            ("x/y", Some(d.as_str()))
+        );
         let t = pull_target("x/y:", None);
         assert_eq!((t.name.as_str(), t.tag, t.digest), ("x/y", None, None));
         let t = pull_target("localhost:5000/y:2", None);
-        assert_eq!((t.name.as_str(), t.tag.as_deref()), ("localhost:5000/y", Some("2")));
+        assert_eq!(
+            (t.name.as_str(), t.tag.as_deref()),
+            ("localhost:5000/y", Some("2"))
+        );
     }
 
     #[test]
     fn queries_roundtrip() {
-        let q = query_pairs(Some("fromImage=127.0.0.1%3A5000%2Ftest%2Fimg&tag=1&platform=linux%2Famd64"));
+        let q = query_pairs(Some(
+            "fromImage=127.0.0.1%3A5000%2Ftest%2Fimg&tag=1&platform=linux%2Famd64",
+        ));
         assert_eq!(q[0], ("fromImage".into(), "127.0.0.1:5000/test/img".into()));
         assert_eq!(q[2].1, "linux/amd64");
         assert_eq!(query_pairs(Some(&encode_query(&q))), q);

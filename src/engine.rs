@@ -166,7 +166,10 @@ impl Engine {
                 return o;
             }
         };
-        let key = (format!("{}@{}", image.scope(), target.digest), snap.generation);
+        let key = (
+            format!("{}@{}", image.scope(), target.digest),
+            snap.generation,
+        );
         let entry = {
             let mut cache = match self.cache.lock() {
                 Ok(c) => c,
@@ -224,7 +227,9 @@ impl Engine {
             self.counters.denied.fetch_add(1, Ordering::Relaxed);
         }
         let d = Decision {
-            time: OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default(),
+            time: OffsetDateTime::now_utc()
+                .format(&Rfc3339)
+                .unwrap_or_default(),
             origin: origin.to_string(),
             image: o.reference.clone(),
             digest: o.digest().map(str::to_owned),

@@ -189,7 +189,9 @@ fn check_signed_attrs(p: &Protected) -> Result<SignedAttrs, Stage> {
         Some(HeaderValue::Str(s)) if s == "notary.x509.signingAuthority" => {
             SigningScheme::SigningAuthority
         }
-        Some(HeaderValue::Str(s)) => return Err(verify(format!("unsupported SigningScheme: `{s}`"))),
+        Some(HeaderValue::Str(s)) => {
+            return Err(verify(format!("unsupported SigningScheme: `{s}`")));
+        }
         Some(_) => return Err(verify("signing scheme header is not a string")),
         None => return Err(verify(format!("missing {HDR_SIGNING_SCHEME:?} header"))),
     };
@@ -332,7 +334,10 @@ fn finish(
     // RFC 7515 §4.1.11 / RFC 9052 §3.1: a critical header the verifier does not understand
     // must fail verification. notation-go 1.3 lets such signatures through when no plugin is
     // named; pullguard follows the spec (see README, "Divergences").
-    if let Some(a) = attrs.extended.iter().find(|a| a.critical) {
+    // (A signature that names a verification plugin is refused later, plugin or not.)
+    if attrs.plugin.is_none()
+        && let Some(a) = attrs.extended.iter().find(|a| a.critical)
+    {
         return Err(verify(format!(
             "signature has critical header {:?} that pullguard does not understand (RFC 7515 §4.1.11: unknown critical headers must fail verification)",
             a.key
@@ -470,22 +475,19 @@ fn parse_jws(bytes: &[u8]) -> Result<Envelope, Stage> {
     if chain_der.is_empty() {
         return Err(verify("certificate chain is not present"));
     }
-    let protected_json = URL_SAFE_NO_PAD
-        .decode(protected_b64.as_bytes())
-        .map_err(|e| verify(format!("signature is invalid. Error: {}", go_b64_err(&e))))?;
-    let protected = jws_protected(&protected_json)?;
-    let payload = URL_SAFE_NO_PAD
-        .decode(payload_b64.as_bytes())
-        .map_err(|e| verify(format!("signature is invalid. Error: {}", go_b64_err(&e))))?;
-    let signature = URL_SAFE_NO_PAD
-        .decode(signature_b64.as_bytes())
-        .map_err(|e| {
-            // Go reports the offset in the whole compact token `protected.payload.signature`.
-            let offset = protected_b64.len() + 1 + payload_b64.len() + 1 + b64_err_offset(&e);
+    // golang-jwt decodes each segment separately; Go reports the offset within the segment.
+    let b64 = |seg: &str| {
+        URL_SAFE_NO_PAD.decode(seg.as_bytes()).map_err(|e| {
             verify(format!(
-                "signature is invalid. Error: illegal base64 data at input byte {offset}"
+                "signature is invalid. Error: {}",
+                go_b64_err(seg, &e)
             ))
-        })?;
+        })
+    };
+    let protected_json = b64(&protected_b64)?;
+    let protected = jws_protected(&protected_json)?;
+    let payload = b64(&payload_b64)?;
+    let signature = b64(&signature_b64)?;
     let signing_input = format!("{protected_b64}.{payload_b64}");
     finish(
         MEDIA_TYPE_JWS,
@@ -501,16 +503,14 @@ fn parse_jws(bytes: &[u8]) -> Result<Envelope, Stage> {
     )
 }
 
-fn b64_err_offset(e: &base64::DecodeError) -> usize {
-    match e {
-        base64::DecodeError::InvalidByte(i, _) => *i,
-        base64::DecodeError::InvalidLastSymbol(i, _) => *i,
-        _ => 0,
-    }
-}
-
-fn go_b64_err(e: &base64::DecodeError) -> String {
-    format!("illegal base64 data at input byte {}", b64_err_offset(e))
+/// Go's `illegal base64 data at input byte N` for a decode error of `input`.
+fn go_b64_err(input: &str, e: &base64::DecodeError) -> String {
+    let offset = match e {
+        base64::DecodeError::InvalidByte(i, _) | base64::DecodeError::InvalidLastSymbol(i, _) => *i,
+        base64::DecodeError::InvalidPadding => input.find('=').unwrap_or(input.len()),
+        _ => input.len(),
+    };
+    format!("illegal base64 data at input byte {offset}")
 }
 
 fn jws_protected(json: &[u8]) -> Result<Protected, Stage> {
@@ -527,8 +527,20 @@ fn jws_protected(json: &[u8]) -> Result<Protected, Stage> {
     };
     for (k, v) in obj {
         match k.as_str() {
-            "alg" => p.alg = Some(v.as_str().ok_or_else(|| verify("alg must be a string"))?.into()),
-            "cty" => p.cty = Some(v.as_str().ok_or_else(|| verify("cty must be a string"))?.into()),
+            "alg" => {
+                p.alg = Some(
+                    v.as_str()
+                        .ok_or_else(|| verify("alg must be a string"))?
+                        .into(),
+                )
+            }
+            "cty" => {
+                p.cty = Some(
+                    v.as_str()
+                        .ok_or_else(|| verify("cty must be a string"))?
+                        .into(),
+                )
+            }
             "crit" => {
                 let arr = v
                     .as_array()
@@ -587,7 +599,9 @@ fn parse_cose(bytes: &[u8]) -> Result<Envelope, Stage> {
         return Err(parse("cbor: unprotected header must be a map"));
     };
     let Value::Bytes(payload) = payload_v else {
-        return Err(parse("cbor: payload must be a byte string (detached payloads are not used by Notation)"));
+        return Err(parse(
+            "cbor: payload must be a byte string (detached payloads are not used by Notation)",
+        ));
     };
     let Value::Bytes(signature) = sig_v else {
         return Err(parse("cbor: signature must be a byte string"));
@@ -658,9 +672,12 @@ fn cose_protected(map: Vec<(Value, Value)>) -> Result<Protected, Stage> {
                         return Err(verify("COSE alg must be an integer"));
                     };
                     let a = i128::from(a);
-                    let alg = i64::try_from(a).ok().and_then(SigAlg::from_cose).ok_or_else(|| {
-                        verify(format!("signature algorithm {a} is not supported"))
-                    })?;
+                    let alg = i64::try_from(a)
+                        .ok()
+                        .and_then(SigAlg::from_cose)
+                        .ok_or_else(|| {
+                            verify(format!("signature algorithm {a} is not supported"))
+                        })?;
                     p.alg = Some(alg.as_jws().to_string());
                 }
                 2 => {
@@ -712,6 +729,8 @@ fn cose_time(key: &str, v: Value) -> Result<OffsetDateTime, Stage> {
                 .map_err(|_| verify(format!("header {key:?} time is out of range")))
         }
         Value::Tag(_, _) => Err(verify("only Tag `1` Datetime CBOR object is supported")),
-        _ => Err(verify(format!("header {key:?} time value does not have a tag"))),
+        _ => Err(verify(format!(
+            "header {key:?} time value does not have a tag"
+        ))),
     }
 }

@@ -18,6 +18,7 @@ pub mod config;
 pub mod docker;
 pub mod engine;
 pub mod envelope;
+pub mod http;
 pub mod layout;
 pub mod oci;
 pub mod policy;

@@ -7,8 +7,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
-use reqwest::StatusCode;
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, WWW_AUTHENTICATE};
+use bytes::Bytes;
+use hyper::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, WWW_AUTHENTICATE};
+use hyper::{Method, StatusCode};
+
+use crate::http::{Http, Resp};
 
 use crate::auth::{Credential, DockerConfig};
 use crate::oci::{
@@ -93,7 +96,7 @@ impl Fetched {
 }
 
 pub struct RegistryClient {
-    http: reqwest::Client,
+    http: Http,
     opts: RegistryOptions,
     creds: Credentials,
     /// Authorization header value per `host/repository`, learnt from a 401 challenge.
@@ -102,13 +105,7 @@ pub struct RegistryClient {
 
 impl RegistryClient {
     pub fn new(opts: RegistryOptions, creds: Credentials) -> Result<Self, String> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(opts.connect_timeout)
-            .timeout(opts.request_timeout)
-            .user_agent(concat!("pullguard/", env!("CARGO_PKG_VERSION")))
-            .redirect(reqwest::redirect::Policy::limited(5))
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let http = Http::new(opts.connect_timeout, opts.request_timeout);
         Ok(RegistryClient {
             http,
             opts,
@@ -146,7 +143,7 @@ impl RegistryClient {
         image: &ImageRef,
         path: &str,
         accept: &[&str],
-    ) -> Result<reqwest::Response, RegistryError> {
+    ) -> Result<Resp, RegistryError> {
         let url = format!(
             "{}/v2/{}/{}",
             self.base_url(&image.registry),
@@ -156,11 +153,11 @@ impl RegistryClient {
         let key = image.scope();
         let cached = self.authz.lock().ok().and_then(|m| m.get(&key).cloned());
         let resp = self.send(&url, accept, cached.as_deref()).await?;
-        if resp.status() != StatusCode::UNAUTHORIZED {
+        if resp.status != StatusCode::UNAUTHORIZED {
             return Ok(resp);
         }
         let challenge = resp
-            .headers()
+            .headers
             .get(WWW_AUTHENTICATE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
@@ -177,17 +174,16 @@ impl RegistryClient {
         url: &str,
         accept: &[&str],
         authz: Option<&str>,
-    ) -> Result<reqwest::Response, RegistryError> {
-        let mut req = self.http.get(url);
-        for a in accept {
-            req = req.header(ACCEPT, *a);
-        }
+    ) -> Result<Resp, RegistryError> {
+        let mut headers: Vec<(HeaderName, String)> =
+            accept.iter().map(|a| (ACCEPT, a.to_string())).collect();
         if let Some(h) = authz {
-            req = req.header(AUTHORIZATION, h);
+            headers.push((AUTHORIZATION, h.to_string()));
         }
-        req.send().await.map_err(|e| {
-            RegistryError::new(format!("registry request to {url} failed: {}", error_chain(&e)))
-        })
+        self.http
+            .send(Method::GET, url, &headers, Bytes::new())
+            .await
+            .map_err(|e| RegistryError::new(format!("registry request failed: {e}")))
     }
 
     async fn credential(&self, registry: &str) -> Result<Option<Credential>, RegistryError> {
@@ -219,9 +215,12 @@ impl RegistryClient {
             "basic" => match cred {
                 Some(Credential::Basic { username, password }) => Ok(format!(
                     "Basic {}",
-                    base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"))
+                    base64::engine::general_purpose::STANDARD
+                        .encode(format!("{username}:{password}"))
                 )),
-                _ => Err(denied("it requires basic auth and no credentials were found")),
+                _ => Err(denied(
+                    "it requires basic auth and no credentials were found",
+                )),
             },
             "bearer" => {
                 let realm = params
@@ -235,34 +234,53 @@ impl RegistryClient {
                 if let Some(s) = params.get("service") {
                     query.push(("service", s.clone()));
                 }
-                let req = match &cred {
+                let b64 = |u: &str, p: &str| {
+                    format!(
+                        "Basic {}",
+                        base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
+                    )
+                };
+                let result = match &cred {
                     Some(Credential::IdentityToken(token)) => {
                         let mut form = query.clone();
                         form.push(("grant_type", "refresh_token".into()));
                         form.push(("refresh_token", token.clone()));
                         form.push(("client_id", "pullguard".into()));
+                        let headers = [(
+                            CONTENT_TYPE,
+                            "application/x-www-form-urlencoded".to_string(),
+                        )];
                         self.http
-                            .post(realm.as_str())
-                            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-                            .body(form_encode(&form))
+                            .send(
+                                Method::POST,
+                                realm,
+                                &headers,
+                                Bytes::from(form_encode(&form)),
+                            )
+                            .await
                     }
-                    Some(Credential::Basic { username, password }) => self
-                        .http
-                        .get(with_query(realm, &query))
-                        .basic_auth(username, Some(password)),
-                    None => self.http.get(with_query(realm, &query)),
+                    Some(Credential::Basic { username, password }) => {
+                        let headers = [(AUTHORIZATION, b64(username, password))];
+                        self.http
+                            .send(
+                                Method::GET,
+                                &with_query(realm, &query),
+                                &headers,
+                                Bytes::new(),
+                            )
+                            .await
+                    }
+                    None => {
+                        self.http
+                            .send(Method::GET, &with_query(realm, &query), &[], Bytes::new())
+                            .await
+                    }
                 };
-                let resp = req.send().await.map_err(|e| {
-                    RegistryError::new(format!(
-                        "token request to {realm} failed: {}",
-                        error_chain(&e)
-                    ))
+                let resp = result.map_err(|e| {
+                    RegistryError::new(format!("token request to {realm} failed: {e}"))
                 })?;
-                if !resp.status().is_success() {
-                    return Err(denied(&format!(
-                        "token endpoint answered {}",
-                        resp.status()
-                    )));
+                if !resp.status.is_success() {
+                    return Err(denied(&format!("token endpoint answered {}", resp.status)));
                 }
                 let body = read_limited(resp, 1 << 20).await?;
                 let v: serde_json::Value = serde_json::from_slice(&body)
@@ -281,14 +299,18 @@ impl RegistryClient {
 
     /// Fetch a manifest by tag or digest. The digest is computed from the bytes; a digest
     /// reference and the registry's `Docker-Content-Digest` header must both agree with it.
-    pub async fn manifest(&self, image: &ImageRef, reference: &str) -> Result<Fetched, RegistryError> {
+    pub async fn manifest(
+        &self,
+        image: &ImageRef,
+        reference: &str,
+    ) -> Result<Fetched, RegistryError> {
         let resp = self
             .get(image, &format!("manifests/{reference}"), &MANIFEST_ACCEPT)
             .await?;
         let resp = check_status(resp, &format!("manifest {image}")).await?;
-        let media_type = content_type(resp.headers());
+        let media_type = content_type(&resp.headers);
         let header_digest = resp
-            .headers()
+            .headers
             .get("docker-content-digest")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
@@ -299,13 +321,12 @@ impl RegistryClient {
                 "manifest {image} is {len} bytes, over the {MAX_MANIFEST_SIZE}-byte limit"
             )));
         }
-        let bytes = read_limited(resp, MAX_MANIFEST_SIZE).await.map_err(|e| {
-            RegistryError::new(format!("manifest {image}: {}", e.message))
-        })?;
+        let bytes = read_limited(resp, MAX_MANIFEST_SIZE)
+            .await
+            .map_err(|e| RegistryError::new(format!("manifest {image}: {}", e.message)))?;
         let digest = if reference.contains(':') {
-            check_digest(reference, &bytes).map_err(|e| {
-                RegistryError::new(format!("manifest {image}: {e}"))
-            })?;
+            check_digest(reference, &bytes)
+                .map_err(|e| RegistryError::new(format!("manifest {image}: {e}")))?;
             reference.to_string()
         } else {
             let alg = header_digest
@@ -371,11 +392,13 @@ impl RegistryClient {
     ) -> Result<Vec<Descriptor>, RegistryError> {
         let path = format!(
             "referrers/{digest}?artifactType={}",
-            ARTIFACT_TYPE_NOTATION.replace('/', "%2F").replace('+', "%2B")
+            ARTIFACT_TYPE_NOTATION
+                .replace('/', "%2F")
+                .replace('+', "%2B")
         );
         let resp = self.get(image, &path, &[MEDIA_OCI_INDEX]).await?;
-        let status = resp.status();
-        let is_index = content_type(resp.headers()).as_deref() == Some(MEDIA_OCI_INDEX);
+        let status = resp.status;
+        let is_index = content_type(&resp.headers).as_deref() == Some(MEDIA_OCI_INDEX);
         let index = if status.is_success() && is_index {
             let body = read_limited(resp, MAX_MANIFEST_SIZE).await?;
             let mut descs = parse_index(&body)?;
@@ -432,15 +455,15 @@ fn oci_error_code(body: &[u8]) -> Option<String> {
         .map(str::to_owned)
 }
 
-async fn check_status(resp: reqwest::Response, what: &str) -> Result<reqwest::Response, RegistryError> {
-    let status = resp.status();
+async fn check_status(resp: Resp, what: &str) -> Result<Resp, RegistryError> {
+    let status = resp.status;
     if status.is_success() {
         return Ok(resp);
     }
-    let body = read_limited(resp, 64 * 1024).await.unwrap_or_default();
+    let body = resp.read_limited(64 * 1024).await.unwrap_or_default();
     let code = oci_error_code(&body);
     let detail = match &code {
-        Some(c) => format!("{} ({c})", status),
+        Some(c) => format!("{status} ({c})"),
         None => status.to_string(),
     };
     Err(RegistryError {
@@ -451,21 +474,8 @@ async fn check_status(resp: reqwest::Response, what: &str) -> Result<reqwest::Re
 }
 
 /// Read a response body, failing once more than `max` bytes arrive.
-pub async fn read_limited(mut resp: reqwest::Response, max: u64) -> Result<bytes::Bytes, RegistryError> {
-    let mut buf = bytes::BytesMut::new();
-    while let Some(chunk) = resp
-        .chunk()
-        .await
-        .map_err(|e| RegistryError::new(format!("reading from the registry failed: {}", error_chain(&e))))?
-    {
-        if buf.len() as u64 + chunk.len() as u64 > max {
-            return Err(RegistryError::new(format!(
-                "response is larger than the {max}-byte limit"
-            )));
-        }
-        buf.extend_from_slice(&chunk);
-    }
-    Ok(buf.freeze())
+pub async fn read_limited(resp: Resp, max: u64) -> Result<Bytes, RegistryError> {
+    resp.read_limited(max).await.map_err(RegistryError::new)
 }
 
 /// `Bearer realm="...",service="...",scope="..."` → ("Bearer", {realm, service, scope}).
@@ -532,18 +542,6 @@ fn pct(s: &str) -> String {
         }
     }
     out
-}
-
-/// The error and its sources on one line (reqwest's top-level message alone is vague).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 #[cfg(test)]

@@ -178,7 +178,11 @@ pub fn reload(engine: &Engine, dir: &Path, why: &str) -> Result<u64, Vec<String>
 
 fn socket_perms(d: &config::DockerSection) -> Result<SocketPerms, String> {
     Ok(SocketPerms {
-        mode: d.socket_mode.as_deref().map(config::parse_mode).transpose()?,
+        mode: d
+            .socket_mode
+            .as_deref()
+            .map(config::parse_mode)
+            .transpose()?,
         uid: d
             .socket_user
             .as_deref()

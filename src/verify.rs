@@ -24,6 +24,11 @@ use crate::registry::{Fetched, RegistryClient};
 use crate::truststore;
 use crate::x509::{self, Cert};
 
+/// A named trust store's certificates, or why it failed to load.
+pub type LoadedStore = Result<Arc<Vec<Cert>>, String>;
+
+type Check<'a> = &'a dyn Fn() -> Result<(), String>;
+
 /// A policy document with the trust stores it names, loaded and immutable. The daemon swaps a
 /// whole `Arc<TrustConfig>` on reload.
 pub struct TrustConfig {
@@ -32,7 +37,7 @@ pub struct TrustConfig {
     pub policy: PolicyDocument,
     /// Every store the policy names; a store that failed to load keeps its error, reported as an
     /// authenticity (or authenticTimestamp) failure when a statement uses it, as notation does.
-    pub stores: HashMap<(StoreKind, String), Result<Arc<Vec<Cert>>, String>>,
+    pub stores: HashMap<(StoreKind, String), LoadedStore>,
     /// sha256 over the policy file and every loaded certificate.
     pub source_hash: String,
 }
@@ -150,12 +155,9 @@ impl SignatureReport {
             .iter()
             .filter(|v| v.action == "log")
             .filter_map(|v| {
-                v.error.as_ref().map(|e| {
-                    format!(
-                        "{} was set to \"log\" and failed with error: {e}",
-                        v.kind
-                    )
-                })
+                v.error
+                    .as_ref()
+                    .map(|e| format!("{} was set to \"log\" and failed with error: {e}", v.kind))
             })
             .collect()
     }
@@ -217,8 +219,10 @@ pub fn verify_envelope(
         return report;
     }
 
-    let checks: [(ValidationType, &dyn Fn() -> Result<(), String>); 4] = [
-        (ValidationType::Authenticity, &|| authenticity(cfg, stmt, &env)),
+    let checks: [(ValidationType, Check); 4] = [
+        (ValidationType::Authenticity, &|| {
+            authenticity(cfg, stmt, &env)
+        }),
         (ValidationType::Expiry, &|| expiry(&env, now)),
         (ValidationType::AuthenticTimestamp, &|| {
             authentic_timestamp(cfg, stmt, &env, now)
@@ -277,7 +281,9 @@ fn authenticity(cfg: &TrustConfig, stmt: &Statement, env: &Envelope) -> Result<(
         .iter()
         .any(|c| stores.iter().flat_map(|s| s.iter()).any(|t| t.der == c.der));
     if !trusted {
-        return Err("the signature's certificate chain does not contain any trusted certificate".into());
+        return Err(
+            "the signature's certificate chain does not contain any trusted certificate".into(),
+        );
     }
     stmt.check_trusted_identity(&env.leaf().der)
 }
@@ -332,7 +338,7 @@ fn authentic_timestamp(
         return Err("no trusted TSA certificate found in trust store".into());
     }
     let ts = crate::timestamp::verify_token(token, &env.signature, &roots)
-        .map_err(|e| format!("failed to verify the timestamp countersignature: {e}"))?;
+        .map_err(|e| e.notation_message())?;
     let tsa_chain = ts
         .signer_chain_der
         .iter()

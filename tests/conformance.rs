@@ -52,8 +52,19 @@ fn notation_go_dir(policy: &str) -> tempfile::TempDir {
     tmp
 }
 
-fn statement(level: &str, extra: &str, stores: &[&str], identities: &[&str], scope: &str) -> String {
-    let q = |v: &[&str]| v.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(",");
+fn statement(
+    level: &str,
+    extra: &str,
+    stores: &[&str],
+    identities: &[&str],
+    scope: &str,
+) -> String {
+    let q = |v: &[&str]| {
+        v.iter()
+            .map(|s| format!("{s:?}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
     format!(
         r#"{{"version":"1.0","trustPolicies":[{{"name":"test-statement-name","registryScopes":[{scope:?}],"signatureVerification":{{"level":"{level}"{extra}}},"trustStores":[{}],"trustedIdentities":[{}]}}]}}"#,
         q(stores),
@@ -110,31 +121,76 @@ fn notation_go_mock_envelopes() {
         let plugin = format!("envelopes/jws/notation-go_mock_{scheme}_plugin_sig_env.json");
         for level in ["strict", "permissive", "audit"] {
             let dir = notation_go_dir(&statement(level, "", &stores, &[identity], MOCK_SCOPE));
-            let (ok, err, _) = run_envelope(dir.path(), &valid, "application/jose+json", &target, NOW_2026);
+            let (ok, err, _) = run_envelope(
+                dir.path(),
+                &valid,
+                "application/jose+json",
+                &target,
+                NOW_2026,
+            );
             assert!(ok, "{valid} at {level}: {err}");
-            let (ok, err, _) = run_envelope(dir.path(), &invalid, "application/jose+json", &target, NOW_2026);
+            let (ok, err, _) = run_envelope(
+                dir.path(),
+                &invalid,
+                "application/jose+json",
+                &target,
+                NOW_2026,
+            );
             assert!(!ok);
-            assert!(err.contains("signature is invalid. Error: illegal base64 data at input byte 242"), "{err}");
-            let (ok, err, v) = run_envelope(dir.path(), &expired, "application/jose+json", &target, NOW_2026);
+            assert!(
+                err.contains("signature is invalid. Error: illegal base64 data at input byte 242"),
+                "{err}"
+            );
+            let (ok, err, v) = run_envelope(
+                dir.path(),
+                &expired,
+                "application/jose+json",
+                &target,
+                NOW_2026,
+            );
             assert_eq!(ok, level != "strict", "{expired} at {level}: {err}");
             let msg = r#"digital signature has expired on \"Fri, 29 Jul 2022 23:59:00 +0000\""#;
             assert!(v.contains(msg), "{v}");
-            let (ok, err, _) = run_envelope(dir.path(), &plugin, "application/jose+json", &target, NOW_2026);
+            let (ok, err, _) = run_envelope(
+                dir.path(),
+                &plugin,
+                "application/jose+json",
+                &target,
+                NOW_2026,
+            );
             assert!(!ok, "{plugin} must fail without plugin support");
             assert!(err.contains("plugin"), "{err}");
         }
         // Only GlobalSign trusted: authenticity fails (strict, permissive) or is logged (audit).
-        let stores2 = ["ca:valid-trust-store-2", "signingAuthority:valid-trust-store-2"];
+        let stores2 = [
+            "ca:valid-trust-store-2",
+            "signingAuthority:valid-trust-store-2",
+        ];
         for (level, pass) in [("strict", false), ("permissive", false), ("audit", true)] {
             let dir = notation_go_dir(&statement(level, "", &stores2, &["*"], MOCK_SCOPE));
-            let (ok, err, v) = run_envelope(dir.path(), &valid, "application/jose+json", &target, NOW_2026);
+            let (ok, err, v) = run_envelope(
+                dir.path(),
+                &valid,
+                "application/jose+json",
+                &target,
+                NOW_2026,
+            );
             assert_eq!(ok, pass, "{level}: {err}");
-            assert!(v.contains("does not contain any trusted certificate"), "{v}");
+            assert!(
+                v.contains("does not contain any trusted certificate"),
+                "{v}"
+            );
         }
         // A non-matching trusted identity.
         let lol = "x509.subject:CN=LOL,O=DummyOrg,L=Hyderabad,ST=TG,C=IN";
         let dir = notation_go_dir(&statement("strict", "", &stores, &[lol], MOCK_SCOPE));
-        let (ok, err, _) = run_envelope(dir.path(), &valid, "application/jose+json", &target, NOW_2026);
+        let (ok, err, _) = run_envelope(
+            dir.path(),
+            &valid,
+            "application/jose+json",
+            &target,
+            NOW_2026,
+        );
         assert!(!ok);
         assert!(
             err.contains(r#"signing certificate from the digital signature does not match the X.509 trusted identities [map["C":"IN" "CN":"LOL" "L":"Hyderabad" "O":"DummyOrg" "ST":"TG"]] defined in the trust policy "test-statement-name""#),
@@ -144,7 +200,13 @@ fn notation_go_mock_envelopes() {
     // Plugin-version vectors: no plugin support, so every one fails closed.
     for v in ["0.0.9", "1.0.0-alpha", "1.0.0-alpha.beta", "1.0.0"] {
         let f = format!("envelopes/jws/notation-go_mock_ca_compatible_pluginver_sig_env_{v}.json");
-        let dir = notation_go_dir(&statement("strict", "", &["ca:valid-trust-store"], &["*"], MOCK_SCOPE));
+        let dir = notation_go_dir(&statement(
+            "strict",
+            "",
+            &["ca:valid-trust-store"],
+            &["*"],
+            MOCK_SCOPE,
+        ));
         let (ok, err, _) = run_envelope(dir.path(), &f, "application/jose+json", &target, NOW_2026);
         assert!(!ok && err.contains("plugin"), "{f}: {err}");
     }
@@ -159,7 +221,13 @@ fn notation_go_metadata_envelope_passes_only_at_audit() {
     );
     let f = "envelopes/jws/notation-go_mock_sig_env_with_metadata.json";
     for (level, pass) in [("audit", true), ("permissive", false), ("strict", false)] {
-        let dir = notation_go_dir(&statement(level, "", &["ca:valid-trust-store"], &["*"], MOCK_SCOPE));
+        let dir = notation_go_dir(&statement(
+            level,
+            "",
+            &["ca:valid-trust-store"],
+            &["*"],
+            MOCK_SCOPE,
+        ));
         let (ok, err, _) = run_envelope(dir.path(), f, "application/jose+json", &target, NOW_2026);
         assert_eq!(ok, pass, "{level}: {err}");
     }
@@ -196,8 +264,14 @@ fn notation_go_local_verify_examples() {
         481,
     );
     for (file, mt) in [
-        ("envelopes/jws/notation-go_internal_jws_signature.jws", "application/jose+json"),
-        ("envelopes/cose/notation-go_internal_cose_signature.cose", "application/cose"),
+        (
+            "envelopes/jws/notation-go_internal_jws_signature.jws",
+            "application/jose+json",
+        ),
+        (
+            "envelopes/cose/notation-go_internal_cose_signature.cose",
+            "application/cose",
+        ),
     ] {
         let (ok, err, _) = run_envelope(dir.path(), file, mt, &target, NOW_2026);
         assert!(ok, "{file}: {err}");
@@ -214,31 +288,71 @@ fn notation_go_blob_signatures_verify_as_descriptors() {
     let blob = std::fs::read(testdata().join("blobs/example-blob.txt")).unwrap();
     let digest = pullguard::oci::digest_with("sha384", &blob).unwrap();
     let cert = testdata().join("certs/roots/notation-go_example_verifyBlob_selfsigned.pem");
-    let policy = statement("strict", r#","override":{"revocation":"skip"}"#, &["ca:valid-trust-store"], &["*"], "*");
+    let policy = statement(
+        "strict",
+        r#","override":{"revocation":"skip"}"#,
+        &["ca:valid-trust-store"],
+        &["*"],
+        "*",
+    );
     let dir = policy_dir(&policy, &[("ca", "valid-trust-store", &cert)]);
     let target = desc("video/mp4", &digest, blob.len() as i64);
-    let (ok, err, _) = run_envelope(dir.path(), "envelopes/jws/notation-go_example_verifyBlob.jws", "application/jose+json", &target, NOW_2026);
+    let (ok, err, _) = run_envelope(
+        dir.path(),
+        "envelopes/jws/notation-go_example_verifyBlob.jws",
+        "application/jose+json",
+        &target,
+        NOW_2026,
+    );
     assert!(ok, "{err}");
 
     let cert = testdata().join("certs/roots/notation-go_verifier_test_trustedCert.pem");
     let policy = statement("strict", "", &["ca:dummy-ts"], &["*"], "*");
     let dir = policy_dir(&policy, &[("ca", "dummy-ts", &cert)]);
-    let (ok, err, _) = run_envelope(dir.path(), "envelopes/jws/notation-go_verifier_test_testSig.jws", "application/jose+json", &target, NOW_2026);
+    let (ok, err, _) = run_envelope(
+        dir.path(),
+        "envelopes/jws/notation-go_verifier_test_testSig.jws",
+        "application/jose+json",
+        &target,
+        NOW_2026,
+    );
     assert!(ok, "{err}");
     let mut wrong = target.clone();
     wrong.digest.pop();
     wrong.digest.push('2');
-    let (ok, err, _) = run_envelope(dir.path(), "envelopes/jws/notation-go_verifier_test_testSig.jws", "application/jose+json", &wrong, NOW_2026);
+    let (ok, err, _) = run_envelope(
+        dir.path(),
+        "envelopes/jws/notation-go_verifier_test_testSig.jws",
+        "application/jose+json",
+        &wrong,
+        NOW_2026,
+    );
     assert!(!ok && err.contains("content descriptor mismatch"), "{err}");
 }
 
 #[test]
 fn malformed_envelopes_fail_integrity() {
-    let dir = notation_go_dir(&statement("audit", "", &["ca:valid-trust-store"], &["*"], "*"));
+    let dir = notation_go_dir(&statement(
+        "audit",
+        "",
+        &["ca:valid-trust-store"],
+        &["*"],
+        "*",
+    ));
     let target = desc(MOCK_TARGET.0, MOCK_TARGET.1, MOCK_TARGET.2);
-    let (ok, err, _) = run_envelope(dir.path(), "envelopes/malformed/notation-e2e_malformed.jws", "application/jose+json", &target, NOW_2026);
+    let (ok, err, _) = run_envelope(
+        dir.path(),
+        "envelopes/malformed/notation-e2e_malformed.jws",
+        "application/jose+json",
+        &target,
+        NOW_2026,
+    );
     assert!(!ok);
-    assert!(err.contains("integrity validation failed") && err.contains("unable to parse the digital signature"), "{err}");
+    assert!(
+        err.contains("integrity validation failed")
+            && err.contains("unable to parse the digital signature"),
+        "{err}"
+    );
     let (ok, err, _) = run_envelope(
         dir.path(),
         "envelopes/malformed/notation-e2e_invalid-signature_layer.bin",
@@ -249,17 +363,43 @@ fn malformed_envelopes_fail_integrity() {
     assert!(!ok);
     assert!(err.contains(r#"signature envelope format with media type "application/vnd.oci.image.layer.v1.tar" is not supported"#), "{err}");
     // Truncations of a valid envelope never pass and never panic.
-    let good = std::fs::read(testdata().join("envelopes/cose/notation-go_example_localVerify.cose")).unwrap();
+    let good =
+        std::fs::read(testdata().join("envelopes/cose/notation-go_example_localVerify.cose"))
+            .unwrap();
     let cfg = TrustConfig::load(dir.path()).unwrap();
     for cut in (0..good.len()).step_by(7) {
-        let r = verify_envelope(&cfg, &cfg.policy.statements[0], "application/cose", &good[..cut], &target, NOW_2026);
+        let r = verify_envelope(
+            &cfg,
+            &cfg.policy.statements[0],
+            "application/cose",
+            &good[..cut],
+            &target,
+            NOW_2026,
+        );
         assert!(!r.passed());
     }
-    let good = std::fs::read(testdata().join("envelopes/jws/notation-go_mock_ca_valid_sig_env.json")).unwrap();
+    let good =
+        std::fs::read(testdata().join("envelopes/jws/notation-go_mock_ca_valid_sig_env.json"))
+            .unwrap();
     for cut in (0..good.len()).step_by(5) {
-        let r = verify_envelope(&cfg, &cfg.policy.statements[0], "application/jose+json", &good[..cut], &target, NOW_2026);
+        let r = verify_envelope(
+            &cfg,
+            &cfg.policy.statements[0],
+            "application/jose+json",
+            &good[..cut],
+            &target,
+            NOW_2026,
+        );
         assert!(!r.passed());
     }
+}
+
+/// Add an envelope's own chain to ca:valid-trust-store (upstream's store lacks some testTSA certs).
+fn trust_chain(dir: &Path, envelope: &str) {
+    let name = envelope.rsplit('/').next().unwrap();
+    let chain = testdata().join(format!("certs/signing/{name}.chain.pem"));
+    let to = dir.join(format!("truststore/x509/ca/valid-trust-store/{name}.pem"));
+    std::fs::copy(chain, to).unwrap();
 }
 
 #[test]
@@ -270,26 +410,46 @@ fn timestamped_envelopes() {
         // The payload names its own target; these vectors are about timestamps, not targets.
         let bytes = std::fs::read(testdata().join(file)).unwrap();
         let env = pullguard::envelope::parse_and_verify(
-            if file.ends_with(".cose") { "application/cose" } else { "application/jose+json" },
+            if file.ends_with(".cose") {
+                "application/cose"
+            } else {
+                "application/jose+json"
+            },
             &bytes,
         )
         .unwrap();
         desc(&env.target.media_type, &env.target.digest, env.target.size)
     };
     let at = datetime!(2024-07-01 00:00 UTC);
-    let mt = |f: &str| if f.ends_with(".cose") { "application/cose" } else { "application/jose+json" };
+    let mt = |f: &str| {
+        if f.ends_with(".cose") {
+            "application/cose"
+        } else {
+            "application/jose+json"
+        }
+    };
 
     // No timestamp while one is required.
     let f = "envelopes/jws/notation-go_timestamp_withoutTimestamp.jws";
     let dir = notation_go_dir(&ts_policy(&both, ""));
     let (ok, err, _) = run_envelope(dir.path(), f, mt(f), &target_of(f), at);
-    assert!(!ok && err.contains("no timestamp countersignature was found in the signature envelope"), "{err}");
+    assert!(
+        !ok && err.contains("no timestamp countersignature was found in the signature envelope"),
+        "{err}"
+    );
 
     // Timestamp outside the signing certificate's validity.
     for (f, msg) in [
-        ("envelopes/jws/notation-go_timestamp_timestampBeforeNotBefore.jws", r#"timestamp can be before certificate "CN=testTSA,O=Notary,L=Seattle,ST=WA,C=US" validity period, it will be valid from "Fri, 18 Sep 2099 11:54:34 +0000""#),
-        ("envelopes/cose/notation-go_timestamp_timestampAfterNotAfter.cose", r#"timestamp can be after certificate "CN=testTSA,O=Notary,L=Seattle,ST=WA,C=US" validity period, it was expired at "Tue, 18 Sep 2001 11:54:34 +0000""#),
+        (
+            "envelopes/jws/notation-go_timestamp_timestampBeforeNotBefore.jws",
+            r#"timestamp can be before certificate "CN=testTSA,O=Notary,L=Seattle,ST=WA,C=US" validity period, it will be valid from "Fri, 18 Sep 2099 11:54:34 +0000""#,
+        ),
+        (
+            "envelopes/cose/notation-go_timestamp_timestampAfterNotAfter.cose",
+            r#"timestamp can be after certificate "CN=testTSA,O=Notary,L=Seattle,ST=WA,C=US" validity period, it was expired at "Tue, 18 Sep 2001 11:54:34 +0000""#,
+        ),
     ] {
+        trust_chain(dir.path(), f);
         let (ok, err, _) = run_envelope(dir.path(), f, mt(f), &target_of(f), at);
         assert!(!ok && err.contains(msg), "{f}: {err}");
     }
@@ -303,35 +463,61 @@ fn timestamped_envelopes() {
         "envelopes/jws/notation-go_timestamp_jwsExpiredWithTimestamp.jws",
         "envelopes/cose/notation-go_timestamp_coseExpiredWithTimestamp.cose",
     ] {
+        trust_chain(dir.path(), f);
         let (ok, err, _) = run_envelope(dir.path(), f, mt(f), &target_of(f), at);
         assert!(!ok, "{f}");
-        assert!(err.contains("timestamping certificate with subject") && err.contains("revocation status is unknown"), "{f}: {err}");
+        assert!(
+            err.contains("timestamping certificate with subject")
+                && err.contains("revocation status is unknown"),
+            "{f}: {err}"
+        );
     }
     // Expired signing cert without a tsa store: plain validity check fails.
     let f = "envelopes/cose/notation-go_timestamp_coseExpiredWithTimestamp.cose";
     let dir = notation_go_dir(&ts_policy(&["ca:valid-trust-store"], ""));
+    trust_chain(dir.path(), f);
     let (ok, err, _) = run_envelope(dir.path(), f, mt(f), &target_of(f), NOW_2026);
     assert!(!ok && err.contains(r#"verification time is after certificate "CN=testTSA,O=Notary,L=Seattle,ST=WA,C=US" validity period, it was expired at "Tue, 18 Jun 2024 07:30:31 +0000""#), "{err}");
     // afterCertExpiry with an unexpired signing cert: the timestamp is not checked at all.
     let f = "envelopes/cose/notation-go_timestamp_coseWithTimestamp.cose";
     let dir = notation_go_dir(&ts_policy(&both, r#","verifyTimestamp":"afterCertExpiry""#));
+    trust_chain(dir.path(), f);
     let (ok, err, _) = run_envelope(dir.path(), f, mt(f), &target_of(f), at);
     assert!(ok, "{err}");
     // A TSA store that does not anchor the token.
     let f = "envelopes/jws/notation-go_timestamp_jwsWithTimestamp.jws";
-    let dir = notation_go_dir(&ts_policy(&["ca:valid-trust-store", "tsa:test-mismatch"], ""));
+    let dir = notation_go_dir(&ts_policy(
+        &["ca:valid-trust-store", "tsa:test-mismatch"],
+        "",
+    ));
+    trust_chain(dir.path(), f);
     let (ok, err, _) = run_envelope(dir.path(), f, mt(f), &target_of(f), at);
-    assert!(!ok && err.contains("failed to verify the timestamp countersignature"), "{err}");
+    assert!(
+        !ok && err.contains("failed to verify the timestamp countersignature"),
+        "{err}"
+    );
     // A missing TSA store.
-    let dir = notation_go_dir(&ts_policy(&["ca:valid-trust-store", "tsa:does-not-exist"], ""));
+    let dir = notation_go_dir(&ts_policy(
+        &["ca:valid-trust-store", "tsa:does-not-exist"],
+        "",
+    ));
+    trust_chain(dir.path(), f);
     let (ok, err, _) = run_envelope(dir.path(), f, mt(f), &target_of(f), at);
-    assert!(!ok && err.contains(r#"the trust store "does-not-exist" of type "tsa" does not exist"#), "{err}");
+    assert!(
+        !ok && err.contains(r#"the trust store "does-not-exist" of type "tsa" does not exist"#),
+        "{err}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
 // e2e OCI layouts, through the full image pipeline (resolve, discover, verify).
 
-async fn layout_outcome(layout: &str, policy: &str, store_cert: &str, now: OffsetDateTime) -> pullguard::verify::Outcome {
+async fn layout_outcome(
+    layout: &str,
+    policy: &str,
+    store_cert: &str,
+    now: OffsetDateTime,
+) -> pullguard::verify::Outcome {
     let cert = testdata().join(store_cert);
     let dir = policy_dir(policy, &[("ca", "e2e", &cert)]);
     let cfg = TrustConfig::load(dir.path()).unwrap();
@@ -359,16 +545,38 @@ async fn e2e_layouts() {
     let e2e = "certs/roots/notation-e2e_e2e.crt";
     let o = layout_outcome("e2e", &e2e_policy("strict"), e2e, NOW_2026).await;
     assert!(!o.allowed);
-    assert!(o.reason.as_deref().unwrap().contains("no signature is associated with"), "{:?}", o.reason);
-    assert_eq!(o.digest(), Some("sha256:b8479de3f88fb259a0a9ea82a5b2a052a1ef3c4ebbcfc61482d5ae4c831f8af9"));
+    assert!(
+        o.reason
+            .as_deref()
+            .unwrap()
+            .contains("no signature is associated with"),
+        "{:?}",
+        o.reason
+    );
+    assert_eq!(
+        o.digest(),
+        Some("sha256:b8479de3f88fb259a0a9ea82a5b2a052a1ef3c4ebbcfc61482d5ae4c831f8af9")
+    );
 
     let o = layout_outcome("e2e-valid-signature", &e2e_policy("strict"), e2e, NOW_2026).await;
     assert!(o.allowed, "{}", o.summary());
     for (level, pass) in [("strict", false), ("permissive", false), ("audit", true)] {
-        let o = layout_outcome("e2e-valid-signature", &e2e_policy(level), "certs/roots/notation-e2e_new_e2e.crt", NOW_2026).await;
+        let o = layout_outcome(
+            "e2e-valid-signature",
+            &e2e_policy(level),
+            "certs/roots/notation-e2e_new_e2e.crt",
+            NOW_2026,
+        )
+        .await;
         assert_eq!(o.allowed, pass, "{level}: {}", o.summary());
     }
-    let o = layout_outcome("e2e-valid-signature", &statement("skip", "", &[], &[], "*"), e2e, NOW_2026).await;
+    let o = layout_outcome(
+        "e2e-valid-signature",
+        &statement("skip", "", &[], &[], "*"),
+        e2e,
+        NOW_2026,
+    )
+    .await;
     assert!(o.allowed);
 
     for (level, pass) in [("strict", false), ("permissive", true), ("audit", true)] {
@@ -377,21 +585,45 @@ async fn e2e_layouts() {
         let text = serde_json::to_string(&o).unwrap();
         assert!(text.contains("digital signature has expired on"), "{text}");
         if !pass {
-            assert!(o.reason.as_deref().unwrap().contains("expiry validation failed"));
+            assert!(
+                o.reason
+                    .as_deref()
+                    .unwrap()
+                    .contains("expiry validation failed")
+            );
         }
     }
 
     for level in ["strict", "permissive", "audit"] {
         let o = layout_outcome("e2e-invalid-signature", &e2e_policy(level), e2e, NOW_2026).await;
         assert!(!o.allowed);
-        assert!(o.reason.as_deref().unwrap().contains("integrity validation failed"), "{}", o.summary());
+        assert!(
+            o.reason
+                .as_deref()
+                .unwrap()
+                .contains("integrity validation failed"),
+            "{}",
+            o.summary()
+        );
     }
-    let o = layout_outcome("e2e-invalid-signature", &statement("skip", "", &[], &[], "*"), e2e, NOW_2026).await;
+    let o = layout_outcome(
+        "e2e-invalid-signature",
+        &statement("skip", "", &[], &[], "*"),
+        e2e,
+        NOW_2026,
+    )
+    .await;
     assert!(o.allowed);
 
     let expired = "certs/roots/notation-e2e_expired_e2e.crt";
     for (level, pass) in [("strict", false), ("permissive", true), ("audit", true)] {
-        let o = layout_outcome("e2e-with-expired-cert", &e2e_policy(level), expired, NOW_2026).await;
+        let o = layout_outcome(
+            "e2e-with-expired-cert",
+            &e2e_policy(level),
+            expired,
+            NOW_2026,
+        )
+        .await;
         assert_eq!(o.allowed, pass, "{level}: {}", o.summary());
         let text = serde_json::to_string(&o).unwrap();
         assert!(
@@ -401,41 +633,90 @@ async fn e2e_layouts() {
     }
 
     // Two signatures: the CN=e2e one passes whichever comes first.
-    let o = layout_outcome("e2e-valid-multiple-signatures", &e2e_policy("strict"), e2e, NOW_2026).await;
+    let o = layout_outcome(
+        "e2e-valid-multiple-signatures",
+        &e2e_policy("strict"),
+        e2e,
+        NOW_2026,
+    )
+    .await;
     assert!(o.allowed, "{}", o.summary());
-    assert!(o.signature.as_ref().unwrap().signer.as_deref().unwrap().contains("CN=e2e"));
+    assert!(
+        o.signature
+            .as_ref()
+            .unwrap()
+            .signer
+            .as_deref()
+            .unwrap()
+            .contains("CN=e2e")
+    );
 }
 
 #[tokio::test]
 async fn e2e_timestamped_layouts() {
     // Anchored by the chain's own root; with strict the expiry (2025-01-21) fails now...
-    let chain = "certs/signing/notation-e2e_with-timestamped-signature.chain.pem";
+    let chain = "certs/signing/notation-e2e_with-timestamped-signature.jws.chain.pem";
     let tmp = tempfile::tempdir().unwrap();
     let pem = std::fs::read_to_string(testdata().join(chain)).unwrap();
     let last = pem.rfind("-----BEGIN CERTIFICATE-----").unwrap();
     std::fs::write(tmp.path().join("root.pem"), &pem[last..]).unwrap();
     let root = tmp.path().join("root.pem");
-    let o = layout_outcome("e2e-with-timestamped-signature", &e2e_policy("strict"), root.to_str().unwrap(), NOW_2026).await;
+    let o = layout_outcome(
+        "e2e-with-timestamped-signature",
+        &e2e_policy("strict"),
+        root.to_str().unwrap(),
+        NOW_2026,
+    )
+    .await;
     assert!(!o.allowed);
-    assert!(o.reason.as_deref().unwrap().contains("expiry validation failed"), "{}", o.summary());
+    assert!(
+        o.reason
+            .as_deref()
+            .unwrap()
+            .contains("expiry validation failed"),
+        "{}",
+        o.summary()
+    );
     // ...and passes at the moment it was signed (no tsa store: validity checked at that time).
-    let o = layout_outcome("e2e-with-timestamped-signature", &e2e_policy("strict"), root.to_str().unwrap(), datetime!(2025-01-21 12:00 UTC)).await;
-    assert!(o.allowed || o.summary().contains("revocation"), "{}", o.summary());
+    let o = layout_outcome(
+        "e2e-with-timestamped-signature",
+        &e2e_policy("strict"),
+        root.to_str().unwrap(),
+        datetime!(2025-01-21 12:00 UTC),
+    )
+    .await;
+    assert!(
+        o.allowed || o.summary().contains("revocation"),
+        "{}",
+        o.summary()
+    );
 
     // Garbage timestamp with a tsa store that demands it.
-    let chain = "certs/signing/notation-e2e_with-invalid-timestamped-signature.chain.pem";
+    let chain = "certs/signing/notation-e2e_with-invalid-timestamped-signature.jws.chain.pem";
     let pem = std::fs::read_to_string(testdata().join(chain)).unwrap();
     let last = pem.rfind("-----BEGIN CERTIFICATE-----").unwrap();
     std::fs::write(tmp.path().join("root2.pem"), &pem[last..]).unwrap();
     let tsa = testdata().join("certs/tsa-roots/globalsignTSARoot_R6.cer");
     let dir = policy_dir(
         &statement("strict", "", &["ca:e2e", "tsa:ts"], &["*"], "*"),
-        &[("ca", "e2e", &tmp.path().join("root2.pem")), ("tsa", "ts", &tsa)],
+        &[
+            ("ca", "e2e", &tmp.path().join("root2.pem")),
+            ("tsa", "ts", &tsa),
+        ],
     );
     let cfg = TrustConfig::load(dir.path()).unwrap();
-    let l = OciLayout::open(&testdata().join("oci-layouts/e2e-with-invalid-timestamped-signature")).unwrap();
-    let image = ImageRef { registry: "localhost:5000".into(), repository: "x".into(), tag: Some("v1".into()), digest: None };
-    let opts = VerifyOptions { now: datetime!(2025-01-10 00:00 UTC), ..VerifyOptions::default() };
+    let l = OciLayout::open(&testdata().join("oci-layouts/e2e-with-invalid-timestamped-signature"))
+        .unwrap();
+    let image = ImageRef {
+        registry: "localhost:5000".into(),
+        repository: "x".into(),
+        tag: Some("v1".into()),
+        digest: None,
+    };
+    let opts = VerifyOptions {
+        now: datetime!(2025-01-10 00:00 UTC),
+        ..VerifyOptions::default()
+    };
     let o = verify_image(&cfg, &Source::Layout(&l), &image, &opts).await;
     assert!(!o.allowed);
     assert!(o.summary().contains("timestamp"), "{}", o.summary());

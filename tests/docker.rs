@@ -49,7 +49,11 @@ impl Daemon {
         let d = Daemon { child, tmp, sock };
         let start = Instant::now();
         while !d.sock.exists() {
-            assert!(start.elapsed() < Duration::from_secs(10), "daemon did not start: {}", d.log());
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "daemon did not start: {}",
+                d.log()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         d
@@ -71,7 +75,12 @@ impl Daemon {
             .lines()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
             .filter(|v| v["message"] == "decision" && v.to_string().contains(needle))
-            .map(|v| (v["verdict"].as_str().unwrap_or("").to_string(), v["cached"].as_bool().unwrap_or(false)))
+            .map(|v| {
+                (
+                    v["verdict"].as_str().unwrap_or("").to_string(),
+                    v["cached"].as_bool().unwrap_or(false),
+                )
+            })
             .collect()
     }
 }
@@ -92,7 +101,9 @@ impl Drop for Daemon {
 }
 
 fn unsafe_kill(pid: u32, sig: &str) {
-    let _ = Command::new("kill").args([&format!("-{sig}"), &pid.to_string()]).status();
+    let _ = Command::new("kill")
+        .args([&format!("-{sig}"), &pid.to_string()])
+        .status();
 }
 
 /// A notation home with a test key, a strict policy trusting it, and a unique repo.
@@ -110,10 +121,17 @@ impl Images {
         let i = Images {
             home,
             registry: registry.to_string(),
-            repo: format!("docker/t{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::SeqCst)),
+            repo: format!(
+                "docker/t{}-{}",
+                std::process::id(),
+                SEQ.fetch_add(1, Ordering::SeqCst)
+            ),
             _tmp: tmp,
         };
-        run_ok(i.notation().args(["cert", "generate-test", "--default", "pullguard.test"]));
+        run_ok(
+            i.notation()
+                .args(["cert", "generate-test", "--default", "pullguard.test"]),
+        );
         std::fs::write(
             i.dir().join("trustpolicy.json"),
             r#"{"version":"1.0","trustPolicies":[{"name":"docker-tests","registryScopes":["*"],"signatureVerification":{"level":"strict"},"trustStores":["ca:pullguard.test"],"trustedIdentities":["*"]}]}"#,
@@ -133,16 +151,35 @@ impl Images {
         format!("{}/{}", self.registry, self.repo)
     }
     fn push(&self, tag: &str, content: &str) -> String {
-        let work = self.home.join(format!("img-{tag}-{}", SEQ.fetch_add(1, Ordering::SeqCst)));
+        let work = self
+            .home
+            .join(format!("img-{tag}-{}", SEQ.fetch_add(1, Ordering::SeqCst)));
         std::fs::create_dir_all(&work).unwrap();
         std::fs::write(work.join("f.txt"), content).unwrap();
-        run_ok(Command::new("tar").current_dir(&work).args(["czf", "l.tgz", "f.txt"]));
+        run_ok(
+            Command::new("tar")
+                .current_dir(&work)
+                .args(["czf", "l.tgz", "f.txt"]),
+        );
         let t = format!("{}:{tag}", self.name());
-        run_ok(Command::new("crane").current_dir(&work).args(["append", "--insecure", "-f", "l.tgz", "-t", &t]));
-        run_ok(Command::new("crane").args(["digest", "--insecure", &t])).trim().to_string()
+        run_ok(Command::new("crane").current_dir(&work).args([
+            "append",
+            "--insecure",
+            "-f",
+            "l.tgz",
+            "-t",
+            &t,
+        ]));
+        run_ok(Command::new("crane").args(["digest", "--insecure", &t]))
+            .trim()
+            .to_string()
     }
     fn sign(&self, digest: &str) {
-        run_ok(self.notation().args(["sign", "--insecure-registry", &format!("{}@{digest}", self.name())]));
+        run_ok(self.notation().args([
+            "sign",
+            "--insecure-registry",
+            &format!("{}@{digest}", self.name()),
+        ]));
     }
 }
 
@@ -154,7 +191,9 @@ fn direct_docker() -> Command {
 }
 
 fn image_exists(reference: &str) -> bool {
-    run(direct_docker().args(["image", "inspect", reference])).status.success()
+    run(direct_docker().args(["image", "inspect", reference]))
+        .status
+        .success()
 }
 
 #[test]
@@ -166,28 +205,58 @@ fn signed_pull_succeeds_and_is_tagged_unsigned_is_denied() {
     imgs.push("unsigned", "unsigned content");
     let d = Daemon::start(&imgs.dir(), &p.docker_sock, &p.registry);
 
-    let out = run(d.docker().args(["pull", &format!("{}:signed", imgs.name())]));
-    assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stderr), d.log());
-    let inspect = run_ok(direct_docker().args(["image", "inspect", &format!("{}:signed", imgs.name())]));
-    assert!(inspect.contains(&signed), "pulled by the verified digest: {inspect}");
+    let out = run(d
+        .docker()
+        .args(["pull", &format!("{}:signed", imgs.name())]));
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        d.log()
+    );
+    let inspect =
+        run_ok(direct_docker().args(["image", "inspect", &format!("{}:signed", imgs.name())]));
+    assert!(
+        inspect.contains(&signed),
+        "pulled by the verified digest: {inspect}"
+    );
 
-    let out = run(d.docker().args(["pull", &format!("{}:unsigned", imgs.name())]));
+    let out = run(d
+        .docker()
+        .args(["pull", &format!("{}:unsigned", imgs.name())]));
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("pullguard: denied") && err.contains("no signature"), "{err}");
-    assert!(err.contains("docker-tests"), "the message names the policy: {err}");
-    assert!(!image_exists(&format!("{}:unsigned", imgs.name())), "nothing pulled");
+    assert!(
+        err.contains("pullguard: denied") && err.contains("no signature"),
+        "{err}"
+    );
+    assert!(
+        err.contains("docker-tests"),
+        "the message names the policy: {err}"
+    );
+    assert!(
+        !image_exists(&format!("{}:unsigned", imgs.name())),
+        "nothing pulled"
+    );
 
     // The tag moves to unsigned content after signing: denied.
     imgs.push("signed", "moved content");
     run(direct_docker().args(["rmi", "-f", &format!("{}:signed", imgs.name())]));
-    let out = run(d.docker().args(["pull", &format!("{}:signed", imgs.name())]));
+    let out = run(d
+        .docker()
+        .args(["pull", &format!("{}:signed", imgs.name())]));
     assert!(!out.status.success(), "moved tag must be denied");
     assert!(!image_exists(&format!("{}:signed", imgs.name())));
 
     // Pull by digest of the signed content still works.
-    let out = run(d.docker().args(["pull", &format!("{}@{signed}", imgs.name())]));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(d
+        .docker()
+        .args(["pull", &format!("{}@{signed}", imgs.name())]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // Untrusted signer.
     let other = Images::new(&p.registry);
@@ -195,7 +264,9 @@ fn signed_pull_succeeds_and_is_tagged_unsigned_is_denied() {
     other.sign(&dg); // other's key is not in imgs' trust store
     let out = run(d.docker().args(["pull", &format!("{}:x", other.name())]));
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("does not contain any trusted certificate"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("does not contain any trusted certificate")
+    );
 
     // All-tags pulls are denied.
     let out = run(d.docker().args(["pull", "--all-tags", &imgs.name()]));
@@ -213,15 +284,26 @@ fn create_of_local_unverified_image_is_refused() {
     // Pulled behind pullguard's back, straight from dockerd.
     run_ok(direct_docker().args(["pull", &format!("{}:bad", imgs.name())]));
     let d = Daemon::start(&imgs.dir(), &p.docker_sock, &p.registry);
-    let out = run(d.docker().args(["create", "--pull=never", &format!("{}:bad", imgs.name()), "/true"]));
+    let out = run(d.docker().args([
+        "create",
+        "--pull=never",
+        &format!("{}:bad", imgs.name()),
+        "/true",
+    ]));
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("pullguard") && err.contains("denied"), "{err}");
     assert!(!err.contains("No such image"), "never a 404: {err}");
 
     run_ok(d.docker().args(["pull", &format!("{}:ok", imgs.name())]));
-    let out = run(d.docker().args(["create", &format!("{}:ok", imgs.name()), "/true"]));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(d
+        .docker()
+        .args(["create", &format!("{}:ok", imgs.name()), "/true"]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
     run(direct_docker().args(["rm", "-f", &id]));
 }
@@ -231,8 +313,16 @@ fn other_api_calls_pass_through_unchanged() {
     let p = peers();
     let imgs = Images::new(&p.registry);
     let d = Daemon::start(&imgs.dir(), &p.docker_sock, &p.registry);
-    let via = run_ok(d.docker().args(["version", "--format", "{{.Server.APIVersion}} {{.Server.Version}}"]));
-    let direct = run_ok(direct_docker().args(["version", "--format", "{{.Server.APIVersion}} {{.Server.Version}}"]));
+    let via = run_ok(d.docker().args([
+        "version",
+        "--format",
+        "{{.Server.APIVersion}} {{.Server.Version}}",
+    ]));
+    let direct = run_ok(direct_docker().args([
+        "version",
+        "--format",
+        "{{.Server.APIVersion}} {{.Server.Version}}",
+    ]));
     assert_eq!(via, direct);
     imgs.push("local", "inspect me");
     let local = format!("{}:local", imgs.name());
@@ -240,13 +330,19 @@ fn other_api_calls_pass_through_unchanged() {
     let via = run_ok(d.docker().args(["image", "inspect", &local]));
     let direct = run_ok(direct_docker().args(["image", "inspect", &local]));
     assert_eq!(via, direct);
-    let via = run_ok(d.docker().args(["images", "--format", "{{.Repository}}:{{.Tag}}", &imgs.name()]));
+    let via = run_ok(d.docker().args([
+        "images",
+        "--format",
+        "{{.Repository}}:{{.Tag}}",
+        &imgs.name(),
+    ]));
     assert_eq!(via.trim(), local);
     run_ok(d.docker().args(["info", "--format", "{{.ID}}"]));
     // /_ping headers come through untouched.
     let ping = |sock: &str| {
         let mut s = UnixStream::connect(sock).unwrap();
-        s.write_all(b"GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n").unwrap();
+        s.write_all(b"GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n")
+            .unwrap();
         let mut out = String::new();
         s.read_to_string(&mut out).unwrap();
         let mut h: Vec<String> = out
@@ -259,9 +355,17 @@ fn other_api_calls_pass_through_unchanged() {
     };
     assert_eq!(ping(d.sock.to_str().unwrap()), ping(&p.docker_sock));
     // A streaming endpoint: events between two instants.
-    let since = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() - 5).to_string();
+    let since = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 5)
+    .to_string();
     let until = (since.parse::<u64>().unwrap() + 6).to_string();
-    run_ok(d.docker().args(["events", "--since", &since, "--until", &until]));
+    run_ok(
+        d.docker()
+            .args(["events", "--since", &since, "--until", &until]),
+    );
     // Disabled by default: image load and build.
     let out = run(d.docker().args(["load", "-i", "/dev/null"]));
     assert!(String::from_utf8_lossy(&out.stderr).contains("image load is disabled"));
@@ -327,7 +431,11 @@ fn hijacked_attach_is_spliced_both_ways_with_half_close() {
         s.read_exact(&mut byte).unwrap();
         head.push(byte[0]);
     }
-    assert!(String::from_utf8_lossy(&head).starts_with("HTTP/1.1 101"), "{}", String::from_utf8_lossy(&head));
+    assert!(
+        String::from_utf8_lossy(&head).starts_with("HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
     s.write_all(b"hello hijack").unwrap();
     let mut got = [0u8; 12];
     s.read_exact(&mut got).unwrap();
@@ -376,6 +484,10 @@ fn concurrent_pulls_of_one_new_image_cause_one_verification() {
     assert_eq!(ok, 200);
     let decisions = d.decisions(&digest);
     assert_eq!(decisions.len(), 200, "{}", d.log());
-    assert_eq!(decisions.iter().filter(|(_, cached)| !cached).count(), 1, "exactly one verification");
+    assert_eq!(
+        decisions.iter().filter(|(_, cached)| !cached).count(),
+        1,
+        "exactly one verification"
+    );
     assert!(decisions.iter().all(|(v, _)| v == "allowed"));
 }

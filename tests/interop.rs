@@ -39,7 +39,10 @@ impl Fixture {
             digest: String::new(),
             _tmp: tmp,
         };
-        run_ok(f.notation().args(["cert", "generate-test", "--default", "pullguard.test"]));
+        run_ok(
+            f.notation()
+                .args(["cert", "generate-test", "--default", "pullguard.test"]),
+        );
         f.write_policy("strict", &["ca:pullguard.test"], "");
         let mut f = f;
         f.digest = f.push_image("1", name);
@@ -71,7 +74,11 @@ impl Fixture {
         let work = self.home.join(format!("img-{tag}"));
         std::fs::create_dir_all(&work).unwrap();
         std::fs::write(work.join("file.txt"), content).unwrap();
-        run_ok(Command::new("tar").current_dir(&work).args(["czf", "layer.tgz", "file.txt"]));
+        run_ok(
+            Command::new("tar")
+                .current_dir(&work)
+                .args(["czf", "layer.tgz", "file.txt"]),
+        );
         let target = format!("{}/{}:{tag}", self.registry, self.repo);
         run_ok(Command::new("crane").current_dir(&work).args([
             "append",
@@ -96,14 +103,22 @@ impl Fixture {
 
     fn notation_sign(&self, extra: &[&str]) {
         let mut c = self.notation();
-        c.args(["sign", "--insecure-registry"]).args(extra).arg(self.by_digest());
+        c.args(["sign", "--insecure-registry"])
+            .args(extra)
+            .arg(self.by_digest());
         run_ok(&mut c);
     }
 
     /// Attach a test-made envelope as a Notation signature with oras.
     fn attach(&self, envelope: &[u8], media_type: &str) {
-        let file = if media_type == "application/cose" { "sig.cose" } else { "sig.jws" };
-        let dir = self.home.join(format!("sig-{}", SEQ.fetch_add(1, Ordering::SeqCst)));
+        let file = if media_type == "application/cose" {
+            "sig.cose"
+        } else {
+            "sig.jws"
+        };
+        let dir = self
+            .home
+            .join(format!("sig-{}", SEQ.fetch_add(1, Ordering::SeqCst)));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(file), envelope).unwrap();
         run_ok(Command::new("oras").current_dir(&dir).args([
@@ -121,7 +136,9 @@ impl Fixture {
 
     /// (notation allowed?, pullguard allowed?, pullguard json outcome)
     fn verdicts(&self, reference: &str) -> (bool, bool, serde_json::Value) {
-        let n = run(self.notation().args(["verify", "--insecure-registry", reference]));
+        let n = run(self
+            .notation()
+            .args(["verify", "--insecure-registry", reference]));
         let p = run(pullguard().args([
             "verify",
             "--policy-dir",
@@ -139,7 +156,10 @@ impl Fixture {
             String::from_utf8_lossy(&p.stderr)
         );
         let json: serde_json::Value = serde_json::from_slice(&p.stdout).unwrap_or_else(|e| {
-            panic!("pullguard printed no JSON ({e}): {}", String::from_utf8_lossy(&p.stdout))
+            panic!(
+                "pullguard printed no JSON ({e}): {}",
+                String::from_utf8_lossy(&p.stdout)
+            )
         });
         assert_eq!(json["allowed"].as_bool(), Some(code == Some(0)));
         (n.status.success(), p.status.success(), json)
@@ -148,14 +168,21 @@ impl Fixture {
     fn assert_same(&self, reference: &str, expect_allowed: bool) -> serde_json::Value {
         let (n, p, json) = self.verdicts(reference);
         assert_eq!(n, expect_allowed, "notation verdict on {reference}");
-        assert_eq!(p, expect_allowed, "pullguard verdict on {reference}: {json:#}");
+        assert_eq!(
+            p, expect_allowed,
+            "pullguard verdict on {reference}: {json:#}"
+        );
         json
     }
 
     fn payload(&self) -> Vec<u8> {
         let m = run_ok(Command::new("crane").args(["manifest", "--insecure", &self.by_digest()]));
         let v: serde_json::Value = serde_json::from_str(&m).unwrap();
-        payload(v["mediaType"].as_str().unwrap(), &self.digest, m.len() as i64)
+        payload(
+            v["mediaType"].as_str().unwrap(),
+            &self.digest,
+            m.len() as i64,
+        )
     }
 }
 
@@ -173,7 +200,12 @@ fn notation_signed_jws_and_cose_are_allowed_on_both_registries() {
             let json = f.assert_same(&f.by_digest(), true);
             assert_eq!(json["policy"], "interop");
             assert_eq!(json["descriptor"]["digest"], f.digest);
-            assert!(json["signature"]["signer"].as_str().unwrap().contains("pullguard.test"));
+            assert!(
+                json["signature"]["signer"]
+                    .as_str()
+                    .unwrap()
+                    .contains("pullguard.test")
+            );
             // By tag too: resolved once, to the signed digest.
             f.assert_same(&f.by_tag("1"), true);
         }
@@ -185,23 +217,41 @@ fn unsigned_untrusted_and_moved_tags_are_denied() {
     for reg in both_registries() {
         let f = Fixture::new(&reg, "unsigned");
         let json = f.assert_same(&f.by_digest(), false);
-        assert!(json["reason"].as_str().unwrap().contains("no signature is associated"), "{json}");
+        assert!(
+            json["reason"]
+                .as_str()
+                .unwrap()
+                .contains("no signature is associated"),
+            "{json}"
+        );
 
         // Signed, then the tag moves to unsigned content.
         f.notation_sign(&[]);
         f.assert_same(&f.by_tag("1"), true);
         f.push_image("1", "moved");
         let json = f.assert_same(&f.by_tag("1"), false);
-        assert!(json["reason"].as_str().unwrap().contains("no signature"), "{json}");
+        assert!(
+            json["reason"].as_str().unwrap().contains("no signature"),
+            "{json}"
+        );
 
         // Signed only by a key the policy does not trust.
         let g = Fixture::new(&reg, "untrusted");
         run_ok(g.notation().args(["cert", "generate-test", "other.key"]));
-        run_ok(g.notation().args(["sign", "--insecure-registry", "--key", "other.key", &g.by_digest()]));
+        run_ok(g.notation().args([
+            "sign",
+            "--insecure-registry",
+            "--key",
+            "other.key",
+            &g.by_digest(),
+        ]));
         // The generated cert was added to trust store ca:other.key, which the policy does not name.
         let json = g.assert_same(&g.by_digest(), false);
         assert!(
-            json["failed"][0]["error"].as_str().unwrap().contains("does not contain any trusted certificate"),
+            json["failed"][0]["error"]
+                .as_str()
+                .unwrap()
+                .contains("does not contain any trusted certificate"),
             "{json}"
         );
         // Two signers, one trusted: allowed.
@@ -235,7 +285,10 @@ fn test_made_valid_envelopes_all_algorithms() {
         let env = sign_jws(&pki, &protected_x509(alg, &rfc3339(0), None), &f.payload());
         f.attach(&env, "application/jose+json");
         let json = f.assert_same(&f.by_digest(), true);
-        assert_eq!(json["signature"]["envelopeMediaType"], "application/jose+json");
+        assert_eq!(
+            json["signature"]["envelopeMediaType"],
+            "application/jose+json"
+        );
         // And as COSE.
         let (f, pki) = made(&reg, "alg-cose", spec, CertOpts::default());
         let env = sign_cose(&pki, &f.payload(), unix(0), Some(unix(30)));
@@ -251,14 +304,27 @@ fn test_made_bad_envelopes_are_denied_like_notation() {
 
     // Expired signature: strict denies; permissive allows with a warning.
     let (f, pki) = made(&reg, "expired", spec, CertOpts::default());
-    let env = sign_jws(&pki, &protected_x509("PS256", &rfc3339(-2), Some(&rfc3339(-1))), &f.payload());
+    let env = sign_jws(
+        &pki,
+        &protected_x509("PS256", &rfc3339(-2), Some(&rfc3339(-1))),
+        &f.payload(),
+    );
     f.attach(&env, "application/jose+json");
     let json = f.assert_same(&f.by_digest(), false);
-    assert!(json["reason"].as_str().unwrap().contains("expiry validation failed"), "{json}");
+    assert!(
+        json["reason"]
+            .as_str()
+            .unwrap()
+            .contains("expiry validation failed"),
+        "{json}"
+    );
     f.write_policy("permissive", &["ca:made"], "");
     let json = f.assert_same(&f.by_digest(), true);
     let v = &json["signature"]["validations"];
-    assert!(v.to_string().contains("digital signature has expired"), "{json}");
+    assert!(
+        v.to_string().contains("digital signature has expired"),
+        "{json}"
+    );
 
     // Signed for another digest.
     let (f, pki) = made(&reg, "wrongdigest", spec, CertOpts::default());
@@ -267,32 +333,76 @@ fn test_made_bad_envelopes_are_denied_like_notation() {
         &format!("sha256:{}", "0".repeat(64)),
         100,
     );
-    f.attach(&sign_jws(&pki, &protected_x509("PS256", &rfc3339(0), None), &other), "application/jose+json");
+    f.attach(
+        &sign_jws(&pki, &protected_x509("PS256", &rfc3339(0), None), &other),
+        "application/jose+json",
+    );
     let json = f.assert_same(&f.by_digest(), false);
-    assert!(json.to_string().contains("content descriptor mismatch"), "{json}");
+    assert!(
+        json.to_string().contains("content descriptor mismatch"),
+        "{json}"
+    );
 
     // Tampered payload after signing.
     let (f, pki) = made(&reg, "tampered", spec, CertOpts::default());
-    let env = sign_jws(&pki, &protected_x509("PS256", &rfc3339(0), None), &f.payload());
+    let env = sign_jws(
+        &pki,
+        &protected_x509("PS256", &rfc3339(0), None),
+        &f.payload(),
+    );
     let mut v: serde_json::Value = serde_json::from_slice(&env).unwrap();
     let sig = v["signature"].as_str().unwrap().to_string();
-    let flipped = if sig.starts_with('A') { format!("B{}", &sig[1..]) } else { format!("A{}", &sig[1..]) };
+    let first = if sig.starts_with('A') { "B" } else { "A" };
+    let flipped = format!("{first}{}", &sig[1..]);
     v["signature"] = flipped.into();
     f.attach(&serde_json::to_vec(&v).unwrap(), "application/jose+json");
     let json = f.assert_same(&f.by_digest(), false);
-    assert!(json.to_string().contains("integrity validation failed"), "{json}");
+    assert!(
+        json.to_string().contains("integrity validation failed"),
+        "{json}"
+    );
 
     // alg header that does not match the key (PS384 on RSA-2048).
     let (f, pki) = made(&reg, "wrongalg", spec, CertOpts::default());
-    f.attach(&sign_jws(&pki, &protected_x509("PS384", &rfc3339(0), None), &f.payload()), "application/jose+json");
+    f.attach(
+        &sign_jws(
+            &pki,
+            &protected_x509("PS384", &rfc3339(0), None),
+            &f.payload(),
+        ),
+        "application/jose+json",
+    );
     let json = f.assert_same(&f.by_digest(), false);
-    assert!(json.to_string().contains("mismatch between signature algorithm"), "{json}");
+    assert!(
+        json.to_string()
+            .contains("mismatch between signature algorithm"),
+        "{json}"
+    );
 
     // Expired signing certificate, no timestamp: authenticTimestamp fails at strict.
-    let (f, pki) = made(&reg, "expiredcert", spec, CertOpts { days_before: 10, days_after: -1 });
-    f.attach(&sign_jws(&pki, &protected_x509("PS256", &rfc3339(-5), None), &f.payload()), "application/jose+json");
+    let (f, pki) = made(
+        &reg,
+        "expiredcert",
+        spec,
+        CertOpts {
+            days_before: 10,
+            days_after: -1,
+        },
+    );
+    f.attach(
+        &sign_jws(
+            &pki,
+            &protected_x509("PS256", &rfc3339(-5), None),
+            &f.payload(),
+        ),
+        "application/jose+json",
+    );
     let json = f.assert_same(&f.by_digest(), false);
-    assert!(json.to_string().contains("authenticTimestamp validation failed"), "{json}");
+    assert!(
+        json.to_string()
+            .contains("authenticTimestamp validation failed"),
+        "{json}"
+    );
     f.write_policy("audit", &["ca:made"], "");
     f.assert_same(&f.by_digest(), true);
 }
@@ -311,9 +421,15 @@ fn signing_authority_scheme() {
         "io.cncf.notary.signingScheme": "notary.x509.signingAuthority",
         "io.cncf.notary.authenticSigningTime": rfc3339(0),
     });
-    f.attach(&sign_jws(&pki, &protected, &f.payload()), "application/jose+json");
+    f.attach(
+        &sign_jws(&pki, &protected, &f.payload()),
+        "application/jose+json",
+    );
     let json = f.assert_same(&f.by_digest(), true);
-    assert_eq!(json["signature"]["signingScheme"], "notary.x509.signingAuthority");
+    assert_eq!(
+        json["signature"]["signingScheme"],
+        "notary.x509.signingAuthority"
+    );
     // The same root in a ca store instead does not authenticate an SA signature.
     f.write_policy("strict", &["ca:sa2"], "");
     pki.install_root(&f.dir(), "ca", "sa2");
@@ -328,12 +444,22 @@ fn unknown_critical_header_divergence() {
     let (f, pki) = made(&reg, "crit", KeySpec::Rsa(2048), CertOpts::default());
     let mut protected = protected_x509("PS256", &rfc3339(0), None);
     protected["com.example.mustUnderstand"] = "x".into();
-    protected["crit"] = serde_json::json!(["io.cncf.notary.signingScheme", "com.example.mustUnderstand"]);
-    f.attach(&sign_jws(&pki, &protected, &f.payload()), "application/jose+json");
+    protected["crit"] =
+        serde_json::json!(["io.cncf.notary.signingScheme", "com.example.mustUnderstand"]);
+    f.attach(
+        &sign_jws(&pki, &protected, &f.payload()),
+        "application/jose+json",
+    );
     let (n, p, json) = f.verdicts(&f.by_digest());
-    assert!(n, "notation 1.3 is expected to accept (if this fails, notation fixed it: update the docs)");
+    assert!(
+        n,
+        "notation 1.3 is expected to accept (if this fails, notation fixed it: update the docs)"
+    );
     assert!(!p, "pullguard must reject: {json}");
-    assert!(json.to_string().contains("com.example.mustUnderstand"), "{json}");
+    assert!(
+        json.to_string().contains("com.example.mustUnderstand"),
+        "{json}"
+    );
 }
 
 #[test]
@@ -365,7 +491,12 @@ fn chain_with_intermediate_signed_by_real_notation() {
     f.write_policy("strict", &["ca:chain"], "");
     f.notation_sign(&[]);
     let json = f.assert_same(&f.by_digest(), true);
-    assert!(json["signature"]["signer"].as_str().unwrap().contains("chain Leaf"));
+    assert!(
+        json["signature"]["signer"]
+            .as_str()
+            .unwrap()
+            .contains("chain Leaf")
+    );
     // Trusting only the intermediate works too (notation: any chain cert in the store).
     std::fs::write(d.join("root.pem"), inter.to_pem().unwrap()).unwrap();
     f.assert_same(&f.by_digest(), true);
@@ -375,7 +506,10 @@ fn issue_ca(
     root: &openssl::x509::X509,
     root_key: &openssl::pkey::PKey<openssl::pkey::Private>,
     cn: &str,
-) -> (openssl::x509::X509, openssl::pkey::PKey<openssl::pkey::Private>) {
+) -> (
+    openssl::x509::X509,
+    openssl::pkey::PKey<openssl::pkey::Private>,
+) {
     issue(root, root_key, cn, true)
 }
 
@@ -383,7 +517,10 @@ fn issue_leaf(
     ca: &openssl::x509::X509,
     ca_key: &openssl::pkey::PKey<openssl::pkey::Private>,
     cn: &str,
-) -> (openssl::x509::X509, openssl::pkey::PKey<openssl::pkey::Private>) {
+) -> (
+    openssl::x509::X509,
+    openssl::pkey::PKey<openssl::pkey::Private>,
+) {
     issue(ca, ca_key, cn, false)
 }
 
@@ -392,7 +529,10 @@ fn issue(
     issuer_key: &openssl::pkey::PKey<openssl::pkey::Private>,
     cn: &str,
     ca: bool,
-) -> (openssl::x509::X509, openssl::pkey::PKey<openssl::pkey::Private>) {
+) -> (
+    openssl::x509::X509,
+    openssl::pkey::PKey<openssl::pkey::Private>,
+) {
     use openssl::x509::extension::{BasicConstraints, ExtendedKeyUsage, KeyUsage};
     let k = key(KeySpec::Rsa(2048));
     let mut b = openssl::x509::X509::builder().unwrap();
@@ -403,7 +543,12 @@ fn issue(
         .unwrap();
     b.set_serial_number(&serial).unwrap();
     let mut n = openssl::x509::X509NameBuilder::new().unwrap();
-    for (k2, v) in [("C", "US"), ("ST", "WA"), ("O", "pullguard-tests"), ("CN", cn)] {
+    for (k2, v) in [
+        ("C", "US"),
+        ("ST", "WA"),
+        ("O", "pullguard-tests"),
+        ("CN", cn),
+    ] {
         n.append_entry_by_text(k2, v).unwrap();
     }
     b.set_subject_name(&n.build()).unwrap();
@@ -412,13 +557,24 @@ fn issue(
     b.set_not_before(issuer.not_before()).unwrap();
     b.set_not_after(issuer.not_after()).unwrap();
     if ca {
-        b.append_extension(BasicConstraints::new().critical().ca().build().unwrap()).unwrap();
-        b.append_extension(KeyUsage::new().critical().key_cert_sign().build().unwrap()).unwrap();
+        b.append_extension(BasicConstraints::new().critical().ca().build().unwrap())
+            .unwrap();
+        b.append_extension(KeyUsage::new().critical().key_cert_sign().build().unwrap())
+            .unwrap();
     } else {
-        b.append_extension(KeyUsage::new().critical().digital_signature().build().unwrap()).unwrap();
-        b.append_extension(ExtendedKeyUsage::new().code_signing().build().unwrap()).unwrap();
+        b.append_extension(
+            KeyUsage::new()
+                .critical()
+                .digital_signature()
+                .build()
+                .unwrap(),
+        )
+        .unwrap();
+        b.append_extension(ExtendedKeyUsage::new().code_signing().build().unwrap())
+            .unwrap();
     }
-    b.sign(issuer_key, openssl::hash::MessageDigest::sha256()).unwrap();
+    b.sign(issuer_key, openssl::hash::MessageDigest::sha256())
+        .unwrap();
     (b.build(), k)
 }
 
@@ -448,7 +604,10 @@ fn registry_down_or_hanging_is_a_clear_denial() {
     ]));
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("denied") && err.contains(&reference) && err.contains("cannot resolve"), "{err}");
+    assert!(
+        err.contains("denied") && err.contains(&reference) && err.contains("cannot resolve"),
+        "{err}"
+    );
 
     // A fake registry that accepts and never answers (a fault the real registry cannot produce).
     let hang = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -471,4 +630,3 @@ fn registry_down_or_hanging_is_a_clear_denial() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("denied"), "{err}");
 }
-

@@ -115,8 +115,15 @@ pub fn pki(spec: KeySpec, leaf_cn: &str, leaf_opts: CertOpts) -> Pki {
     validity(&mut b, &CertOpts::default());
     b.append_extension(BasicConstraints::new().critical().ca().build().unwrap())
         .unwrap();
-    b.append_extension(KeyUsage::new().critical().key_cert_sign().crl_sign().build().unwrap())
-        .unwrap();
+    b.append_extension(
+        KeyUsage::new()
+            .critical()
+            .key_cert_sign()
+            .crl_sign()
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
     let md = alg_for(spec).2;
     b.sign(&root_key, md).unwrap();
     let root = b.build();
@@ -129,8 +136,14 @@ pub fn pki(spec: KeySpec, leaf_cn: &str, leaf_opts: CertOpts) -> Pki {
     b.set_issuer_name(root.subject_name()).unwrap();
     b.set_pubkey(&leaf_key).unwrap();
     validity(&mut b, &leaf_opts);
-    b.append_extension(KeyUsage::new().critical().digital_signature().build().unwrap())
-        .unwrap();
+    b.append_extension(
+        KeyUsage::new()
+            .critical()
+            .digital_signature()
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
     b.append_extension(ExtendedKeyUsage::new().code_signing().build().unwrap())
         .unwrap();
     b.sign(&root_key, md).unwrap();
@@ -328,10 +341,8 @@ pub fn peers() -> Peers {
 }
 
 pub fn run(cmd: &mut Command) -> Output {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    out
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
 }
 
 pub fn run_ok(cmd: &mut Command) -> String {
