@@ -245,26 +245,29 @@ impl DockerProxy {
         }
         let s = &self.switches;
         let parts: Vec<&str> = p.trim_start_matches('/').split('/').collect();
-        match parts.as_slice() {
-            ["images", "create"] => self.pull(req).await,
-            ["containers", "create"] => self.create_container(req).await,
-            ["images", "load"] if !s.allow_load => deny(
-                "image load is disabled: loaded images carry no verifiable signature (set docker.allow_load = true to allow)",
-            ),
-            ["build"] if !s.allow_build => deny(
-                "image build is disabled: base images are pulled inside the daemon where pullguard cannot verify them (set docker.allow_build = true to allow)",
-            ),
+        let refusal = match parts.as_slice() {
+            ["images", "create"] => return self.pull(req).await,
+            ["containers", "create"] => return self.create_container(req).await,
+            ["images", "load"] if !s.allow_load => {
+                "image load is disabled: loaded images carry no verifiable signature (set docker.allow_load = true to allow)"
+            }
+            ["build"] if !s.allow_build => {
+                "image build is disabled: base images are pulled inside the daemon where pullguard cannot verify them (set docker.allow_build = true to allow)"
+            }
             ["plugins", "pull"] | ["plugins", _, "upgrade"] if !s.allow_plugins => {
-                deny("plugin install is disabled (set docker.allow_plugins = true to allow)")
+                "plugin install is disabled (set docker.allow_plugins = true to allow)"
             }
-            ["services", "create"] | ["services", _, "update"] if !s.allow_services => deny(
-                "swarm services are disabled: nodes pull service images without pullguard (set docker.allow_services = true to allow)",
-            ),
+            ["services", "create"] | ["services", _, "update"] if !s.allow_services => {
+                "swarm services are disabled: nodes pull service images without pullguard (set docker.allow_services = true to allow)"
+            }
             _ => {
-                self.forward(req.map(|b| b.map_err(BoxError::from).boxed()))
-                    .await
+                return self
+                    .forward(req.map(|b| b.map_err(BoxError::from).boxed()))
+                    .await;
             }
-        }
+        };
+        drain(req.into_body()).await;
+        deny(refusal)
     }
 
     /// Send a request to the real daemon over a fresh Unix connection (with upgrades).
@@ -574,6 +577,16 @@ enum LocalImage {
     Missing,
     Verified,
     Denied(String),
+}
+
+/// Read (and drop) a little of a refused request's body, so the client sees the answer rather
+/// than a reset from a connection closed under its upload.
+async fn drain(body: Incoming) {
+    let _ = tokio::time::timeout(
+        Duration::from_secs(2),
+        Limited::new(body, 1 << 20).collect(),
+    )
+    .await;
 }
 
 fn pct_encode_path(s: &str) -> String {

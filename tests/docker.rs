@@ -368,7 +368,8 @@ fn other_api_calls_pass_through_unchanged() {
     );
     // Disabled by default: image load and build.
     let out = run(d.docker().args(["load", "-i", "/dev/null"]));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("image load is disabled"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("image load is disabled"), "{err}");
 }
 
 #[test]
