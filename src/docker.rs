@@ -333,6 +333,7 @@ impl DockerProxy {
         };
         if get("fromSrc").is_some() {
             if !self.switches.allow_import {
+                drain(req.into_body()).await;
                 return deny(
                     "image import (fromSrc) is disabled: imported images carry no verifiable signature (set docker.allow_import = true to allow)",
                 );
