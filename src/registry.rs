@@ -385,6 +385,8 @@ impl RegistryClient {
 
     /// Notation signatures on `digest`: the Referrers API first, then the `sha256-<hex>` tag
     /// schema when the registry does not support it. Filtered by artifact type client-side.
+    /// Both are asked at once (a registry without the API costs no extra round trip); the tag
+    /// schema's answer is used only when the API is unsupported.
     pub async fn signatures(
         &self,
         image: &ImageRef,
@@ -396,16 +398,19 @@ impl RegistryClient {
                 .replace('/', "%2F")
                 .replace('+', "%2B")
         );
-        let resp = self.get(image, &path, &[MEDIA_OCI_INDEX]).await?;
+        let tag = digest.replace(':', "-");
+        let (api, by_tag) = tokio::join!(
+            self.get(image, &path, &[MEDIA_OCI_INDEX]),
+            self.manifest(image, &tag)
+        );
+        let resp = api?;
         let status = resp.status;
         let is_index = content_type(&resp.headers).as_deref() == Some(MEDIA_OCI_INDEX);
         let index = if status.is_success() && is_index {
+            // `Link: <...>; rel="next"` pages are not followed yet; registries seen so far
+            // return one page, and a truncated list can only lose signatures (fail closed).
             let body = read_limited(resp, MAX_MANIFEST_SIZE).await?;
-            let mut descs = parse_index(&body)?;
-            // Follow `Link: <...>; rel="next"` pages would go here; registries seen so far
-            // return one page. A truncated list can only lose signatures (fail closed).
-            descs.retain(|d| d.artifact_type.as_deref() == Some(ARTIFACT_TYPE_NOTATION));
-            return Ok(descs);
+            parse_index(&body)?
         } else if status == StatusCode::NOT_FOUND || (status.is_success() && !is_index) {
             let body = read_limited(resp, 64 * 1024).await.unwrap_or_default();
             if oci_error_code(&body).as_deref() == Some("NAME_UNKNOWN") {
@@ -416,8 +421,7 @@ impl RegistryClient {
                 });
             }
             // Referrers API unsupported: the tag schema.
-            let tag = digest.replace(':', "-");
-            match self.manifest(image, &tag).await {
+            match by_tag {
                 Ok(f) => parse_index(&f.bytes)?,
                 Err(e) if e.is_not_found() => Vec::new(),
                 Err(e) => return Err(e),
