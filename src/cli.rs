@@ -35,6 +35,16 @@ enum Command {
     Verify(VerifyArgs),
     /// Run the daemon: the Docker Engine API proxy in front of docker.sock.
     Serve(ServeArgs),
+    /// Ask the running daemon (the control API).
+    Ctl {
+        /// Control socket (default $PULLGUARD_CONTROL_SOCKET, else /run/pullguard/control.sock).
+        #[arg(long, global = true)]
+        socket: Option<PathBuf>,
+        #[arg(long, short = 'o', value_enum, default_value_t = Output::Text, global = true)]
+        output: Output,
+        #[command(subcommand)]
+        command: crate::ctl::CtlCommand,
+    },
     /// Trust policy tools.
     Policy {
         #[command(subcommand)]
@@ -66,6 +76,9 @@ struct ServeArgs {
     /// The real Docker daemon socket (default /var/run/docker.sock).
     #[arg(long)]
     docker_upstream: Option<PathBuf>,
+    /// The control API socket (default /run/pullguard/control.sock).
+    #[arg(long)]
+    control_listen: Option<PathBuf>,
     #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
     insecure_registry: Vec<String>,
     /// Log format: text or json.
@@ -124,6 +137,23 @@ pub fn main() -> i32 {
             init_tracing(false);
             run_verify(args)
         }
+        Command::Ctl {
+            socket,
+            output,
+            command,
+        } => {
+            init_tracing(false);
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt.block_on(crate::ctl::run(socket, output == Output::Json, command)),
+                Err(e) => {
+                    eprintln!("Error: cannot start the runtime: {e}");
+                    EXIT_USAGE
+                }
+            }
+        }
         Command::Policy {
             command: PolicyCommand::Check { policy_dir, config },
         } => {
@@ -143,6 +173,7 @@ fn init_tracing_format(daemon: bool, json: bool) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     let _ = if json {
         builder.json().flatten_event(true).try_init()
@@ -188,6 +219,11 @@ fn run_serve(args: ServeArgs) -> i32 {
             .clone()
             .or_else(|| cfg.docker.upstream.clone())
             .unwrap_or_else(|| PathBuf::from(config::DEFAULT_DOCKER_UPSTREAM)),
+        control_listen: args
+            .control_listen
+            .clone()
+            .or_else(|| cfg.control.listen.clone())
+            .unwrap_or_else(|| PathBuf::from(crate::control::DEFAULT_CONTROL_SOCKET)),
         insecure,
         config: cfg,
     };

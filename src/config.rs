@@ -31,6 +31,23 @@ pub struct Config {
     pub shutdown_grace_secs: Option<u64>,
     #[serde(default)]
     pub docker: DockerSection,
+    #[serde(default)]
+    pub control: ControlSection,
+}
+
+/// `[control]`: the gRPC control API.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControlSection {
+    /// Default /run/pullguard/control.sock. The socket is created mode 0600.
+    pub listen: Option<PathBuf>,
+    /// Peer uids allowed on the socket (checked with SO_PEERCRED). Default: root and the
+    /// daemon's own uid.
+    pub allowed_uids: Option<Vec<u32>>,
+    /// Watch the policy dir and reload on change (default true).
+    pub watch: Option<bool>,
+    /// Debounce for the watcher, in milliseconds (default 200).
+    pub debounce_ms: Option<u64>,
 }
 
 /// `[docker]`: the Engine API proxy.

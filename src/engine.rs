@@ -110,11 +110,15 @@ impl Engine {
 
     /// Install a new trust configuration; returns its generation. Cached verdicts of older
     /// generations are dropped.
+    /// A configuration identical to the current one (same source hash) changes nothing.
     pub fn install(&self, trust: TrustConfig) -> u64 {
         let mut guard = match self.snapshot.write() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
+        if guard.trust.source_hash == trust.source_hash {
+            return guard.generation;
+        }
         let generation = guard.generation + 1;
         *guard = Arc::new(Snapshot {
             trust: Arc::new(trust),

@@ -9,12 +9,15 @@
 //! - [`timestamp`]: RFC 3161 timestamp countersignatures.
 //! - [`verify`]: the engine: one envelope against a statement, one image end to end.
 //! - [`registry`], [`layout`], [`oci`], [`auth`]: where manifests and signatures come from.
-//! - [`engine`], [`docker`], [`serve`]: the daemon: verdict cache, Docker API proxy, lifecycle.
+//! - [`engine`], [`docker`], [`control`], [`serve`], [`systemd`]: the daemon: verdict cache,
+//!   Docker API proxy, gRPC control API, lifecycle.
 //! - [`config`] and [`cli`]: the command line.
 
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod control;
+pub mod ctl;
 pub mod docker;
 pub mod engine;
 pub mod envelope;
@@ -24,6 +27,7 @@ pub mod oci;
 pub mod policy;
 pub mod registry;
 pub mod serve;
+pub mod systemd;
 pub mod timestamp;
 pub mod truststore;
 pub mod verify;

@@ -1,6 +1,7 @@
 //! `pullguard serve`: load and validate the trust configuration (refuse to start on any
-//! problem), bind the sockets, serve, reload on SIGHUP (keeping the last good configuration on
-//! error), and drain in-flight requests on SIGTERM.
+//! problem), take the sockets (systemd socket activation by name, else bind), serve the Docker
+//! proxy and the control API, reload on SIGHUP / RPC / policy-dir change (keeping the last good
+//! configuration on error), and drain in-flight requests on SIGTERM.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,9 +13,11 @@ use tokio::sync::watch;
 
 use crate::auth::DockerConfig;
 use crate::config::{self, Config};
+use crate::control::{self, ControlState};
 use crate::docker::{DockerProxy, DockerSwitches, SocketPerms, bind_socket};
 use crate::engine::{Engine, EngineOptions};
 use crate::registry::{Credentials, RegistryClient, RegistryOptions};
+use crate::systemd;
 use crate::verify::TrustConfig;
 
 pub struct ServeOptions {
@@ -22,6 +25,7 @@ pub struct ServeOptions {
     pub policy_dir: PathBuf,
     pub docker_listen: PathBuf,
     pub docker_upstream: PathBuf,
+    pub control_listen: PathBuf,
     pub insecure: Vec<String>,
 }
 
@@ -44,6 +48,11 @@ pub fn registry_options(cfg: &Config, insecure: Vec<String>) -> RegistryOptions 
     }
 }
 
+fn fail(msg: impl std::fmt::Display) -> i32 {
+    eprintln!("Error: {msg}");
+    2
+}
+
 /// Run the daemon. Returns the process exit code.
 pub async fn run(opts: ServeOptions) -> i32 {
     let cfg = &opts.config;
@@ -63,20 +72,14 @@ pub async fn run(opts: ServeOptions) -> i32 {
     };
     let docker_cfg = match DockerConfig::load(cfg.docker_config.as_deref()) {
         Ok(d) => d,
-        Err(e) => {
-            eprintln!("Error: {e}");
-            return 2;
-        }
+        Err(e) => return fail(e),
     };
     let client = match RegistryClient::new(
         registry_options(cfg, opts.insecure.clone()),
         Credentials::DockerConfig(Arc::new(docker_cfg)),
     ) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("Error: {e}");
-            return 2;
-        }
+        Err(e) => return fail(e),
     };
     let engine = Arc::new(Engine::new(
         trust,
@@ -89,21 +92,39 @@ pub async fn run(opts: ServeOptions) -> i32 {
         },
     ));
 
+    // Sockets: from systemd by name when activated, else bound here.
+    let mut activated = systemd::Activated::from_env();
     let d = &cfg.docker;
     let perms = match socket_perms(d) {
         Ok(p) => p,
-        Err(e) => {
-            eprintln!("Error: {e}");
-            return 2;
-        }
+        Err(e) => return fail(e),
     };
-    let listener = match bind_socket(&opts.docker_listen, &perms, Some(&opts.docker_upstream)) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("Error: {e}");
-            return 2;
-        }
+    let docker_listener = match activated.take("docker") {
+        Ok(Some(l)) => l,
+        Ok(None) => match bind_socket(&opts.docker_listen, &perms, Some(&opts.docker_upstream)) {
+            Ok(l) => l,
+            Err(e) => return fail(e),
+        },
+        Err(e) => return fail(e),
     };
+    let control_perms = SocketPerms {
+        mode: Some(0o600),
+        uid: None,
+        gid: None,
+    };
+    let control_listener = match activated.take("control") {
+        Ok(Some(l)) => l,
+        Ok(None) => match bind_socket(&opts.control_listen, &control_perms, None) {
+            Ok(l) => l,
+            Err(e) => return fail(e),
+        },
+        Err(e) => return fail(e),
+    };
+    let listeners = vec![
+        format!("docker unix://{}", opts.docker_listen.display()),
+        format!("control unix://{}", opts.control_listen.display()),
+    ];
+
     let switches = DockerSwitches {
         allow_load: d.allow_load,
         allow_import: d.allow_import,
@@ -116,14 +137,46 @@ pub async fn run(opts: ServeOptions) -> i32 {
         opts.docker_upstream.clone(),
         switches,
     ));
+    let state = Arc::new(ControlState::new(
+        engine.clone(),
+        opts.policy_dir.clone(),
+        listeners,
+    ));
     let (stop_tx, stop_rx) = watch::channel(false);
-    let server = tokio::spawn(proxy.clone().serve(listener, stop_rx));
-    tracing::info!(
-        docker = %opts.docker_listen.display(),
-        upstream = %opts.docker_upstream.display(),
-        policy = %engine.snapshot().trust.policy_path.display(),
-        "pullguard serving"
-    );
+    let docker_task = tokio::spawn(proxy.clone().serve(docker_listener, stop_rx.clone()));
+    let allowed = cfg.control.allowed_uids.clone().unwrap_or_else(|| {
+        let me = std::fs::metadata("/proc/self")
+            .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
+            .unwrap_or(0);
+        let mut v = vec![0];
+        if me != 0 {
+            v.push(me);
+        }
+        v
+    });
+    let mut control_stop = stop_rx.clone();
+    let control_task = tokio::spawn(control::serve(
+        state.clone(),
+        control_listener,
+        allowed,
+        async move {
+            let _ = control_stop.changed().await;
+        },
+    ));
+
+    // Policy dir watcher: editors and config managers replace files by rename, so watch the
+    // directory tree, debounce, then reload (whole or not at all).
+    let _watcher = if cfg.control.watch.unwrap_or(true) {
+        match watch_policy_dir(state.clone(), cfg.control.debounce_ms.unwrap_or(200)) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::warn!(error = %e, "policy dir watching disabled");
+                None
+            }
+        }
+    } else {
+        None
+    };
 
     let (mut hup, mut term, mut int) = match (
         signal(SignalKind::hangup()),
@@ -131,49 +184,71 @@ pub async fn run(opts: ServeOptions) -> i32 {
         signal(SignalKind::interrupt()),
     ) {
         (Ok(a), Ok(b), Ok(c)) => (a, b, c),
-        _ => {
-            eprintln!("Error: cannot install signal handlers");
-            return 2;
-        }
+        _ => return fail("cannot install signal handlers"),
     };
+    tracing::info!(
+        docker = %opts.docker_listen.display(),
+        upstream = %opts.docker_upstream.display(),
+        control = %opts.control_listen.display(),
+        policy = %engine.snapshot().trust.policy_path.display(),
+        "pullguard serving"
+    );
+    systemd::ready(&state.status_line());
+    systemd::spawn_watchdog();
+    let mut status_tick = tokio::time::interval(Duration::from_secs(10));
     loop {
         tokio::select! {
             _ = hup.recv() => {
-                let _ = reload(&engine, &opts.policy_dir, "SIGHUP");
+                let _ = state.reload("SIGHUP").await;
             }
+            _ = status_tick.tick() => systemd::status(&state.status_line()),
             _ = term.recv() => break,
             _ = int.recv() => break,
         }
     }
     tracing::info!("shutting down: no new connections, draining in-flight requests");
+    systemd::stopping();
     let _ = stop_tx.send(true);
-    let _ = server.await;
+    let _ = docker_task.await;
     let grace = Duration::from_secs(cfg.shutdown_grace_secs.unwrap_or(30));
     let start = Instant::now();
     while proxy.in_flight.load(Ordering::SeqCst) > 0 && start.elapsed() < grace {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let _ = std::fs::remove_file(&opts.docker_listen);
+    let _ = tokio::time::timeout(Duration::from_secs(2), control_task).await;
+    if activated.is_empty() {
+        let _ = std::fs::remove_file(&opts.docker_listen);
+        let _ = std::fs::remove_file(&opts.control_listen);
+    }
     0
 }
 
-/// Build and validate a new trust configuration aside; install it only if it is whole.
-pub fn reload(engine: &Engine, dir: &Path, why: &str) -> Result<u64, Vec<String>> {
-    match load_strict(dir) {
-        Ok(t) => {
-            let generation = engine.install(t);
-            tracing::info!(generation, trigger = why, "trust policy reloaded");
-            Ok(generation)
+fn watch_policy_dir(
+    state: Arc<ControlState>,
+    debounce_ms: u64,
+) -> Result<notify_debouncer_mini::Debouncer<notify::RecommendedWatcher>, String> {
+    use notify::RecursiveMode;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let mut debouncer = notify_debouncer_mini::new_debouncer(
+        Duration::from_millis(debounce_ms),
+        move |res: notify_debouncer_mini::DebounceEventResult| {
+            if res.is_ok() {
+                let _ = tx.send(());
+            }
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    debouncer
+        .watcher()
+        .watch(&state.policy_dir, RecursiveMode::Recursive)
+        .map_err(|e| format!("cannot watch {}: {e}", state.policy_dir.display()))?;
+    tokio::spawn(async move {
+        while rx.recv().await.is_some() {
+            while rx.try_recv().is_ok() {}
+            let _ = state.reload("file change").await;
         }
-        Err(problems) => {
-            tracing::error!(
-                trigger = why,
-                problems = %problems.join("; "),
-                "trust policy reload rejected; keeping the last good policy"
-            );
-            Err(problems)
-        }
-    }
+    });
+    Ok(debouncer)
 }
 
 fn socket_perms(d: &config::DockerSection) -> Result<SocketPerms, String> {

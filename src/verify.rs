@@ -35,6 +35,8 @@ pub struct TrustConfig {
     pub dir: PathBuf,
     pub policy_path: PathBuf,
     pub policy: PolicyDocument,
+    /// The policy file's text, as loaded.
+    pub policy_text: String,
     /// Every store the policy names; a store that failed to load keeps its error, reported as an
     /// authenticity (or authenticTimestamp) failure when a statement uses it, as notation does.
     pub stores: HashMap<(StoreKind, String), LoadedStore>,
@@ -49,6 +51,7 @@ impl TrustConfig {
         let root = dir.join("truststore");
         let mut stores = HashMap::new();
         let mut hash_input = std::fs::read(&policy_path).unwrap_or_default();
+        let policy_text = String::from_utf8_lossy(&hash_input).into_owned();
         for st in &policy.statements {
             for r in &st.trust_stores {
                 let key = (r.kind, r.name.clone());
@@ -68,6 +71,7 @@ impl TrustConfig {
             dir: dir.to_path_buf(),
             policy_path,
             policy,
+            policy_text,
             stores,
             source_hash: sha256_digest(&hash_input),
         })
@@ -525,7 +529,7 @@ impl Outcome {
     /// One line naming the image, the digest, the policy and the reason.
     pub fn summary(&self) -> String {
         let digest = self.digest().unwrap_or("unresolved");
-        let policy = self.policy.as_deref().unwrap_or("none");
+        let policy = self.policy.as_deref().unwrap_or("-");
         if self.allowed {
             let signer = self
                 .signature
@@ -543,8 +547,12 @@ impl Outcome {
                 ),
             }
         } else {
+            let under = match &self.policy {
+                Some(p) => format!(" under trust policy {p:?}"),
+                None => String::new(),
+            };
             format!(
-                "denied {} ({digest}) under trust policy {policy:?}: {}",
+                "denied {} ({digest}){under}: {}",
                 self.reference,
                 self.reason.as_deref().unwrap_or("verification failed")
             )

@@ -2,6 +2,8 @@
 //! signatures `notation sign` never would), and access to the real peers.
 #![allow(dead_code)]
 
+pub mod daemon;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
