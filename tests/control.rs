@@ -195,6 +195,8 @@ fn a_uid_not_allowed_is_refused() {
     );
     // Root still gets in.
     run_ok(d.ctl().arg("status"));
+    let _ = stuck.kill();
+    let _ = stuck.wait();
 }
 
 #[test]
@@ -337,8 +339,9 @@ fn decisions_stream_while_pulls_happen() {
     let second: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
     assert_eq!(second["verdict"], "denied");
     let _ = watch.kill();
+    let _ = watch.wait();
     // A watcher that never reads does not hold the daemon back.
-    let _stuck = d
+    let mut stuck = d
         .ctl()
         .args(["decisions", "--follow"])
         .stdout(Stdio::piped())
