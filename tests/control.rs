@@ -195,8 +195,6 @@ fn a_uid_not_allowed_is_refused() {
     );
     // Root still gets in.
     run_ok(d.ctl().arg("status"));
-    let _ = stuck.kill();
-    let _ = stuck.wait();
 }
 
 #[test]
@@ -351,6 +349,8 @@ fn decisions_stream_while_pulls_happen() {
         run(d.ctl().args(["verify", &format!("{}:w", imgs.name())]));
     }
     run_ok(d.ctl().arg("status"));
+    let _ = stuck.kill();
+    let _ = stuck.wait();
 }
 
 #[test]
