@@ -160,6 +160,21 @@ impl Engine {
             None => &self.client,
         };
         let source = Source::Registry(client);
+        // A digest is immutable: a fresh verdict for it needs no registry round trip.
+        if let Some(d) = &image.digest {
+            let key = (format!("{}@{d}", image.scope()), snap.generation);
+            if let Some(mut o) = self.fresh_outcome(&key) {
+                let asked = image.to_string();
+                if o.reference != asked {
+                    let mut renamed = (*o).clone();
+                    renamed.reference = asked;
+                    o = Arc::new(renamed);
+                }
+                self.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
+                self.record(origin, &o, snap.generation, true, start);
+                return o;
+            }
+        }
         let target = match resolve(&source, image).await {
             Ok(f) => f.descriptor(),
             Err(e) => {
@@ -179,19 +194,8 @@ impl Engine {
                 Ok(c) => c,
                 Err(p) => p.into_inner(),
             };
-            let fresh = |e: &CacheEntry| match e.cell.get() {
-                None => true, // in flight
-                Some((o, at)) => {
-                    let ttl = if o.allowed {
-                        self.opts.positive_ttl
-                    } else {
-                        self.opts.negative_ttl
-                    };
-                    at.elapsed() < ttl
-                }
-            };
             match cache.get(&key) {
-                Some(e) if fresh(e) => e.clone(),
+                Some(e) if e.cell.get().is_none_or(|(o, at)| self.is_fresh(o, *at)) => e.clone(),
                 _ => {
                     let e = Arc::new(CacheEntry {
                         cell: OnceCell::new(),
@@ -222,6 +226,22 @@ impl Engine {
         }
         self.record(origin, &outcome, snap.generation, !computed, start);
         outcome
+    }
+
+    fn is_fresh(&self, o: &Outcome, at: Instant) -> bool {
+        let ttl = if o.allowed {
+            self.opts.positive_ttl
+        } else {
+            self.opts.negative_ttl
+        };
+        at.elapsed() < ttl
+    }
+
+    /// A completed, still fresh verdict for `key`.
+    fn fresh_outcome(&self, key: &(String, u64)) -> Option<Arc<Outcome>> {
+        let cache = self.cache.lock().ok()?;
+        let (o, at) = cache.get(key)?.cell.get()?;
+        self.is_fresh(o, *at).then(|| o.clone())
     }
 
     fn record(&self, origin: &str, o: &Outcome, generation: u64, cached: bool, start: Instant) {

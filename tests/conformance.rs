@@ -198,8 +198,17 @@ fn notation_go_mock_envelopes() {
         );
     }
     // Plugin-version vectors: no plugin support, so every one fails closed.
-    for v in ["0.0.9", "1.0.0-alpha", "1.0.0-alpha.beta", "1.0.0"] {
-        let f = format!("envelopes/jws/notation-go_mock_ca_compatible_pluginver_sig_env_{v}.json");
+    for f in [
+        "compatible_pluginver_sig_env_0.0.9",
+        "compatible_pluginver_sig_env_1.0.0-alpha",
+        "compatible_pluginver_sig_env_1.0.0-alpha.beta",
+        "compatible_pluginver_sig_env_1.0.0",
+        "incompatible_pluginver_sig_env_1.0.1",
+        "incompatible_pluginver_sig_env_1.0.9",
+        "incompatible_pluginver_sig_env_1.1.0-alpha",
+        "incompatible_pluginver_sig_env_1.2.3",
+    ] {
+        let f = format!("envelopes/jws/notation-go_mock_ca_{f}.json");
         let dir = notation_go_dir(&statement(
             "strict",
             "",
@@ -328,6 +337,45 @@ fn notation_go_blob_signatures_verify_as_descriptors() {
         NOW_2026,
     );
     assert!(!ok && err.contains("content descriptor mismatch"), "{err}");
+}
+
+#[test]
+fn notation_e2e_blob_signatures() {
+    // Signed by one-day certificates (now expired) with a Microsoft TSA timestamp whose root is
+    // not in the vectors: without a tsa store, authenticTimestamp checks validity at "now".
+    let blob = std::fs::read(testdata().join("blobs/notation-LICENSE.txt")).unwrap();
+    let target = desc(
+        "application/octet-stream",
+        &pullguard::oci::sha256_digest(&blob),
+        blob.len() as i64,
+    );
+    for (file, mt, signed_at) in [
+        (
+            "envelopes/jws/notation-e2e_blob.jws",
+            "application/jose+json",
+            datetime!(2024-12-31 12:00 UTC),
+        ),
+        (
+            "envelopes/cose/notation-e2e_blob.cose",
+            "application/cose",
+            datetime!(2025-01-07 12:00 UTC),
+        ),
+    ] {
+        let chain = testdata().join(format!(
+            "certs/signing/{}.chain.pem",
+            file.rsplit('/').next().unwrap()
+        ));
+        let policy = statement("strict", "", &["ca:e2e"], &["*"], "*");
+        let dir = policy_dir(&policy, &[("ca", "e2e", &chain)]);
+        let (ok, err, _) = run_envelope(dir.path(), file, mt, &target, NOW_2026);
+        assert!(
+            !ok && err.contains("authenticTimestamp validation failed")
+                && err.contains("it was expired at"),
+            "{file}: {err}"
+        );
+        let (ok, err, _) = run_envelope(dir.path(), file, mt, &target, signed_at);
+        assert!(ok, "{file} at its signing day: {err}");
+    }
 }
 
 #[test]
