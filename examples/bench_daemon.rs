@@ -231,6 +231,32 @@ async fn main() {
         );
     }
 
+    // The containerd verifier binary, whole process, per pull (warm daemon cache).
+    let verifier = bin.with_file_name("pullguard-containerd-verifier");
+    if verifier.exists() {
+        let mut runs = Vec::new();
+        for _ in 0..30 {
+            let t = Instant::now();
+            let out = Command::new(&verifier)
+                .args(["-name", &by_tag, "-digest", &digest])
+                .env("PULLGUARD_CONTROL_SOCKET", &sock)
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            runs.push(t.elapsed().as_secs_f64() * 1000.0);
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
+        report(
+            "containerd verifier binary, whole process per pull",
+            &mut runs,
+            "ms",
+        );
+    }
+
     // Policy file rename -> first verdict under the new generation.
     let mut to_effect = Vec::new();
     for i in 0..20 {

@@ -4,5 +4,5 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 eval "$(bash scripts/peers-up.sh)"
-cargo build --release --quiet --bin pullguard
+cargo build --release --quiet --bins
 cargo run --release --quiet --example bench_daemon

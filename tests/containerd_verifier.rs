@@ -1,0 +1,230 @@
+//! The containerd 2.x image-verifier binary, with a real containerd 2.1 (its own instance, so
+//! the bin_dir holds only our verifier and no other test's pulls go through it) asking a real
+//! pullguard daemon.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::daemon::*;
+use common::*;
+
+struct Containerd {
+    child: Child,
+    _tmp: tempfile::TempDir,
+    sock: PathBuf,
+}
+
+impl Drop for Containerd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn ctrd2_bin() -> PathBuf {
+    let peers = std::env::var("PG_PEERS").expect("PG_PEERS: start the peers (scripts/peers-up.sh)");
+    let bin = Path::new(&peers).join("ctrd2/usr/bin");
+    assert!(
+        bin.join("containerd").exists(),
+        "containerd 2.1 is missing under {}",
+        bin.display()
+    );
+    bin
+}
+
+/// A containerd 2.1 whose image verifier bin_dir holds a wrapper around our verifier binary
+/// that points it at `control`.
+fn containerd_with_verifier(control: &Path) -> Containerd {
+    let tmp = tempfile::tempdir().unwrap();
+    let w = tmp.path();
+    let verifiers = w.join("verifiers");
+    std::fs::create_dir_all(&verifiers).unwrap();
+    let wrapper = verifiers.join("pullguard");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nPULLGUARD_CONTROL_SOCKET={} exec {} \"$@\"\n",
+            control.display(),
+            env!("CARGO_BIN_EXE_pullguard-containerd-verifier")
+        ),
+    )
+    .unwrap();
+    run_ok(Command::new("chmod").args(["0755", wrapper.to_str().unwrap()]));
+    let sock = w.join("containerd.sock");
+    let config = format!(
+        r#"version = 3
+root = "{w}/root"
+state = "{w}/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.cri.v1.images", "io.containerd.cri.v1.runtime", "io.containerd.podsandbox.controller.v1.podsandbox", "io.containerd.sandbox.controller.v1.shim"]
+[grpc]
+  address = "{sock}"
+[ttrpc]
+  address = "{sock}.ttrpc"
+[plugins]
+  [plugins.'io.containerd.image-verifier.v1.bindir']
+    bin_dir = "{v}"
+    max_verifiers = 10
+    per_verifier_timeout = "10s"
+  [plugins.'io.containerd.internal.v1.opt']
+    path = "{w}/opt"
+"#,
+        w = w.display(),
+        sock = sock.display(),
+        v = verifiers.display()
+    );
+    std::fs::write(w.join("config.toml"), config).unwrap();
+    let bin = ctrd2_bin();
+    let child = Command::new(bin.join("containerd"))
+        .arg("--config")
+        .arg(w.join("config.toml"))
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                bin.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(w.join("containerd.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let c = Containerd {
+        child,
+        _tmp: tmp,
+        sock,
+    };
+    let start = Instant::now();
+    while !run(ctr(&c).arg("version")).status.success() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "containerd 2.1 did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    c
+}
+
+fn ctr(c: &Containerd) -> Command {
+    let mut cmd = Command::new(ctrd2_bin().join("ctr"));
+    cmd.arg("--address").arg(&c.sock);
+    cmd
+}
+
+#[test]
+fn containerd_2_verifier_allows_signed_denies_unsigned_and_fails_closed() {
+    let p = peers();
+    let imgs = Images::new(&p.registry);
+    let signed = imgs.push("signed", "containerd signed");
+    imgs.sign(&signed);
+    imgs.push("unsigned", "containerd unsigned");
+    let d = Daemon::start(&imgs.dir(), &p.docker_sock, &p.registry);
+    let c = containerd_with_verifier(&d.control);
+
+    let ok = run(ctr(&c).args([
+        "images",
+        "pull",
+        "--plain-http",
+        &format!("{}:signed", imgs.name()),
+    ]));
+    assert!(
+        ok.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&ok.stderr),
+        d.log()
+    );
+    assert!(
+        run_ok(ctr(&c).args(["images", "ls", "-q"])).contains(&format!("{}:signed", imgs.name()))
+    );
+    let decisions = d.decisions(&signed);
+    assert!(
+        decisions.iter().any(|(v, _)| v == "allowed"),
+        "the daemon was asked: {}",
+        d.log()
+    );
+
+    let bad = run(ctr(&c).args([
+        "images",
+        "pull",
+        "--plain-http",
+        &format!("{}:unsigned", imgs.name()),
+    ]));
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("image verifier bindir blocked pull")
+            && err.contains("pullguard: denied")
+            && err.contains("no signature"),
+        "{err}"
+    );
+
+    // The daemon gone: denied, never allowed by default.
+    drop(d);
+    run(ctr(&c).args(["images", "rm", "--sync", &format!("{}:signed", imgs.name())]));
+    let down = run(ctr(&c).args([
+        "images",
+        "pull",
+        "--plain-http",
+        &format!("{}:signed", imgs.name()),
+    ]));
+    assert!(!down.status.success());
+    let err = String::from_utf8_lossy(&down.stderr);
+    assert!(
+        err.contains("cannot reach the pullguard daemon") && err.contains("fail closed"),
+        "{err}"
+    );
+}
+
+#[test]
+fn verifier_binary_bad_input_is_a_denial() {
+    let bin = env!("CARGO_BIN_EXE_pullguard-containerd-verifier");
+    let cases: [&[&str]; 4] = [
+        &[],
+        &["-name", "x/y:1"],
+        &["-name", "x/y:1", "-digest", "sha256:nothex"],
+        &[
+            "-name",
+            "x/y:1",
+            "-digest",
+            "sha256:0000000000000000000000000000000000000000000000000000000000000000",
+            "-bogus",
+            "1",
+        ],
+    ];
+    for args in cases {
+        let out = run(Command::new(bin)
+            .args(args)
+            .env("PULLGUARD_CONTROL_SOCKET", "/nonexistent.sock")
+            .stdin(Stdio::null()));
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(String::from_utf8_lossy(&out.stdout).starts_with("pullguard: "));
+    }
+    // A descriptor that disagrees with -digest.
+    let mut child = Command::new(bin)
+        .args([
+            "-name",
+            "x/y:1",
+            "-digest",
+            &format!("sha256:{}", "1".repeat(64)),
+            "-stdin-media-type",
+            "application/vnd.oci.descriptor.v1+json",
+        ])
+        .env("PULLGUARD_CONTROL_SOCKET", "/nonexistent.sock")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!(r#"{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:{}","size":1}}"#, "2".repeat(64)).as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("does not match"));
+}
