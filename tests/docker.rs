@@ -6,6 +6,7 @@ mod common;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use common::daemon::*;
 use common::*;
@@ -311,4 +312,81 @@ fn concurrent_pulls_of_one_new_image_cause_one_verification() {
         "exactly one verification"
     );
     assert!(decisions.iter().all(|(v, _)| v == "allowed"));
+}
+
+fn fd_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+fn task_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+#[test]
+fn client_disconnect_mid_pull_and_hanging_registry_leave_no_leak() {
+    let p = peers();
+    let imgs = Images::new(&p.registry);
+    // A few MB so the pull is still streaming when the client goes away.
+    let big: String = (0..400_000).map(|i| format!("{i:x}")).collect();
+    let dg = imgs.push("big", &big);
+    imgs.sign(&dg);
+    // A fake registry that accepts connections and never answers (a fault the real one cannot
+    // produce on demand).
+    let hang = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hang_addr = hang.local_addr().unwrap().to_string();
+    let d = Daemon::start_with(
+        &imgs.dir(),
+        &p.docker_sock,
+        &p.registry,
+        &format!("registry_timeout_secs = 1\ninsecure_registries = [\"{hang_addr}\"]\n"),
+    );
+    let pid = d.child.id();
+    // Warm up once, then take the baseline.
+    run(d.docker().args(["version"]));
+    std::thread::sleep(Duration::from_millis(200));
+    let (fds0, tasks0) = (fd_count(pid), task_count(pid));
+
+    for _ in 0..5 {
+        run(direct_docker().args(["rmi", "-f", &format!("{}:big", imgs.name())]));
+        let mut s = UnixStream::connect(&d.sock).unwrap();
+        let q = format!(
+            "POST /v1.41/images/create?fromImage={}&tag=big HTTP/1.1\r\nHost: d\r\nContent-Length: 0\r\n\r\n",
+            imgs.name().replace(':', "%3A").replace('/', "%2F")
+        );
+        s.write_all(q.as_bytes()).unwrap();
+        let mut buf = [0u8; 64];
+        let n = s.read(&mut buf).unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+        drop(s); // the client goes away mid-stream
+    }
+    // Pulls from a registry that hangs: denied within the timeout, with the reason.
+    let started = Instant::now();
+    let out = run(d.docker().args(["pull", &format!("{hang_addr}/x/y:1")]));
+    assert!(!out.status.success());
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("pullguard: denied") && err.contains("timed out"),
+        "{err}"
+    );
+    drop(hang);
+
+    // Still serving, and back to the baseline of fds and threads.
+    run_ok(d.docker().args(["version"]));
+    let start = Instant::now();
+    loop {
+        let (fds, tasks) = (fd_count(pid), task_count(pid));
+        if fds <= fds0 + 2 && tasks <= tasks0 + 2 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "leak: fds {fds0} -> {fds}, threads {tasks0} -> {tasks}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
