@@ -12,4 +12,13 @@ for bin in notation oras crane docker-registry dockerd containerd; do
   command -v "$bin" >/dev/null || { echo "test: peer $bin is missing" >&2; exit 1; }
 done
 export PG_REQUIRE_PEERS=1
-cargo test --all-targets "$@"
+LOG=$(mktemp /tmp/pullguard-test.XXXXXX)
+trap 'rm -f "$LOG"' EXIT
+set +e
+cargo test --lib --bins --tests "$@" 2>&1 | tee "$LOG"
+rc=${PIPESTATUS[0]}
+set -e
+# One closing line over every test binary.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
+     END { printf "total: %d passed, %d failed\n", p, f }' "$LOG"
+exit "$rc"
