@@ -19,43 +19,23 @@ use hyper::header::{CONTENT_TYPE, HeaderValue, UPGRADE};
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use serde::Deserialize;
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{mpsc, watch};
 
 use crate::auth;
+use crate::config::DockerSection;
 use crate::engine::Engine;
+use crate::http::pct_encode;
 use crate::oci::ImageRef;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub type Body = BoxBody<Bytes, BoxError>;
 
-/// Which other ways of bringing images in are allowed. All off by default: each bypasses
-/// signature verification.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DockerSwitches {
-    /// `POST /images/load` (a tarball, no registry).
-    #[serde(default)]
-    pub allow_load: bool,
-    /// `POST /images/create?fromSrc=` (import a root filesystem).
-    #[serde(default)]
-    pub allow_import: bool,
-    /// `POST /build` (base images are pulled inside the daemon, unseen by the proxy).
-    #[serde(default)]
-    pub allow_build: bool,
-    /// `POST /plugins/pull`, `/plugins/{name}/upgrade`.
-    #[serde(default)]
-    pub allow_plugins: bool,
-    /// `POST /services/create`, `/services/{id}/update` (swarm nodes pull on their own).
-    #[serde(default)]
-    pub allow_services: bool,
-}
-
 pub struct DockerProxy {
     engine: Arc<Engine>,
     upstream: PathBuf,
-    switches: DockerSwitches,
+    /// The `[docker]` config: which other ways of bringing images in are allowed.
+    switches: DockerSection,
     /// Requests in flight, for draining on shutdown.
     pub in_flight: AtomicUsize,
 }
@@ -126,18 +106,6 @@ fn pct_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn pct_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 fn encode_query(pairs: &[(String, String)]) -> String {
     pairs
         .iter()
@@ -184,7 +152,7 @@ fn pull_target(from_image: &str, tag: Option<&str>) -> PullTarget {
 }
 
 impl DockerProxy {
-    pub fn new(engine: Arc<Engine>, upstream: PathBuf, switches: DockerSwitches) -> DockerProxy {
+    pub fn new(engine: Arc<Engine>, upstream: PathBuf, switches: DockerSection) -> DockerProxy {
         DockerProxy {
             engine,
             upstream,

@@ -185,6 +185,19 @@ impl Resp {
     }
 }
 
+/// Percent-encode everything but RFC 3986 unreserved characters.
+pub fn pct_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// The error and its sources on one line (hyper's top-level message alone is vague).
 pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use hyper::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, WWW_AUTHENTICATE};
 use hyper::{Method, StatusCode};
 
-use crate::http::{Http, Resp};
+use crate::http::{Http, Resp, pct_encode};
 
 use crate::auth::{Credential, DockerConfig};
 use crate::oci::{
@@ -526,7 +526,7 @@ fn parse_challenge(h: &str) -> (String, HashMap<String, String>) {
 fn form_encode(pairs: &[(&str, String)]) -> String {
     pairs
         .iter()
-        .map(|(k, v)| format!("{}={}", pct(k), pct(v)))
+        .map(|(k, v)| format!("{}={}", pct_encode(k), pct_encode(v)))
         .collect::<Vec<_>>()
         .join("&")
 }
@@ -534,18 +534,6 @@ fn form_encode(pairs: &[(&str, String)]) -> String {
 fn with_query(base: &str, pairs: &[(&str, String)]) -> String {
     let sep = if base.contains('?') { '&' } else { '?' };
     format!("{base}{sep}{}", form_encode(pairs))
-}
-
-fn pct(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use crate::auth::DockerConfig;
 use crate::config::{self, Config};
 use crate::control::{self, ControlState};
-use crate::docker::{DockerProxy, DockerSwitches, SocketPerms, bind_socket};
+use crate::docker::{DockerProxy, SocketPerms, bind_socket};
 use crate::engine::{Engine, EngineOptions};
 use crate::registry::{Credentials, RegistryClient, RegistryOptions};
 use crate::systemd;
@@ -125,17 +125,10 @@ pub async fn run(opts: ServeOptions) -> i32 {
         format!("control unix://{}", opts.control_listen.display()),
     ];
 
-    let switches = DockerSwitches {
-        allow_load: d.allow_load,
-        allow_import: d.allow_import,
-        allow_build: d.allow_build,
-        allow_plugins: d.allow_plugins,
-        allow_services: d.allow_services,
-    };
     let proxy = Arc::new(DockerProxy::new(
         engine.clone(),
         opts.docker_upstream.clone(),
-        switches,
+        d.clone(),
     ));
     let state = Arc::new(ControlState::new(
         engine.clone(),

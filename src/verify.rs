@@ -149,6 +149,20 @@ pub struct SignatureReport {
 }
 
 impl SignatureReport {
+    fn new(digest: String, envelope_media_type: &str) -> SignatureReport {
+        SignatureReport {
+            digest,
+            envelope_media_type: envelope_media_type.to_string(),
+            scheme: None,
+            signer: None,
+            signing_time: None,
+            expiry: None,
+            signing_agent: None,
+            validations: Vec::new(),
+            error: None,
+        }
+    }
+
     pub fn passed(&self) -> bool {
         self.error.is_none()
     }
@@ -180,17 +194,7 @@ pub fn verify_envelope(
     target: &Descriptor,
     now: OffsetDateTime,
 ) -> SignatureReport {
-    let mut report = SignatureReport {
-        digest: sha256_digest(bytes),
-        envelope_media_type: media_type.to_string(),
-        scheme: None,
-        signer: None,
-        signing_time: None,
-        expiry: None,
-        signing_agent: None,
-        validations: Vec::new(),
-        error: None,
-    };
+    let mut report = SignatureReport::new(sha256_digest(bytes), media_type);
     let level = &stmt.level;
     // Integrity is always enforced.
     let env = match envelope::parse_and_verify(media_type, bytes) {
@@ -675,17 +679,11 @@ pub async fn verify_target(
                 r.digest = desc.digest.clone();
                 r
             }
-            Err(e) => SignatureReport {
-                digest: desc.digest.clone(),
-                envelope_media_type: String::new(),
-                scheme: None,
-                signer: None,
-                signing_time: None,
-                expiry: None,
-                signing_agent: None,
-                validations: Vec::new(),
-                error: Some(e),
-            },
+            Err(e) => {
+                let mut r = SignatureReport::new(desc.digest.clone(), "");
+                r.error = Some(e);
+                r
+            }
         };
         if report.passed() {
             out.allowed = true;

@@ -1074,7 +1074,7 @@ mod asn1_any {
 }
 
 /// Go `pkix.Name.String()` of a parsed certificate name.
-fn go_name_string(name: &x509_parser::x509::X509Name<'_>) -> Result<String, String> {
+pub fn go_name_string(name: &x509_parser::x509::X509Name<'_>) -> Result<String, String> {
     let mut atvs: Vec<(String, String)> = Vec::new();
     for rdn in name.iter_rdn() {
         for atv in rdn.iter() {
@@ -1190,43 +1190,29 @@ fn escape_rdn_value(value: &str, out: &mut String) {
     }
 }
 
-/// Approximation of Go `unicode.IsPrint` (letters, marks, numbers,
-/// punctuation, symbols and the ASCII space).
-fn go_is_print(c: char) -> bool {
-    if c.is_ascii() {
-        return (' '..='~').contains(&c);
-    }
-    if c.is_control() || c.is_whitespace() {
-        return false;
-    }
-    let u = u32::from(c);
-    !matches!(u,
-        0x00AD
-        | 0x0600..=0x0605
-        | 0x061C
-        | 0x06DD
-        | 0x070F
-        | 0x180E
-        | 0x200B..=0x200F
-        | 0x202A..=0x202E
-        | 0x2060..=0x206F
-        | 0xE000..=0xF8FF
-        | 0xFEFF
-        | 0xFFF9..=0xFFFB
-        | 0xFFFE..=0xFFFF
-        | 0xF0000..=0x10FFFF
-    )
+/// Go `%q` (`strconv.Quote`) of a string.
+pub fn go_quote(s: &str) -> String {
+    go_quote_bytes(s.as_bytes())
 }
 
-/// Go `%q` / `strconv.Quote` of a string.
-pub fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
+/// Go `strconv.Quote` of a byte string (invalid UTF-8 bytes print as `\xNN`).
+pub fn go_quote_bytes(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() + 2);
     out.push('"');
-    for c in s.chars() {
+    let mut i = 0usize;
+    while i < bytes.len() {
+        let Some((c, width)) = decode_char(bytes, i) else {
+            out.push_str(&format!("\\x{:02x}", bytes[i]));
+            i += 1;
+            continue;
+        };
+        i += width;
         match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if go_is_print(c) => out.push(c),
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ if go_is_print(c) => out.push(c),
             '\u{7}' => out.push_str("\\a"),
             '\u{8}' => out.push_str("\\b"),
             '\u{c}' => out.push_str("\\f"),
@@ -1234,15 +1220,83 @@ pub fn go_quote(s: &str) -> String {
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             '\u{b}' => out.push_str("\\v"),
-            c if u32::from(c) < 0x20 || c == '\u{7f}' => {
-                out.push_str(&format!("\\x{:02x}", u32::from(c)));
-            }
-            c if u32::from(c) < 0x10000 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c => out.push_str(&format!("\\U{:08x}", u32::from(c))),
+            _ if c < ' ' || c == '\u{7f}' => out.push_str(&format!("\\x{:02x}", c as u32)),
+            _ if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            _ => out.push_str(&format!("\\U{:08x}", c as u32)),
         }
     }
     out.push('"');
     out
+}
+
+/// Decode one UTF-8 character at `i` the way Go's `utf8.DecodeRune` accepts it.
+pub fn decode_char(bytes: &[u8], i: usize) -> Option<(char, usize)> {
+    let lead = *bytes.get(i)?;
+    let width = match lead {
+        0x00..=0x7f => 1,
+        0xc2..=0xdf => 2,
+        0xe0..=0xef => 3,
+        0xf0..=0xf4 => 4,
+        _ => return None,
+    };
+    let chunk = bytes.get(i..i + width)?;
+    std::str::from_utf8(chunk)
+        .ok()?
+        .chars()
+        .next()
+        .map(|c| (c, width))
+}
+
+/// Approximation of Go `strconv.IsPrint` (Unicode categories L, M, N, P, S and U+0020).
+/// Exact for ASCII, Latin-1, spaces, controls, format characters and private use; unassigned
+/// code points are treated as printable.
+fn go_is_print(c: char) -> bool {
+    let u = c as u32;
+    if u < 0x20 {
+        return false;
+    }
+    if u <= 0x7e {
+        return true;
+    }
+    if u < 0xa1 {
+        return false;
+    }
+    if c.is_whitespace() || c.is_control() {
+        return false;
+    }
+    let format_chars: &[(u32, u32)] = &[
+        (0x00ad, 0x00ad),
+        (0x0600, 0x0605),
+        (0x061c, 0x061c),
+        (0x06dd, 0x06dd),
+        (0x070f, 0x070f),
+        (0x0890, 0x0891),
+        (0x08e2, 0x08e2),
+        (0x180e, 0x180e),
+        (0x200b, 0x200f),
+        (0x202a, 0x202e),
+        (0x2060, 0x2064),
+        (0x2066, 0x206f),
+        (0xfeff, 0xfeff),
+        (0xfff9, 0xfffb),
+        (0x110bd, 0x110bd),
+        (0x110cd, 0x110cd),
+        (0x13430, 0x1343f),
+        (0x1bca0, 0x1bca3),
+        (0x1d173, 0x1d17a),
+        (0xe0001, 0xe0001),
+        (0xe0020, 0xe007f),
+        // private use
+        (0xe000, 0xf8ff),
+        (0xf0000, 0xffffd),
+        (0x100000, 0x10fffd),
+        // noncharacters
+        (0xfdd0, 0xfdef),
+    ];
+    if format_chars.iter().any(|&(a, b)| (a..=b).contains(&u)) {
+        return false;
+    }
+    (u & 0xfffe) != 0xfffe
 }
 
 fn hex(bytes: &[u8]) -> String {
