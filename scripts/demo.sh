@@ -9,7 +9,9 @@ eval "$(bash scripts/peers-up.sh)"
 cargo build --quiet --bin pullguard
 PG=$ROOT/target/debug/pullguard
 W=$(mktemp -d /tmp/pullguard-demo.XXXXXX)
-trap 'rm -rf "$W"' EXIT
+PGPID=
+cleanup() { [[ -n $PGPID ]] && kill "$PGPID" 2>/dev/null; rm -rf "$W"; }
+trap cleanup EXIT
 export XDG_CONFIG_HOME=$W/config
 REPO=$PG_REGISTRY/demo/app-$$
 
@@ -45,3 +47,18 @@ echo "exit $rc"
 say "the same two verdicts from the real notation verify"
 notation verify --insecure-registry "$REPO:signed" 2>/dev/null && echo "notation: signed allowed"
 notation verify --insecure-registry "$REPO:unsigned" >/dev/null 2>&1 || echo "notation: unsigned denied"
+
+say "the Docker guard: pullguard serve in front of the real dockerd"
+PULLGUARD_LOG=warn $PG serve --config /dev/null --policy-dir "$XDG_CONFIG_HOME/notation" \
+  --docker-listen "$W/docker.sock" --docker-upstream "$PG_DOCKER_SOCK" --control-listen "$W/control.sock" \
+  --insecure-registry "$PG_REGISTRY" & PGPID=$!
+for _ in $(seq 100); do [[ -S $W/docker.sock ]] && break; sleep 0.05; done
+export DOCKER_HOST=unix://$W/docker.sock
+docker pull "$REPO:signed"
+set +e
+docker pull "$REPO:unsigned"
+rc=$?
+set -e
+[[ $rc != 0 ]] || { echo "demo: the unsigned pull should have been refused" >&2; exit 1; }
+say "decisions, from the control API (pullguard ctl)"
+PULLGUARD_CONTROL_SOCKET=$W/control.sock $PG ctl decisions

@@ -59,12 +59,11 @@ fn decision_json(d: &pb::Decision) -> serde_json::Value {
 }
 
 fn decision_line(d: &pb::Decision) -> String {
+    // The reason already names the verdict, the image, the digest and the policy.
     format!(
-        "{} {:<7} {} {} gen={}{} {}",
+        "{} [{} gen={}{}] {}",
         d.time,
-        d.verdict,
         d.origin,
-        d.image,
         d.generation,
         if d.cached { " cached" } else { "" },
         d.reason
