@@ -165,6 +165,15 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let mut c = control::connect(&sock).await.unwrap();
+    let rss = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .unwrap_or_default()
+            .lines()
+            .find(|l| l.starts_with("VmRSS"))
+            .map(|l| l.split_whitespace().nth(1).unwrap_or("?").to_string())
+            .unwrap_or_default()
+    };
+    println!("daemon idle RSS: {} kB\n", rss(_d.0.id()));
     let by_tag = format!("{repo}:v1");
     let by_digest = format!("{repo}@{digest}");
     let verify = |r: &str| pb::VerifyRequest {
@@ -320,8 +329,5 @@ async fn main() {
         st.trust_stores.iter().map(|t| t.certs.len()).sum::<usize>(),
         101
     );
-    let rss = std::fs::read_to_string(format!("/proc/{}/status", _d.0.id())).unwrap_or_default();
-    if let Some(l) = rss.lines().find(|l| l.starts_with("VmRSS")) {
-        println!("\ndaemon {l} after the run");
-    }
+    println!("\ndaemon RSS after the run: {} kB", rss(_d.0.id()));
 }
