@@ -63,14 +63,20 @@ pub struct DockerSection {
     /// Socket owner and group (names or numbers); default: the upstream socket's.
     pub socket_user: Option<String>,
     pub socket_group: Option<String>,
+    /// `POST /images/load` (a tarball carries no verifiable signature).
     #[serde(default)]
     pub allow_load: bool,
+    /// `POST /images/create?fromSrc=` (import a root filesystem).
     #[serde(default)]
     pub allow_import: bool,
+    /// `POST /build`, and BuildKit's `/session` and `/grpc` (base images are pulled inside the
+    /// daemon, unseen by the proxy).
     #[serde(default)]
     pub allow_build: bool,
+    /// `POST /plugins/pull`, `/plugins/create`, `/plugins/{name}/upgrade`.
     #[serde(default)]
     pub allow_plugins: bool,
+    /// `POST /services/create`, `/services/{id}/update` (swarm nodes pull on their own).
     #[serde(default)]
     pub allow_services: bool,
 }

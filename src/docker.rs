@@ -219,10 +219,13 @@ impl DockerProxy {
             ["images", "load"] if !s.allow_load => {
                 "image load is disabled: loaded images carry no verifiable signature (set docker.allow_load = true to allow)"
             }
-            ["build"] if !s.allow_build => {
+            // BuildKit reaches the daemon through /session and /grpc (h2c upgrades) too.
+            ["build"] | ["session"] | ["grpc"] if !s.allow_build => {
                 "image build is disabled: base images are pulled inside the daemon where pullguard cannot verify them (set docker.allow_build = true to allow)"
             }
-            ["plugins", "pull"] | ["plugins", _, "upgrade"] if !s.allow_plugins => {
+            ["plugins", "pull"] | ["plugins", "create"] | ["plugins", _, "upgrade"]
+                if !s.allow_plugins =>
+            {
                 "plugin install is disabled (set docker.allow_plugins = true to allow)"
             }
             ["services", "create"] | ["services", _, "update"] if !s.allow_services => {

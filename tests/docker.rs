@@ -191,6 +191,16 @@ fn other_api_calls_pass_through_unchanged() {
     let out = run(d.docker().args(["load", "-i", "/dev/null"]));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("image load is disabled"), "{err}");
+    // BuildKit's session endpoint is a build path too.
+    let mut s = UnixStream::connect(&d.sock).unwrap();
+    s.write_all(b"POST /v1.41/session HTTP/1.1\r\nHost: d\r\nConnection: Upgrade\r\nUpgrade: h2c\r\nContent-Length: 0\r\n\r\n").unwrap();
+    let mut head = [0u8; 512];
+    let n = s.read(&mut head).unwrap();
+    let head = String::from_utf8_lossy(&head[..n]);
+    assert!(
+        head.starts_with("HTTP/1.1 403") && head.contains("image build is disabled"),
+        "{head}"
+    );
 }
 
 #[test]
