@@ -380,6 +380,12 @@ fn run_verify(args: VerifyArgs) -> i32 {
                 return EXIT_USAGE;
             }
         };
+        if image.digest.is_none() && args.output == Output::Text {
+            eprintln!(
+                "Warning: Always verify the artifact using digest(@sha256:...) rather than a tag(:{}) because resolved digest may not point to the same signed artifact, as tags are mutable.",
+                image.tag.as_deref().unwrap_or("latest")
+            );
+        }
         runtime.block_on(verify_image(
             &trust,
             &Source::Registry(&client),
