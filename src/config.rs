@@ -27,6 +27,11 @@ pub struct Config {
     /// Seconds a denial / an allow stays cached (default 5 / 300).
     pub negative_cache_secs: Option<u64>,
     pub positive_cache_secs: Option<u64>,
+    /// For a multi-arch index, also demand a verifying signature on the platform manifest being
+    /// pulled (the pull is then pinned to that manifest). Default false: a signature on the
+    /// index covers its children, as in notation.
+    #[serde(default)]
+    pub require_platform_signature: bool,
     /// Seconds in-flight requests get to finish on SIGTERM (default 30).
     pub shutdown_grace_secs: Option<u64>,
     #[serde(default)]

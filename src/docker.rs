@@ -36,6 +36,8 @@ pub struct DockerProxy {
     upstream: PathBuf,
     /// The `[docker]` config: which other ways of bringing images in are allowed.
     switches: DockerSection,
+    /// Demand a signature on the platform manifest of a multi-arch index too.
+    pub require_platform_signature: bool,
     /// Requests in flight, for draining on shutdown.
     pub in_flight: AtomicUsize,
 }
@@ -157,6 +159,7 @@ impl DockerProxy {
             engine,
             upstream,
             switches,
+            require_platform_signature: false,
             in_flight: AtomicUsize::new(0),
         }
     }
@@ -357,7 +360,13 @@ impl DockerProxy {
             Ok(i) => i,
             Err(e) => return deny(&e),
         };
-        let outcome = self.engine.check(&image, creds, "docker").await;
+        let mut outcome = self.engine.check(&image, creds.clone(), "docker").await;
+        if self.require_platform_signature {
+            outcome = self
+                .engine
+                .check_platform(&image, outcome, get("platform"), creds, "docker")
+                .await;
+        }
         if !outcome.allowed {
             return deny(&outcome.summary());
         }

@@ -13,7 +13,7 @@ use time::format_description::well_known::Rfc3339;
 use tokio::sync::{OnceCell, broadcast};
 
 use crate::auth::Credential;
-use crate::oci::ImageRef;
+use crate::oci::{ImageRef, MEDIA_DOCKER_LIST, MEDIA_OCI_INDEX};
 use crate::registry::{Credentials, RegistryClient};
 use crate::verify::{Outcome, Source, TrustConfig, VerifyOptions, resolve, verify_target};
 
@@ -228,6 +228,87 @@ impl Engine {
         outcome
     }
 
+    /// For an allowed multi-arch index, the child manifest for `platform` (`os/arch[/variant]`,
+    /// default this host's) must verify too. Returns the child's outcome (pull that digest), or
+    /// the index's own outcome when it is not an index.
+    pub async fn check_platform(
+        &self,
+        image: &ImageRef,
+        index: Arc<Outcome>,
+        platform: Option<&str>,
+        creds: Option<Credential>,
+        origin: &str,
+    ) -> Arc<Outcome> {
+        let Some(desc) = index.descriptor.clone() else {
+            return index;
+        };
+        if !index.allowed
+            || (desc.media_type != MEDIA_OCI_INDEX && desc.media_type != MEDIA_DOCKER_LIST)
+        {
+            return index;
+        }
+        let own_client;
+        let client = match &creds {
+            Some(c) => {
+                own_client = self
+                    .client
+                    .with_credentials(Credentials::Fixed(Some(c.clone())));
+                &own_client
+            }
+            None => &self.client,
+        };
+        let pinned = image.with_digest(&desc.digest);
+        let child = async {
+            let fetched = client
+                .manifest(&pinned, &desc.digest)
+                .await
+                .map_err(|e| e.message)?;
+            let m = crate::oci::Manifest::parse(&fetched.bytes)?;
+            let (os, arch, variant) = platform_parts(platform);
+            m.manifests
+                .unwrap_or_default()
+                .into_iter()
+                .find(|d| {
+                    d.platform.as_ref().is_some_and(|p| {
+                        p.os == os
+                            && p.architecture == arch
+                            && variant
+                                .as_ref()
+                                .is_none_or(|v| p.variant.as_ref() == Some(v))
+                    })
+                })
+                .map(|d| d.digest)
+                .ok_or_else(|| format!("the index has no manifest for platform {os}/{arch}"))
+        }
+        .await;
+        match child {
+            Ok(digest) => {
+                let child_ref = ImageRef {
+                    tag: None,
+                    ..image.with_digest(&digest)
+                };
+                let o = self.check(&child_ref, creds, origin).await;
+                if o.allowed {
+                    o
+                } else {
+                    let mut d = (*o).clone();
+                    d.reason = Some(format!(
+                        "the platform manifest {digest} of index {} must be signed too (require_platform_signature): {}",
+                        desc.digest,
+                        o.reason.as_deref().unwrap_or("denied")
+                    ));
+                    Arc::new(d)
+                }
+            }
+            Err(e) => {
+                let mut d = Outcome::denied(&image.to_string(), e);
+                d.descriptor = Some(desc);
+                d.policy = index.policy.clone();
+                Arc::new(d)
+            }
+        }
+    }
+
     fn is_fresh(&self, o: &Outcome, at: Instant) -> bool {
         let ttl = if o.allowed {
             self.opts.positive_ttl
@@ -295,5 +376,36 @@ impl Engine {
 
     pub fn subscribe(&self) -> broadcast::Receiver<Decision> {
         self.watch.subscribe()
+    }
+}
+
+/// `os/arch[/variant]`, defaulting to this host's platform in Go's names.
+fn platform_parts(p: Option<&str>) -> (String, String, Option<String>) {
+    let host_arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" => "ppc64le",
+        other => other,
+    };
+    let mut it = p.unwrap_or("").split('/').filter(|s| !s.is_empty());
+    let os = it.next().unwrap_or("linux").to_string();
+    let arch = it.next().unwrap_or(host_arch).to_string();
+    let variant = it.next().map(str::to_owned);
+    (os, arch, variant)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn platforms_parse() {
+        assert_eq!(
+            platform_parts(Some("linux/arm64/v8")),
+            ("linux".into(), "arm64".into(), Some("v8".into()))
+        );
+        assert_eq!(platform_parts(Some("windows/amd64")).2, None);
+        assert_eq!(platform_parts(None).0, "linux");
     }
 }

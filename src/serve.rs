@@ -125,11 +125,9 @@ pub async fn run(opts: ServeOptions) -> i32 {
         format!("control unix://{}", opts.control_listen.display()),
     ];
 
-    let proxy = Arc::new(DockerProxy::new(
-        engine.clone(),
-        opts.docker_upstream.clone(),
-        d.clone(),
-    ));
+    let mut proxy = DockerProxy::new(engine.clone(), opts.docker_upstream.clone(), d.clone());
+    proxy.require_platform_signature = cfg.require_platform_signature;
+    let proxy = Arc::new(proxy);
     let state = Arc::new(ControlState::new(
         engine.clone(),
         opts.policy_dir.clone(),

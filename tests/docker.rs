@@ -6,6 +6,7 @@ mod common;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::daemon::*;
@@ -399,4 +400,85 @@ fn client_disconnect_mid_pull_and_hanging_registry_leave_no_leak() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+#[test]
+fn multi_arch_index_and_the_platform_signature_option() {
+    let p = peers();
+    let imgs = Images::new(&p.registry);
+    let mut children = Vec::new();
+    for plat in ["linux/amd64", "linux/arm64"] {
+        let tag = plat.replace('/', "-");
+        imgs.push(&tag, &format!("content for {plat}"));
+        let out = run_ok(Command::new("crane").args([
+            "mutate",
+            "--insecure",
+            "--set-platform",
+            plat,
+            &format!("{}:{tag}", imgs.name()),
+        ]));
+        children.push(out.trim().rsplit('@').next().unwrap().to_string());
+    }
+    let index_ref = format!("{}:multi", imgs.name());
+    run_ok(Command::new("crane").args([
+        "index",
+        "append",
+        "--insecure",
+        "-m",
+        &format!("{}:linux-amd64", imgs.name()),
+        "-m",
+        &format!("{}:linux-arm64", imgs.name()),
+        "-t",
+        &index_ref,
+    ]));
+    let index = run_ok(Command::new("crane").args(["digest", "--insecure", &index_ref]))
+        .trim()
+        .to_string();
+    imgs.sign(&index);
+
+    // Default: the signature on the index covers its children.
+    let d = Daemon::start(&imgs.dir(), &p.docker_sock, &p.registry);
+    let out = run(d.docker().args(["pull", &index_ref]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    run(direct_docker().args(["rmi", "-f", &index_ref]));
+    drop(d);
+
+    // require_platform_signature: the amd64 manifest must be signed too, and is what is pulled.
+    let d = Daemon::start_with(
+        &imgs.dir(),
+        &p.docker_sock,
+        &p.registry,
+        "require_platform_signature = true\n",
+    );
+    let out = run(d.docker().args(["pull", &index_ref]));
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("must be signed too") && err.contains(&children[0]),
+        "{err}"
+    );
+    imgs.sign(&children[0]);
+    // The denial is cached briefly (negative TTL); an admin who just signed purges it.
+    run_ok(d.ctl().args(["cache", "purge"]));
+    let out = run(d.docker().args(["pull", &index_ref]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let inspect = run_ok(direct_docker().args(["image", "inspect", &index_ref]));
+    assert!(
+        inspect.contains(&children[0]),
+        "pinned to the platform manifest: {inspect}"
+    );
+    // An arm64 pull wants the arm64 manifest signed.
+    let out = run(d
+        .docker()
+        .args(["pull", "--platform", "linux/arm64", &index_ref]));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&children[1]));
 }
