@@ -47,7 +47,10 @@ pub struct TrustConfig {
 impl TrustConfig {
     /// Load `trustpolicy.oci.json` (else `trustpolicy.json`) and `truststore/x509/...` from `dir`.
     pub fn load(dir: &Path) -> Result<TrustConfig, Vec<String>> {
-        let (policy, policy_path) = PolicyDocument::load_dir(dir)?;
+        let (policy, policy_path) = PolicyDocument::load_dir(dir).map_err(|mut problems| {
+            problems.extend(named_store_problems(dir));
+            problems
+        })?;
         let root = dir.join("truststore");
         let mut stores = HashMap::new();
         let mut hash_input = std::fs::read(&policy_path).unwrap_or_default();
@@ -106,6 +109,36 @@ impl TrustConfig {
         }
         Ok(out)
     }
+}
+
+/// For a policy document that did not validate: the problems of the trust stores named by its
+/// well-formed `type:name` references (read loosely), so that one run reports every problem.
+fn named_store_problems(dir: &Path) -> Vec<String> {
+    let file = ["trustpolicy.oci.json", "trustpolicy.json"]
+        .iter()
+        .find_map(|f| std::fs::read(dir.join(f)).ok());
+    let Some(doc) = file.and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok()) else {
+        return Vec::new();
+    };
+    let mut refs: Vec<(StoreKind, &str)> = Vec::new();
+    let statements = doc["trustPolicies"].as_array().into_iter().flatten();
+    for r in statements.flat_map(|st| st["trustStores"].as_array().into_iter().flatten()) {
+        let parsed = r.as_str().and_then(|r| r.split_once(':'));
+        if let Some((kind, name)) = parsed
+            && let Some(kind) = StoreKind::parse(kind)
+            && truststore::is_valid_store_name(name)
+            && !refs.contains(&(kind, name))
+        {
+            refs.push((kind, name));
+        }
+    }
+    let root = dir.join("truststore");
+    let mut problems: Vec<String> = refs
+        .into_iter()
+        .filter_map(|(k, n)| truststore::load_named_store(&root, store_kind(k), n).err())
+        .collect();
+    problems.sort();
+    problems
 }
 
 fn store_kind(k: StoreKind) -> truststore::Kind {

@@ -361,3 +361,68 @@ pub fn run_ok(cmd: &mut Command) -> String {
 pub fn pullguard() -> Command {
     Command::new(env!("CARGO_BIN_EXE_pullguard"))
 }
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers for fault and auth tests
+
+/// A loopback port nobody listens on right now (bound, then released).
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    l.local_addr().unwrap().port()
+}
+
+pub fn stdout_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// pullguard ended on its own with one of its documented exit codes (0 allowed, 1 denied,
+/// 2 usage): no panic, no signal. Returns the code.
+pub fn exit_code(out: &Output) -> i32 {
+    let err = stderr_of(out);
+    assert!(
+        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+        "pullguard panicked: {err}"
+    );
+    let code = out.status.code();
+    assert!(
+        matches!(code, Some(0..=2)),
+        "pullguard exited with {:?} (signal or undocumented code)\nstdout: {}\nstderr: {err}",
+        out.status,
+        stdout_of(out)
+    );
+    code.unwrap()
+}
+
+/// Assert a denial (exit 1) whose stderr contains every one of `needles`; returns stderr.
+pub fn assert_denied(out: &Output, needles: &[&str]) -> String {
+    let code = exit_code(out);
+    let err = stderr_of(out);
+    assert_eq!(code, 1, "expected a denial, got exit {code}\nstderr: {err}");
+    assert!(err.contains("denied"), "no denial line: {err}");
+    for n in needles {
+        assert!(err.contains(n), "stderr lacks {n:?}: {err}");
+    }
+    err
+}
+
+/// A one-statement OCI trust policy for every registry (`*`) at `level`, in `dir`.
+pub fn write_policy(dir: &Path, level: &str, stores: &[&str]) {
+    let stores: Vec<String> = stores.iter().map(|s| format!("{s:?}")).collect();
+    let p = format!(
+        r#"{{"version":"1.0","trustPolicies":[{{"name":"tests","registryScopes":["*"],"signatureVerification":{{"level":"{level}"}},"trustStores":[{}],"trustedIdentities":["*"]}}]}}"#,
+        stores.join(",")
+    );
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("trustpolicy.json"), p).unwrap();
+}
+
+/// `sha256:<hex>` of `bytes`.
+pub fn sha256(bytes: &[u8]) -> String {
+    let h = openssl::sha::sha256(bytes);
+    let hex: String = h.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
