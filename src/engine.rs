@@ -15,6 +15,7 @@ use tokio::sync::{OnceCell, broadcast};
 use crate::auth::Credential;
 use crate::oci::{ImageRef, MEDIA_DOCKER_LIST, MEDIA_OCI_INDEX};
 use crate::registry::{Credentials, RegistryClient};
+use crate::revocation::RevocationChecker;
 use crate::verify::{Outcome, Source, TrustConfig, VerifyOptions, resolve, verify_target};
 
 /// One trust configuration and the generation it was installed as.
@@ -81,6 +82,8 @@ pub struct Engine {
     decisions: Mutex<VecDeque<Decision>>,
     watch: broadcast::Sender<Decision>,
     opts: EngineOptions,
+    /// One OCSP/CRL checker for every verification: its CRL cache outlives them.
+    revocation: Arc<RevocationChecker>,
 }
 
 impl Engine {
@@ -98,6 +101,7 @@ impl Engine {
             decisions: Mutex::new(VecDeque::new()),
             watch,
             opts,
+            revocation: Arc::new(RevocationChecker::default()),
         }
     }
 
@@ -215,6 +219,7 @@ impl Engine {
                     max_signatures: self.opts.max_signatures,
                     now: OffsetDateTime::now_utc(),
                     scope: None,
+                    revocation: self.revocation.clone(),
                 };
                 let o = verify_target(&snap.trust, &source, image, &target, &opts).await;
                 (Arc::new(o), Instant::now())

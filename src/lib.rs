@@ -7,6 +7,7 @@
 //! - [`truststore`] and [`x509`]: named trust stores and the certificate rules of the spec.
 //! - [`envelope`]: JWS and COSE signature envelopes (the integrity check).
 //! - [`timestamp`]: RFC 3161 timestamp countersignatures.
+//! - [`revocation`]: OCSP and CRL checks of certificate chains.
 //! - [`verify`]: the engine: one envelope against a statement, one image end to end.
 //! - [`registry`], [`layout`], [`oci`], [`auth`]: where manifests and signatures come from.
 //! - [`engine`], [`docker`], [`control`], [`serve`], [`systemd`]: the daemon: verdict cache,
@@ -26,6 +27,7 @@ pub mod layout;
 pub mod oci;
 pub mod policy;
 pub mod registry;
+pub mod revocation;
 pub mod serve;
 pub mod systemd;
 pub mod timestamp;

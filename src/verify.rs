@@ -21,13 +21,12 @@ use crate::policy::{
     Action, PolicyDocument, Statement, StoreKind, ValidationType, VerifyTimestamp,
 };
 use crate::registry::{Fetched, RegistryClient};
+use crate::revocation::{Purpose, RevocationChecker};
 use crate::truststore;
 use crate::x509::{self, Cert};
 
 /// A named trust store's certificates, or why it failed to load.
 pub type LoadedStore = Result<Arc<Vec<Cert>>, String>;
-
-type Check<'a> = &'a dyn Fn() -> Result<(), String>;
 
 /// A policy document with the trust stores it names, loaded and immutable. The daemon swaps a
 /// whole `Arc<TrustConfig>` on reload.
@@ -218,14 +217,17 @@ fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
 }
 
-/// Verify one envelope against `stmt` for `target`, at time `now`. Never panics on bad input.
-pub fn verify_envelope(
+/// Verify one envelope against `stmt` for `target`, at time `now`, checking OCSP/CRL with
+/// `rev` (only when the level does not skip revocation, and for a TSA chain). Never panics on
+/// bad input.
+pub async fn verify_envelope(
     cfg: &TrustConfig,
     stmt: &Statement,
     media_type: &str,
     bytes: &[u8],
     target: &Descriptor,
     now: OffsetDateTime,
+    rev: &RevocationChecker,
 ) -> SignatureReport {
     let mut report = SignatureReport::new(sha256_digest(bytes), media_type);
     let level = &stmt.level;
@@ -260,17 +262,12 @@ pub fn verify_envelope(
         return report;
     }
 
-    let checks: [(ValidationType, Check); 4] = [
-        (ValidationType::Authenticity, &|| {
-            authenticity(cfg, stmt, &env)
-        }),
-        (ValidationType::Expiry, &|| expiry(&env, now)),
-        (ValidationType::AuthenticTimestamp, &|| {
-            authentic_timestamp(cfg, stmt, &env, now)
-        }),
-        (ValidationType::Revocation, &|| revocation(&env)),
-    ];
-    for (kind, check) in checks {
+    for kind in [
+        ValidationType::Authenticity,
+        ValidationType::Expiry,
+        ValidationType::AuthenticTimestamp,
+        ValidationType::Revocation,
+    ] {
         let action = level.action(kind);
         if action == Action::Skip {
             report.validations.push(ValidationResult {
@@ -280,7 +277,15 @@ pub fn verify_envelope(
             });
             continue;
         }
-        let result = check();
+        let result = match kind {
+            ValidationType::Authenticity => authenticity(cfg, stmt, &env),
+            ValidationType::Expiry => expiry(&env, now),
+            ValidationType::AuthenticTimestamp => {
+                authentic_timestamp(cfg, stmt, &env, now, rev).await
+            }
+            ValidationType::Revocation => revocation(&env, rev).await,
+            ValidationType::Integrity => Ok(()),
+        };
         let failed = result.as_ref().err().cloned();
         report.validations.push(ValidationResult {
             kind: kind.as_str(),
@@ -339,11 +344,12 @@ fn expiry(env: &Envelope, now: OffsetDateTime) -> Result<(), String> {
     }
 }
 
-fn authentic_timestamp(
+async fn authentic_timestamp(
     cfg: &TrustConfig,
     stmt: &Statement,
     env: &Envelope,
     now: OffsetDateTime,
+    rev: &RevocationChecker,
 ) -> Result<(), String> {
     if env.scheme == SigningScheme::SigningAuthority {
         for c in &env.chain {
@@ -404,37 +410,17 @@ fn authentic_timestamp(
             ));
         }
     }
-    // The TSA chain's revocation is always enforced inside this step (notation-go). pullguard
-    // does not query OCSP/CRL yet, so a TSA chain that names responders cannot pass.
-    if let Some(c) = revocable(&tsa_chain) {
-        return Err(format!(
-            "timestamping certificate with subject {:?} revocation status is unknown: pullguard does not check OCSP/CRL yet",
-            c.subject()
-        ));
-    }
-    Ok(())
+    // The TSA chain's revocation is always enforced inside this step (notation-go).
+    rev.check_chain(&tsa_chain, Purpose::Timestamping, None)
+        .await
 }
 
-/// The first certificate (other than the root) that names an OCSP responder or a CRL.
-fn revocable(chain: &[Cert]) -> Option<&Cert> {
-    let n = chain.len().saturating_sub(1);
-    chain[..n].iter().find(|c| {
-        let (ocsp, crl) = c.revocation_urls();
-        !ocsp.is_empty() || !crl.is_empty()
-    })
-}
-
-fn revocation(env: &Envelope) -> Result<(), String> {
-    // Certificates without OCSP/CRL locations are non-revokable (notation: OK). Ones with them
-    // would need a network check, which pullguard does not do yet: report "unknown", which
-    // fails at strict and is logged at permissive/audit, exactly like an unreachable responder.
-    match revocable(&env.chain) {
-        None => Ok(()),
-        Some(c) => Err(format!(
-            "signing certificate with subject {:?} revocation status is unknown: pullguard does not check OCSP/CRL yet",
-            c.subject()
-        )),
-    }
+/// The code-signing chain's OCSP/CRL status. The signing time counts for the invalidityDate
+/// rule only when it is authentic (signingAuthority scheme), as in notation-go.
+async fn revocation(env: &Envelope, rev: &RevocationChecker) -> Result<(), String> {
+    let signing_time = (env.scheme == SigningScheme::SigningAuthority).then_some(env.signing_time);
+    rev.check_chain(&env.chain, Purpose::CodeSigning, signing_time)
+        .await
 }
 
 /// Where signatures come from.
@@ -491,6 +477,8 @@ pub struct VerifyOptions {
     /// Scope used for policy selection instead of the image's `registry/repository`
     /// (notation's `--scope`, for OCI layouts).
     pub scope: Option<String>,
+    /// OCSP/CRL checker (HTTP clients and the CRL cache); the daemon shares one.
+    pub revocation: Arc<RevocationChecker>,
 }
 
 impl Default for VerifyOptions {
@@ -499,6 +487,7 @@ impl Default for VerifyOptions {
             max_signatures: 100,
             now: OffsetDateTime::now_utc(),
             scope: None,
+            revocation: Arc::new(RevocationChecker::default()),
         }
     }
 }
@@ -708,7 +697,16 @@ pub async fn verify_target(
         }
         let report = match fetch_envelope(source, &pinned, desc).await {
             Ok((media_type, bytes)) => {
-                let mut r = verify_envelope(cfg, stmt, &media_type, &bytes, &target, opts.now);
+                let mut r = verify_envelope(
+                    cfg,
+                    stmt,
+                    &media_type,
+                    &bytes,
+                    &target,
+                    opts.now,
+                    &opts.revocation,
+                )
+                .await;
                 r.digest = desc.digest.clone();
                 r
             }

@@ -9,7 +9,11 @@ use std::path::Path;
 use common::testdata;
 use pullguard::layout::OciLayout;
 use pullguard::oci::{Descriptor, ImageRef};
-use pullguard::verify::{Source, TrustConfig, VerifyOptions, verify_envelope, verify_image};
+use pullguard::policy::Statement;
+use pullguard::revocation::RevocationChecker;
+use pullguard::verify::{
+    SignatureReport, Source, TrustConfig, VerifyOptions, verify_envelope, verify_image,
+};
 use time::OffsetDateTime;
 use time::macros::datetime;
 
@@ -90,6 +94,25 @@ const MOCK_TARGET: (&str, &str, i64) = (
 );
 const MOCK_SCOPE: &str = "registry.acme-rockets.io/software/net-monitor";
 
+/// `verify_envelope` on a fresh current-thread runtime (OCSP/CRL checks are async).
+fn verify_blocking(
+    cfg: &TrustConfig,
+    stmt: &Statement,
+    media_type: &str,
+    bytes: &[u8],
+    target: &Descriptor,
+    now: OffsetDateTime,
+) -> SignatureReport {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let rev = RevocationChecker::default();
+    rt.block_on(verify_envelope(
+        cfg, stmt, media_type, bytes, target, now, &rev,
+    ))
+}
+
 /// Run one envelope file; returns (passed, error text, validations JSON).
 fn run_envelope(
     dir: &Path,
@@ -101,7 +124,7 @@ fn run_envelope(
     let cfg = TrustConfig::load(dir).unwrap_or_else(|e| panic!("policy: {e:?}"));
     let stmt = &cfg.policy.statements[0];
     let bytes = std::fs::read(testdata().join(file)).unwrap();
-    let r = verify_envelope(&cfg, stmt, media_type, &bytes, target, now);
+    let r = verify_blocking(&cfg, stmt, media_type, &bytes, target, now);
     (
         r.passed(),
         r.error.clone().unwrap_or_default(),
@@ -416,7 +439,7 @@ fn malformed_envelopes_fail_integrity() {
             .unwrap();
     let cfg = TrustConfig::load(dir.path()).unwrap();
     for cut in (0..good.len()).step_by(7) {
-        let r = verify_envelope(
+        let r = verify_blocking(
             &cfg,
             &cfg.policy.statements[0],
             "application/cose",
@@ -430,7 +453,7 @@ fn malformed_envelopes_fail_integrity() {
         std::fs::read(testdata().join("envelopes/jws/notation-go_mock_ca_valid_sig_env.json"))
             .unwrap();
     for cut in (0..good.len()).step_by(5) {
-        let r = verify_envelope(
+        let r = verify_blocking(
             &cfg,
             &cfg.policy.statements[0],
             "application/jose+json",
@@ -503,8 +526,8 @@ fn timestamped_envelopes() {
     }
 
     // Valid timestamps: everything passes up to the TSA chain's revocation, which needs the
-    // network (GlobalSign OCSP/CRL). Offline, notation reports "revocation status is unknown"
-    // and fails at strict; so does pullguard (it does not query OCSP/CRL yet).
+    // network (GlobalSign OCSP/CRL). Offline (this test assumes it), notation reports
+    // "revocation status is unknown" and fails at strict; so does pullguard.
     for f in [
         "envelopes/jws/notation-go_timestamp_jwsWithTimestamp.jws",
         "envelopes/cose/notation-go_timestamp_coseWithTimestamp.cose",
