@@ -33,7 +33,8 @@ struct Cli {
 enum Command {
     /// Verify an image's Notation signature once (a drop-in for `notation verify`).
     Verify(VerifyArgs),
-    /// Run the daemon: the Docker Engine API proxy in front of docker.sock.
+    /// Run the daemon: the Docker Engine API proxy in front of docker.sock, and/or the
+    /// verifying registry mirror.
     Serve(ServeArgs),
     /// Ask the running daemon (the control API).
     Ctl {
@@ -79,6 +80,10 @@ struct ServeArgs {
     /// The control API socket (default /run/pullguard/control.sock).
     #[arg(long)]
     control_listen: Option<PathBuf>,
+    /// Serve the verifying registry mirror on this TCP address (IP:PORT). With the mirror on,
+    /// the Docker proxy runs only when its socket is configured.
+    #[arg(long, value_name = "ADDR")]
+    mirror_listen: Option<String>,
     #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
     insecure_registry: Vec<String>,
     /// Log format: text or json.
@@ -207,13 +212,21 @@ fn run_serve(args: ServeArgs) -> i32 {
         .unwrap_or_else(|| PathBuf::from(config::DEFAULT_POLICY_DIR));
     let mut insecure = cfg.insecure_registries.clone();
     insecure.extend(args.insecure_registry.iter().cloned());
+    let mirror_listen = args
+        .mirror_listen
+        .clone()
+        .or_else(|| cfg.mirror.listen.clone());
     let opts = crate::serve::ServeOptions {
         policy_dir,
         docker_listen: args
             .docker_listen
             .clone()
             .or_else(|| cfg.docker.listen.clone())
-            .unwrap_or_else(|| PathBuf::from(config::DEFAULT_DOCKER_LISTEN)),
+            .or_else(|| {
+                mirror_listen
+                    .is_none()
+                    .then(|| PathBuf::from(config::DEFAULT_DOCKER_LISTEN))
+            }),
         docker_upstream: args
             .docker_upstream
             .clone()
@@ -224,6 +237,7 @@ fn run_serve(args: ServeArgs) -> i32 {
             .clone()
             .or_else(|| cfg.control.listen.clone())
             .unwrap_or_else(|| PathBuf::from(crate::control::DEFAULT_CONTROL_SOCKET)),
+        mirror_listen,
         insecure,
         config: cfg,
     };

@@ -38,6 +38,8 @@ pub struct Config {
     pub docker: DockerSection,
     #[serde(default)]
     pub control: ControlSection,
+    #[serde(default)]
+    pub mirror: MirrorSection,
 }
 
 /// `[control]`: the gRPC control API.
@@ -84,6 +86,22 @@ pub struct DockerSection {
     /// `POST /services/create`, `/services/{id}/update` (swarm nodes pull on their own).
     #[serde(default)]
     pub allow_services: bool,
+}
+
+/// `[mirror]`: the verifying OCI registry mirror (off unless `listen` or `--mirror-listen`).
+/// Plain-HTTP upstreams are the ones in `insecure_registries`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MirrorSection {
+    /// TCP address to serve, e.g. "127.0.0.1:5002" (port 0: any free port, logged).
+    pub listen: Option<String>,
+    /// Registries (`host[:port]`, as containerd names them in `?ns=`) the mirror may fetch from.
+    /// A request for any other registry is denied.
+    #[serde(default)]
+    pub upstreams: Vec<String>,
+    /// The registry for requests without `?ns=` (a client pointed straight at the mirror).
+    /// It is an upstream too.
+    pub default_upstream: Option<String>,
 }
 
 pub const DEFAULT_DOCKER_LISTEN: &str = "/run/pullguard/docker.sock";
@@ -185,6 +203,18 @@ mod tests {
         assert_eq!(lookup_id("root", "/etc/passwd"), Ok(0));
         assert_eq!(lookup_id("42", "/etc/group"), Ok(42));
         assert!(Config::parse("[docker]\nbogus = 1\n").is_err());
+    }
+
+    #[test]
+    fn mirror_section() {
+        let c = Config::parse(
+            "[mirror]\nlisten = \"127.0.0.1:5002\"\nupstreams = [\"127.0.0.1:5000\"]\ndefault_upstream = \"r.example\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.mirror.listen.as_deref(), Some("127.0.0.1:5002"));
+        assert_eq!(c.mirror.upstreams, vec!["127.0.0.1:5000"]);
+        assert_eq!(c.mirror.default_upstream.as_deref(), Some("r.example"));
+        assert!(Config::parse("[mirror]\nbogus = 1\n").is_err());
     }
 
     #[test]

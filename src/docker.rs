@@ -25,7 +25,7 @@ use tokio::sync::{mpsc, watch};
 use crate::auth;
 use crate::config::DockerSection;
 use crate::engine::Engine;
-use crate::http::pct_encode;
+use crate::http::{pct_encode, query_pairs};
 use crate::oci::ImageRef;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -70,42 +70,6 @@ fn split_version(path: &str) -> (&str, &str) {
         return (&path[..i + 2], &path[i + 2..]);
     }
     ("", path)
-}
-
-fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
-    query
-        .unwrap_or("")
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (pct_decode(k), pct_decode(v))
-        })
-        .collect()
-}
-
-fn pct_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => {
-                let hex = std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz");
-                match u8::from_str_radix(hex, 16) {
-                    Ok(v) => {
-                        out.push(v);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn encode_query(pairs: &[(String, String)]) -> String {
@@ -672,6 +636,7 @@ pub fn bind_socket(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::pct_decode;
 
     #[test]
     fn versions_split() {

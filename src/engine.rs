@@ -14,7 +14,7 @@ use tokio::sync::{OnceCell, broadcast};
 
 use crate::auth::Credential;
 use crate::oci::{ImageRef, MEDIA_DOCKER_LIST, MEDIA_OCI_INDEX};
-use crate::registry::{Credentials, RegistryClient};
+use crate::registry::{Credentials, Fetched, RegistryClient};
 use crate::revocation::RevocationChecker;
 use crate::verify::{Outcome, Source, TrustConfig, VerifyOptions, resolve, verify_target};
 
@@ -145,6 +145,11 @@ impl Engine {
         }
     }
 
+    /// The registry client verification uses (the daemon's credentials).
+    pub fn client(&self) -> &RegistryClient {
+        &self.client
+    }
+
     /// Resolve `image` (always, so a moved tag is seen) and verify the digest it names, through
     /// the cache. The outcome says which digest was verified: pull exactly that one.
     pub async fn check(
@@ -153,6 +158,19 @@ impl Engine {
         creds: Option<Credential>,
         origin: &str,
     ) -> Arc<Outcome> {
+        self.check_manifest(image, creds, origin).await.0
+    }
+
+    /// [`Engine::check`], also handing back the manifest exactly as the registry served it when
+    /// this call fetched it (a tag, or a digest without a fresh verdict): the bytes whose digest
+    /// the outcome is about, for a caller that serves them on (the mirror). `None` when the
+    /// verdict came from the cache without a registry round trip, or nothing was resolved.
+    pub async fn check_manifest(
+        &self,
+        image: &ImageRef,
+        creds: Option<Credential>,
+        origin: &str,
+    ) -> (Arc<Outcome>, Option<Fetched>) {
         let start = Instant::now();
         let snap = self.snapshot();
         let own_client;
@@ -176,19 +194,20 @@ impl Engine {
                 }
                 self.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
                 self.record(origin, &o, snap.generation, true, start);
-                return o;
+                return (o, None);
             }
         }
-        let target = match resolve(&source, image).await {
-            Ok(f) => f.descriptor(),
+        let fetched = match resolve(&source, image).await {
+            Ok(f) => f,
             Err(e) => {
                 let mut o = Outcome::denied(&image.to_string(), e);
                 o.timings.total_ms = start.elapsed().as_secs_f64() * 1000.0;
                 let o = Arc::new(o);
                 self.record(origin, &o, snap.generation, false, start);
-                return o;
+                return (o, None);
             }
         };
+        let target = fetched.descriptor();
         let key = (
             format!("{}@{}", image.scope(), target.digest),
             snap.generation,
@@ -230,7 +249,7 @@ impl Engine {
             self.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
         }
         self.record(origin, &outcome, snap.generation, !computed, start);
-        outcome
+        (outcome, Some(fetched))
     }
 
     /// For an allowed multi-arch index, the child manifest for `platform` (`os/arch[/variant]`,

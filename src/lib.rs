@@ -10,8 +10,8 @@
 //! - [`revocation`]: OCSP and CRL checks of certificate chains.
 //! - [`verify`]: the engine: one envelope against a statement, one image end to end.
 //! - [`registry`], [`layout`], [`oci`], [`auth`]: where manifests and signatures come from.
-//! - [`engine`], [`docker`], [`control`], [`serve`], [`systemd`]: the daemon: verdict cache,
-//!   Docker API proxy, gRPC control API, lifecycle.
+//! - [`engine`], [`docker`], [`mirror`], [`control`], [`serve`], [`systemd`]: the daemon:
+//!   verdict cache, Docker API proxy, verifying registry mirror, gRPC control API, lifecycle.
 //! - [`config`] and [`cli`]: the command line.
 
 pub mod auth;
@@ -24,6 +24,7 @@ pub mod engine;
 pub mod envelope;
 pub mod http;
 pub mod layout;
+pub mod mirror;
 pub mod oci;
 pub mod policy;
 pub mod registry;

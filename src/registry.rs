@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use bytes::Bytes;
-use hyper::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, WWW_AUTHENTICATE};
+use hyper::header::{
+    ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, RANGE, WWW_AUTHENTICATE,
+};
 use hyper::{Method, StatusCode};
 
 use crate::http::{Http, Resp, pct_encode};
@@ -144,6 +146,17 @@ impl RegistryClient {
         path: &str,
         accept: &[&str],
     ) -> Result<Resp, RegistryError> {
+        self.get_with(image, path, accept, &[]).await
+    }
+
+    /// [`Self::get`] with extra request headers (a `Range`, say).
+    async fn get_with(
+        &self,
+        image: &ImageRef,
+        path: &str,
+        accept: &[&str],
+        extra: &[(HeaderName, String)],
+    ) -> Result<Resp, RegistryError> {
         let url = format!(
             "{}/v2/{}/{}",
             self.base_url(&image.registry),
@@ -152,7 +165,7 @@ impl RegistryClient {
         );
         let key = image.scope();
         let cached = self.authz.lock().ok().and_then(|m| m.get(&key).cloned());
-        let resp = self.send(&url, accept, cached.as_deref()).await?;
+        let resp = self.send(&url, accept, extra, cached.as_deref()).await?;
         if resp.status != StatusCode::UNAUTHORIZED {
             return Ok(resp);
         }
@@ -166,17 +179,19 @@ impl RegistryClient {
         if let Ok(mut m) = self.authz.lock() {
             m.insert(key, header.clone());
         }
-        self.send(&url, accept, Some(&header)).await
+        self.send(&url, accept, extra, Some(&header)).await
     }
 
     async fn send(
         &self,
         url: &str,
         accept: &[&str],
+        extra: &[(HeaderName, String)],
         authz: Option<&str>,
     ) -> Result<Resp, RegistryError> {
         let mut headers: Vec<(HeaderName, String)> =
             accept.iter().map(|a| (ACCEPT, a.to_string())).collect();
+        headers.extend_from_slice(extra);
         if let Some(h) = authz {
             headers.push((AUTHORIZATION, h.to_string()));
         }
@@ -381,6 +396,22 @@ impl RegistryClient {
         }
         check_digest(&desc.digest, &bytes).map_err(RegistryError::new)?;
         Ok(bytes)
+    }
+
+    /// GET a blob without reading it: the upstream response (status, headers, and the body to
+    /// stream), `Range` passed on when given. The request timeout covers the headers only; the
+    /// caller bounds the body, checks the status and checks the content against the digest.
+    pub async fn blob_stream(
+        &self,
+        image: &ImageRef,
+        digest: &str,
+        range: Option<&str>,
+    ) -> Result<Resp, RegistryError> {
+        crate::oci::validate_digest(digest).map_err(RegistryError::new)?;
+        let extra: Vec<(HeaderName, String)> =
+            range.map(|r| (RANGE, r.to_string())).into_iter().collect();
+        self.get_with(image, &format!("blobs/{digest}"), &["*/*"], &extra)
+            .await
     }
 
     /// Notation signatures on `digest`: the Referrers API first, then the `sha256-<hex>` tag

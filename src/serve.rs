@@ -16,6 +16,7 @@ use crate::config::{self, Config};
 use crate::control::{self, ControlState};
 use crate::docker::{DockerProxy, SocketPerms, bind_socket};
 use crate::engine::{Engine, EngineOptions};
+use crate::mirror::Mirror;
 use crate::registry::{Credentials, RegistryClient, RegistryOptions};
 use crate::systemd;
 use crate::verify::TrustConfig;
@@ -23,9 +24,12 @@ use crate::verify::TrustConfig;
 pub struct ServeOptions {
     pub config: Config,
     pub policy_dir: PathBuf,
-    pub docker_listen: PathBuf,
+    /// The Docker proxy socket; `None`: no proxy (unless systemd passes one).
+    pub docker_listen: Option<PathBuf>,
     pub docker_upstream: PathBuf,
     pub control_listen: PathBuf,
+    /// The verifying registry mirror's TCP address; `None`: no mirror.
+    pub mirror_listen: Option<String>,
     pub insecure: Vec<String>,
 }
 
@@ -99,13 +103,14 @@ pub async fn run(opts: ServeOptions) -> i32 {
         Ok(p) => p,
         Err(e) => return fail(e),
     };
-    let docker_listener = match activated.take("docker") {
-        Ok(Some(l)) => l,
-        Ok(None) => match bind_socket(&opts.docker_listen, &perms, Some(&opts.docker_upstream)) {
-            Ok(l) => l,
+    let docker_listener = match (activated.take("docker"), &opts.docker_listen) {
+        (Ok(Some(l)), _) => Some(l),
+        (Ok(None), Some(path)) => match bind_socket(path, &perms, Some(&opts.docker_upstream)) {
+            Ok(l) => Some(l),
             Err(e) => return fail(e),
         },
-        Err(e) => return fail(e),
+        (Ok(None), None) => None,
+        (Err(e), _) => return fail(e),
     };
     let control_perms = SocketPerms {
         mode: Some(0o600),
@@ -120,10 +125,31 @@ pub async fn run(opts: ServeOptions) -> i32 {
         },
         Err(e) => return fail(e),
     };
-    let listeners = vec![
-        format!("docker unix://{}", opts.docker_listen.display()),
-        format!("control unix://{}", opts.control_listen.display()),
-    ];
+    // The verifying registry mirror (optional).
+    let mirror = match &opts.mirror_listen {
+        Some(addr) => match Mirror::setup(engine.clone(), cfg, addr).await {
+            Ok(m) => Some(m),
+            Err(e) => return fail(e),
+        },
+        None => None,
+    };
+    if docker_listener.is_none() && mirror.is_none() {
+        return fail(
+            "nothing to serve: configure the Docker proxy (--docker-listen) and/or the mirror (--mirror-listen)",
+        );
+    }
+    let mut listeners = Vec::new();
+    if docker_listener.is_some() {
+        let at = opts
+            .docker_listen
+            .as_deref()
+            .unwrap_or(Path::new("(systemd)"));
+        listeners.push(format!("docker unix://{}", at.display()));
+    }
+    listeners.push(format!("control unix://{}", opts.control_listen.display()));
+    if let Some((_, _, addr)) = &mirror {
+        listeners.push(format!("mirror http://{addr}"));
+    }
 
     let mut proxy = DockerProxy::new(engine.clone(), opts.docker_upstream.clone(), d.clone());
     proxy.require_platform_signature = cfg.require_platform_signature;
@@ -134,7 +160,15 @@ pub async fn run(opts: ServeOptions) -> i32 {
         listeners,
     ));
     let (stop_tx, stop_rx) = watch::channel(false);
-    let docker_task = tokio::spawn(proxy.clone().serve(docker_listener, stop_rx.clone()));
+    let docker_task =
+        docker_listener.map(|l| tokio::spawn(proxy.clone().serve(l, stop_rx.clone())));
+    let (mirror, mirror_task) = match mirror {
+        Some((m, l, _)) => (
+            Some(m.clone()),
+            Some(tokio::spawn(m.serve(l, stop_rx.clone()))),
+        ),
+        None => (None, None),
+    };
     let allowed = cfg.control.allowed_uids.clone().unwrap_or_else(|| {
         let me = std::fs::metadata("/proc/self")
             .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
@@ -178,7 +212,8 @@ pub async fn run(opts: ServeOptions) -> i32 {
         _ => return fail("cannot install signal handlers"),
     };
     tracing::info!(
-        docker = %opts.docker_listen.display(),
+        docker = ?opts.docker_listen,
+        mirror = ?opts.mirror_listen,
         upstream = %opts.docker_upstream.display(),
         control = %opts.control_listen.display(),
         policy = %engine.snapshot().trust.policy_path.display(),
@@ -200,15 +235,24 @@ pub async fn run(opts: ServeOptions) -> i32 {
     tracing::info!("shutting down: no new connections, draining in-flight requests");
     systemd::stopping();
     let _ = stop_tx.send(true);
-    let _ = docker_task.await;
+    for task in [docker_task, mirror_task].into_iter().flatten() {
+        let _ = task.await;
+    }
     let grace = Duration::from_secs(cfg.shutdown_grace_secs.unwrap_or(30));
     let start = Instant::now();
-    while proxy.in_flight.load(Ordering::SeqCst) > 0 && start.elapsed() < grace {
+    let busy =
+        || proxy.in_flight.load(Ordering::SeqCst) + mirror.as_ref().map_or(0, |m| m.in_flight());
+    while busy() > 0 && start.elapsed() < grace {
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    if let Some(m) = &mirror {
+        m.log_counters();
     }
     let _ = tokio::time::timeout(Duration::from_secs(2), control_task).await;
     if activated.is_empty() {
-        let _ = std::fs::remove_file(&opts.docker_listen);
+        if let Some(p) = &opts.docker_listen {
+            let _ = std::fs::remove_file(p);
+        }
         let _ = std::fs::remove_file(&opts.control_listen);
     }
     0

@@ -1,0 +1,913 @@
+//! The verifying OCI registry mirror: the pull side of the distribution API on a TCP address,
+//! for containerd's `hosts.toml` (`?ns=` names the upstream registry). A manifest, by tag or
+//! digest, is resolved upstream and verified through the [`Engine`]; it is then served with
+//! the upstream's exact bytes, media type and digest. What a verified manifest references
+//! (config, layers, index children, and their config and layers once fetched) is granted for
+//! the current policy generation; a blob is served only when granted, streamed from upstream
+//! without buffering and checked against its digest on the way (the last frame is held back
+//! until the digest matches). Everything else is the OCI error `DENIED` with a message naming
+//! the image, the digest, the policy and the reason.
+//!
+//! It does not push, list tags or catalogs, serve referrers, or fetch a layer's foreign
+//! `urls`; it does not authenticate its own clients (bind it to loopback).
+
+use std::collections::{HashMap, VecDeque};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::header::{
+    ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, HeaderName, HeaderValue,
+    RANGE,
+};
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use openssl::hash::{Hasher, MessageDigest};
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, mpsc, watch};
+
+use crate::config::{Config, MirrorSection};
+use crate::docker::{Body, BoxError};
+use crate::engine::Engine;
+use crate::http::query_pairs;
+use crate::oci::{ImageRef, Manifest, hex, validate_digest};
+use crate::registry::Fetched;
+
+const DOCKER_CONTENT_DIGEST: HeaderName = HeaderName::from_static("docker-content-digest");
+/// Grants kept per generation; past this the oldest go first (a pull then fails closed).
+const MAX_GRANTS: usize = 100_000;
+/// Client connections served at once.
+const MAX_CONNECTIONS: usize = 1024;
+/// A client gets this long to send a request head.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+/// Frames buffered between the upstream and the client of one blob.
+const STREAM_FRAMES: usize = 8;
+
+// === MirrorOptions ===
+
+#[derive(Debug, Clone)]
+pub struct MirrorOptions {
+    /// Registries the mirror may fetch from (`default_upstream` included).
+    pub upstreams: Vec<String>,
+    /// The registry for a request without `?ns=`.
+    pub default_upstream: Option<String>,
+    /// How long an upstream blob body may stall before the stream is failed.
+    pub idle_timeout: Duration,
+}
+
+impl MirrorOptions {
+    /// From the `[mirror]` section; every problem is reported at once.
+    pub fn from_section(
+        s: &MirrorSection,
+        idle_timeout: Duration,
+    ) -> Result<MirrorOptions, String> {
+        let mut upstreams = s.upstreams.clone();
+        if let Some(d) = &s.default_upstream
+            && !upstreams.contains(d)
+        {
+            upstreams.push(d.clone());
+        }
+        let mut problems: Vec<String> = upstreams
+            .iter()
+            .filter(|u| !valid_registry(u))
+            .map(|u| format!("mirror upstream {u:?} is not a registry host[:port]"))
+            .collect();
+        if upstreams.is_empty() {
+            problems.push(
+                "the mirror has no upstream: set [mirror] upstreams (or default_upstream)".into(),
+            );
+        }
+        if problems.is_empty() {
+            Ok(MirrorOptions {
+                upstreams,
+                default_upstream: s.default_upstream.clone(),
+                idle_timeout,
+            })
+        } else {
+            Err(problems.join("; "))
+        }
+    }
+}
+
+fn valid_registry(r: &str) -> bool {
+    !r.is_empty()
+        && r.len() <= 255
+        && r.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
+}
+
+// === Grants ===
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A manifest: fetched by digest through `/manifests/` (verified, or an index child).
+    Manifest,
+    /// A config or layer.
+    Blob,
+}
+
+/// Why a digest may be served: the verified image it hangs off.
+#[derive(Debug, Clone)]
+struct Grant {
+    kind: Kind,
+    size: i64,
+    /// `registry/repository@digest` of the verified manifest it was reached from.
+    via: String,
+    policy: Option<String>,
+}
+
+/// Digests granted under one policy generation, keyed by (`registry/repository`, digest).
+#[derive(Default)]
+struct Grants {
+    generation: u64,
+    map: HashMap<(String, String), Grant>,
+    order: VecDeque<(String, String)>,
+}
+
+impl Grants {
+    /// Move to `generation` (dropping older grants); false when `generation` is stale.
+    fn at(&mut self, generation: u64) -> bool {
+        if generation > self.generation {
+            self.map.clear();
+            self.order.clear();
+            self.generation = generation;
+        }
+        generation == self.generation
+    }
+
+    fn get(&mut self, generation: u64, scope: &str, digest: &str) -> Option<Grant> {
+        if !self.at(generation) {
+            return None;
+        }
+        self.map
+            .get(&(scope.to_string(), digest.to_string()))
+            .cloned()
+    }
+
+    fn insert(&mut self, generation: u64, scope: &str, digest: &str, grant: Grant) {
+        if !self.at(generation) {
+            return;
+        }
+        let key = (scope.to_string(), digest.to_string());
+        if self.map.insert(key.clone(), grant).is_none() {
+            self.order.push_back(key);
+        }
+        while self.map.len() > MAX_GRANTS {
+            match self.order.pop_front() {
+                Some(old) => {
+                    self.map.remove(&old);
+                }
+                None => break,
+            }
+        }
+    }
+}
+
+// === Mirror ===
+
+#[derive(Default)]
+pub struct MirrorCounters {
+    pub manifests_served: AtomicU64,
+    pub blobs_served: AtomicU64,
+    pub denials: AtomicU64,
+    /// Blob streams failed after their headers went out (upstream error, stall, bad digest).
+    pub blob_failures: AtomicU64,
+}
+
+impl MirrorCounters {
+    /// (manifests served, blobs served, denials, blob failures).
+    pub fn get(&self) -> (u64, u64, u64, u64) {
+        (
+            self.manifests_served.load(Ordering::Relaxed),
+            self.blobs_served.load(Ordering::Relaxed),
+            self.denials.load(Ordering::Relaxed),
+            self.blob_failures.load(Ordering::Relaxed),
+        )
+    }
+}
+
+pub struct Mirror {
+    engine: Arc<Engine>,
+    opts: MirrorOptions,
+    grants: Mutex<Grants>,
+    pub counters: Arc<MirrorCounters>,
+    /// Requests in flight, blob streams included, for draining on shutdown.
+    in_flight: Arc<AtomicUsize>,
+}
+
+/// Counts one request (or blob stream) in flight while alive.
+struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    fn new(n: &Arc<AtomicUsize>) -> InFlight {
+        n.fetch_add(1, Ordering::SeqCst);
+        InFlight(n.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// What a request asks for.
+#[derive(Debug, PartialEq, Eq)]
+enum Route {
+    /// `/v2/`: the API version check.
+    Base,
+    Manifest {
+        name: String,
+        reference: String,
+    },
+    Blob {
+        name: String,
+        digest: String,
+    },
+}
+
+/// `/v2/<name>/manifests/<ref>` or `/v2/<name>/blobs/<digest>` (the name may hold slashes).
+fn parse_route(path: &str) -> Result<Route, String> {
+    let Some(rest) = path.strip_prefix("/v2") else {
+        return Err(format!("{path} is not a distribution API path"));
+    };
+    if rest.is_empty() || rest == "/" {
+        return Ok(Route::Base);
+    }
+    let rest = rest.strip_prefix('/').unwrap_or(rest);
+    let split = |sep: &str| {
+        rest.rfind(sep)
+            .map(|i| (i, &rest[..i], &rest[i + sep.len()..]))
+    };
+    let m = split("/manifests/");
+    let b = split("/blobs/");
+    let (is_manifest, name, last) = match (m, b) {
+        (Some(m), Some(b)) if b.0 > m.0 => (false, b.1, b.2),
+        (Some(m), _) => (true, m.1, m.2),
+        (None, Some(b)) => (false, b.1, b.2),
+        (None, None) => return Err(format!("{path} is not served by the mirror")),
+    };
+    if name.is_empty() || last.is_empty() || last.contains('/') {
+        return Err(format!("{path} is not served by the mirror"));
+    }
+    let (name, last) = (name.to_string(), last.to_string());
+    Ok(if is_manifest {
+        Route::Manifest {
+            name,
+            reference: last,
+        }
+    } else {
+        Route::Blob { name, digest: last }
+    })
+}
+
+/// `registry` + the repository and tag-or-digest of a request, validated as a reference.
+fn image_ref(registry: &str, name: &str, reference: &str) -> Result<ImageRef, String> {
+    let sep = if reference.contains(':') { '@' } else { ':' };
+    // A probe registry keeps ImageRef::parse from reading the name's first part as a host.
+    let parsed = ImageRef::parse(&format!("pullguard.invalid/{name}{sep}{reference}"))?;
+    if parsed.repository != name {
+        return Err(format!("invalid repository name {name:?}"));
+    }
+    Ok(ImageRef {
+        registry: registry.to_string(),
+        ..parsed
+    })
+}
+
+fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).map_err(|e| match e {}).boxed()
+}
+
+/// A header value from outside data; `None` when it cannot be one.
+fn value(s: &str) -> Option<HeaderValue> {
+    HeaderValue::from_str(s).ok()
+}
+
+/// The denial: 403, the OCI error JSON, and the message as the reason phrase too, since a
+/// HEAD answer has no body and containerd prints the status line.
+fn denied_response(message: &str) -> Response<Body> {
+    let body = serde_json::json!({"errors": [{"code": "DENIED", "message": message}]}).to_string();
+    let mut r = Response::new(full(body));
+    *r.status_mut() = StatusCode::FORBIDDEN;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let phrase: Vec<u8> = message
+        .bytes()
+        .take(1024)
+        .map(|b| {
+            if b == b' ' || b.is_ascii_graphic() {
+                b
+            } else {
+                b'?'
+            }
+        })
+        .collect();
+    if let Ok(p) = hyper::ext::ReasonPhrase::try_from(phrase) {
+        r.extensions_mut().insert(p);
+    }
+    r
+}
+
+fn hasher_for(digest: &str) -> Result<(Hasher, &'static str), String> {
+    let (md, alg) = match digest.split_once(':').map_or("", |(a, _)| a) {
+        "sha256" => (MessageDigest::sha256(), "sha256"),
+        "sha384" => (MessageDigest::sha384(), "sha384"),
+        "sha512" => (MessageDigest::sha512(), "sha512"),
+        other => return Err(format!("unsupported digest algorithm {other:?}")),
+    };
+    Hasher::new(md)
+        .map(|h| (h, alg))
+        .map_err(|e| format!("cannot hash: {e}"))
+}
+
+impl Mirror {
+    pub fn new(engine: Arc<Engine>, opts: MirrorOptions) -> Mirror {
+        Mirror {
+            engine,
+            opts,
+            grants: Mutex::new(Grants::default()),
+            counters: Arc::new(MirrorCounters::default()),
+            in_flight: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// For `serve`: the options from `cfg` (`[mirror]`, the registry timeout as the stall
+    /// limit) and the listener on `addr`, logged with the port actually bound.
+    pub async fn setup(
+        engine: Arc<Engine>,
+        cfg: &Config,
+        addr: &str,
+    ) -> Result<(Arc<Mirror>, TcpListener, SocketAddr), String> {
+        let idle = Duration::from_secs(cfg.registry_timeout_secs.unwrap_or(30));
+        let opts = MirrorOptions::from_section(&cfg.mirror, idle)?;
+        let want: SocketAddr = addr
+            .parse()
+            .map_err(|e| format!("invalid mirror address {addr:?} (want IP:PORT): {e}"))?;
+        let listener = TcpListener::bind(want)
+            .await
+            .map_err(|e| format!("cannot listen on {want} for the mirror: {e}"))?;
+        let bound = listener
+            .local_addr()
+            .map_err(|e| format!("mirror listener: {e}"))?;
+        tracing::info!(addr = %bound, upstreams = ?opts.upstreams, "mirror listening");
+        Ok((Arc::new(Mirror::new(engine, opts)), listener, bound))
+    }
+
+    /// The counters as one log line's worth of fields.
+    pub fn log_counters(&self) {
+        let (manifests, blobs, denials, failures) = self.counters.get();
+        tracing::info!(
+            target: "pullguard::mirror",
+            manifests_served = manifests,
+            blobs_served = blobs,
+            denials,
+            blob_failures = failures,
+            "mirror counters"
+        );
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Serve connections until `shutdown` turns true; then stop accepting.
+    pub async fn serve(
+        self: Arc<Self>,
+        listener: TcpListener,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+        loop {
+            let permit = tokio::select! {
+                p = limit.clone().acquire_owned() => match p {
+                    Ok(p) => p,
+                    Err(_) => break,
+                },
+                _ = shutdown.changed() => break,
+            };
+            let (stream, peer) = tokio::select! {
+                r = listener.accept() => match r {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "mirror accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                _ = shutdown.changed() => break,
+            };
+            let _ = stream.set_nodelay(true);
+            let mirror = self.clone();
+            tokio::spawn(async move {
+                let _permit = permit;
+                let svc = service_fn(move |req| {
+                    let mirror = mirror.clone();
+                    async move { Ok::<_, Infallible>(mirror.handle(req).await) }
+                });
+                if let Err(e) = hyper::server::conn::http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(HEADER_TIMEOUT)
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await
+                {
+                    tracing::debug!(%peer, error = %e, "mirror client connection ended");
+                }
+            });
+        }
+    }
+
+    async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<Body> {
+        let guard = InFlight::new(&self.in_flight);
+        let method = req.method().clone();
+        let path = req.uri().path().to_string();
+        match self.route(req, guard).await {
+            Ok(r) => r,
+            Err(message) => {
+                let message = format!("pullguard: {message}");
+                let denials = self.counters.denials.fetch_add(1, Ordering::Relaxed) + 1;
+                let (manifests, blobs, _, _) = self.counters.get();
+                tracing::warn!(
+                    target: "pullguard::mirror",
+                    event = "denied",
+                    method = %method,
+                    path = %path,
+                    reason = %message,
+                    manifests_served = manifests,
+                    blobs_served = blobs,
+                    denials,
+                    "mirror denied"
+                );
+                denied_response(&message)
+            }
+        }
+    }
+
+    async fn route(
+        &self,
+        req: Request<Incoming>,
+        guard: InFlight,
+    ) -> Result<Response<Body>, String> {
+        let head = match *req.method() {
+            Method::GET => false,
+            Method::HEAD => true,
+            ref m => return Err(format!("the mirror is read-only: {m} is not served")),
+        };
+        let route = parse_route(req.uri().path())?;
+        if route == Route::Base {
+            let mut r = Response::new(full("{}"));
+            r.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            r.headers_mut().insert(
+                "docker-distribution-api-version",
+                HeaderValue::from_static("registry/2.0"),
+            );
+            return Ok(r);
+        }
+        let registry = self.upstream(req.uri().query())?;
+        match route {
+            Route::Base => Err("unreachable".into()),
+            Route::Manifest { name, reference } => {
+                let image = image_ref(&registry, &name, &reference)?;
+                self.manifest(head, image).await
+            }
+            Route::Blob { name, digest } => {
+                validate_digest(&digest)?;
+                let image = image_ref(&registry, &name, &digest)?;
+                let range = req
+                    .headers()
+                    .get(RANGE)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                self.blob(head, image, range, guard).await
+            }
+        }
+    }
+
+    /// The upstream registry: `?ns=` (containerd), else the default; only configured ones.
+    fn upstream(&self, query: Option<&str>) -> Result<String, String> {
+        let ns = query_pairs(query)
+            .into_iter()
+            .find(|(k, _)| k == "ns")
+            .map(|(_, v)| v);
+        let registry = match (ns, &self.opts.default_upstream) {
+            (Some(ns), _) => ns,
+            (None, Some(d)) => d.clone(),
+            (None, None) => {
+                return Err(
+                    "the request names no registry (?ns=) and [mirror] default_upstream is not set"
+                        .into(),
+                );
+            }
+        };
+        if self.opts.upstreams.contains(&registry) {
+            Ok(registry)
+        } else {
+            Err(format!(
+                "registry {registry:?} is not an upstream of this mirror ([mirror] upstreams)"
+            ))
+        }
+    }
+
+    fn grant(&self, generation: u64, scope: &str, digest: &str) -> Option<Grant> {
+        match self.grants.lock() {
+            Ok(mut g) => g.get(generation, scope, digest),
+            Err(p) => p.into_inner().get(generation, scope, digest),
+        }
+    }
+
+    fn insert_grant(&self, generation: u64, scope: &str, digest: &str, grant: Grant) {
+        match self.grants.lock() {
+            Ok(mut g) => g.insert(generation, scope, digest, grant),
+            Err(p) => p.into_inner().insert(generation, scope, digest, grant),
+        }
+    }
+
+    /// Grant what a served manifest references: config, layers and blobs as blobs, an
+    /// index's children as manifests.
+    fn grant_references(
+        &self,
+        generation: u64,
+        scope: &str,
+        f: &Fetched,
+        via: &str,
+        policy: &Option<String>,
+    ) -> Result<(), String> {
+        let m = Manifest::parse(&f.bytes)?;
+        let blobs = m
+            .config
+            .iter()
+            .chain(m.layers.iter().flatten())
+            .chain(m.blobs.iter().flatten())
+            .map(|d| (d, Kind::Blob));
+        let children = m.manifests.iter().flatten().map(|d| (d, Kind::Manifest));
+        for (d, kind) in blobs.chain(children) {
+            if validate_digest(&d.digest).is_err() || d.size < 0 {
+                continue;
+            }
+            let grant = Grant {
+                kind,
+                size: d.size,
+                via: via.to_string(),
+                policy: policy.clone(),
+            };
+            self.insert_grant(generation, scope, &d.digest, grant);
+        }
+        Ok(())
+    }
+
+    fn policy_name(&self, scope: &str, digest: &str) -> Option<String> {
+        let snap = self.engine.snapshot();
+        snap.trust
+            .policy
+            .statement_for(&format!("{scope}@{digest}"))
+            .ok()
+            .map(|s| s.name.clone())
+    }
+
+    async fn manifest(&self, head: bool, image: ImageRef) -> Result<Response<Body>, String> {
+        let generation = self.engine.snapshot().generation;
+        let scope = image.scope();
+        // A child of a verified index (or a manifest verified before), by digest.
+        if let Some(digest) = image.digest.as_deref()
+            && let Some(g) = self.grant(generation, &scope, digest)
+            && g.kind == Kind::Manifest
+        {
+            let denied = |why: String| {
+                format!(
+                    "denied {scope}@{digest} (part of {}) under trust policy {:?}: {why}",
+                    g.via,
+                    g.policy.as_deref().unwrap_or("-")
+                )
+            };
+            let f = self
+                .engine
+                .client()
+                .manifest(&image, digest)
+                .await
+                .map_err(|e| denied(e.message))?;
+            if f.bytes.len() as i64 != g.size {
+                return Err(denied(format!(
+                    "the registry served {} bytes, the verified manifest says {}",
+                    f.bytes.len(),
+                    g.size
+                )));
+            }
+            self.grant_references(generation, &scope, &f, &g.via, &g.policy)
+                .map_err(denied)?;
+            return Ok(self.serve_manifest(head, &image, &f, &g.via));
+        }
+        let (outcome, fetched) = self.engine.check_manifest(&image, None, "mirror").await;
+        if !outcome.allowed {
+            return Err(outcome.summary());
+        }
+        let Some(digest) = outcome.digest() else {
+            return Err(format!("{}: no digest was verified", outcome.summary()));
+        };
+        let denied = |why: String| {
+            format!(
+                "denied {image} ({digest}) under trust policy {:?}: {why}",
+                outcome.policy.as_deref().unwrap_or("-")
+            )
+        };
+        let f = match fetched {
+            Some(f) => f,
+            None => self
+                .engine
+                .client()
+                .manifest(&image, digest)
+                .await
+                .map_err(|e| denied(e.message))?,
+        };
+        if f.digest != digest {
+            return Err(denied(format!(
+                "the registry served {} where {digest} was verified",
+                f.digest
+            )));
+        }
+        let via = format!("{scope}@{digest}");
+        self.insert_grant(
+            generation,
+            &scope,
+            digest,
+            Grant {
+                kind: Kind::Manifest,
+                size: f.bytes.len() as i64,
+                via: via.clone(),
+                policy: outcome.policy.clone(),
+            },
+        );
+        self.grant_references(generation, &scope, &f, &via, &outcome.policy)
+            .map_err(denied)?;
+        Ok(self.serve_manifest(head, &image, &f, &via))
+    }
+
+    /// The upstream's exact bytes, media type, digest and length.
+    fn serve_manifest(
+        &self,
+        head: bool,
+        image: &ImageRef,
+        f: &Fetched,
+        via: &str,
+    ) -> Response<Body> {
+        let manifests = if head {
+            self.counters.manifests_served.load(Ordering::Relaxed)
+        } else {
+            self.counters
+                .manifests_served
+                .fetch_add(1, Ordering::Relaxed)
+                + 1
+        };
+        let (_, blobs, denials, _) = self.counters.get();
+        tracing::info!(
+            target: "pullguard::mirror",
+            event = "manifest",
+            method = if head { "HEAD" } else { "GET" },
+            image = %image,
+            digest = %f.digest,
+            media_type = %f.media_type,
+            size = f.bytes.len(),
+            via,
+            manifests_served = manifests,
+            blobs_served = blobs,
+            denials,
+            "mirror served manifest"
+        );
+        let mut r = Response::new(full(f.bytes.clone()));
+        let h = r.headers_mut();
+        if let Some(v) = value(&f.media_type).filter(|_| !f.media_type.is_empty()) {
+            h.insert(CONTENT_TYPE, v);
+        }
+        if let Some(v) = value(&f.digest) {
+            h.insert(DOCKER_CONTENT_DIGEST, v);
+        }
+        h.insert(CONTENT_LENGTH, HeaderValue::from(f.bytes.len()));
+        r
+    }
+
+    async fn blob(
+        &self,
+        head: bool,
+        image: ImageRef,
+        range: Option<String>,
+        guard: InFlight,
+    ) -> Result<Response<Body>, String> {
+        let generation = self.engine.snapshot().generation;
+        let scope = image.scope();
+        let digest = image.digest.clone().unwrap_or_default();
+        let Some(g) = self.grant(generation, &scope, &digest) else {
+            let under = match self.policy_name(&scope, &digest) {
+                Some(p) => format!(" under trust policy {p:?}"),
+                None => String::new(),
+            };
+            return Err(format!(
+                "denied blob {scope}@{digest}{under}: it is not referenced by any manifest verified through this mirror under the current trust policy (generation {generation}); pull the image by tag or digest through the mirror"
+            ));
+        };
+        let denied = |why: String| {
+            format!(
+                "denied blob {scope}@{digest} (part of {}) under trust policy {:?}: {why}",
+                g.via,
+                g.policy.as_deref().unwrap_or("-")
+            )
+        };
+        if head {
+            let mut r = Response::new(full(Bytes::new()));
+            let h = r.headers_mut();
+            h.insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            );
+            h.insert(CONTENT_LENGTH, HeaderValue::from(g.size));
+            if let Some(v) = value(&digest) {
+                h.insert(DOCKER_CONTENT_DIGEST, v);
+            }
+            return Ok(r);
+        }
+        let resp = self
+            .engine
+            .client()
+            .blob_stream(&image, &digest, range.as_deref())
+            .await
+            .map_err(|e| denied(e.message))?;
+        let partial = resp.status == StatusCode::PARTIAL_CONTENT && range.is_some();
+        if resp.status != StatusCode::OK && !partial {
+            return Err(denied(format!("the registry answered {}", resp.status)));
+        }
+        if !partial
+            && let Some(len) = resp.content_length()
+            && len as i64 != g.size
+        {
+            return Err(denied(format!(
+                "the registry announced {len} bytes, the verified manifest says {}",
+                g.size
+            )));
+        }
+        let status = resp.status;
+        let upstream = resp.headers.clone();
+        let check = (!partial).then(|| (digest.clone(), g.size as u64));
+        let body = self.stream(resp.into_body(), check, &scope, guard);
+        let mut r = Response::new(body);
+        *r.status_mut() = status;
+        let h = r.headers_mut();
+        for name in [CONTENT_TYPE, CONTENT_RANGE, ACCEPT_RANGES, ETAG] {
+            if let Some(v) = upstream.get(&name) {
+                h.insert(name, v.clone());
+            }
+        }
+        if !h.contains_key(CONTENT_TYPE) {
+            h.insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            );
+        }
+        let length = if partial {
+            upstream.get(CONTENT_LENGTH).cloned()
+        } else {
+            Some(HeaderValue::from(g.size))
+        };
+        if let Some(v) = length {
+            h.insert(CONTENT_LENGTH, v);
+        }
+        if let Some(v) = value(&digest) {
+            h.insert(DOCKER_CONTENT_DIGEST, v);
+        }
+        let blobs = self.counters.blobs_served.fetch_add(1, Ordering::Relaxed) + 1;
+        let (manifests, _, denials, _) = self.counters.get();
+        tracing::info!(
+            target: "pullguard::mirror",
+            event = "blob",
+            image = %scope,
+            digest = %digest,
+            size = g.size,
+            range = range.as_deref().unwrap_or(""),
+            via = %g.via,
+            manifests_served = manifests,
+            blobs_served = blobs,
+            denials,
+            "mirror serving blob"
+        );
+        Ok(r)
+    }
+
+    /// Pass the upstream body through frame by frame. With `check` (a whole blob), count and
+    /// hash it, and hold the last frame back until the size and digest match: a blob that does
+    /// not match ends in an error, so the client never gets a complete wrong body.
+    fn stream(
+        &self,
+        mut upstream: Incoming,
+        check: Option<(String, u64)>,
+        scope: &str,
+        guard: InFlight,
+    ) -> Body {
+        let (tx, rx) = mpsc::channel::<Result<Frame<Bytes>, BoxError>>(STREAM_FRAMES);
+        let idle = self.opts.idle_timeout;
+        let what = match &check {
+            Some((d, _)) => format!("{scope}@{d}"),
+            None => format!("{scope} (range)"),
+        };
+        let counters = self.counters.clone();
+        tokio::spawn(async move {
+            let _guard = guard;
+            let fail = |why: String| {
+                counters.blob_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(target: "pullguard::mirror", event = "blob_failed", blob = %what, reason = %why, "mirror blob stream failed");
+                Err::<Frame<Bytes>, BoxError>(why.into())
+            };
+            let mut hasher = match check.as_ref().map(|(d, _)| hasher_for(d)).transpose() {
+                Ok(h) => h,
+                Err(e) => {
+                    let _ = tx.send(fail(e)).await;
+                    return;
+                }
+            };
+            let mut held: Option<Bytes> = None;
+            let mut total: u64 = 0;
+            loop {
+                let frame = match tokio::time::timeout(idle, upstream.frame()).await {
+                    Err(_) => {
+                        let _ = tx
+                            .send(fail(format!("the registry stalled for {idle:?}")))
+                            .await;
+                        return;
+                    }
+                    Ok(None) => break,
+                    Ok(Some(Err(e))) => {
+                        let _ = tx
+                            .send(fail(format!(
+                                "reading from the registry failed: {}",
+                                crate::http::error_chain(&e)
+                            )))
+                            .await;
+                        return;
+                    }
+                    Ok(Some(Ok(f))) => f,
+                };
+                let Ok(data) = frame.into_data() else {
+                    continue;
+                };
+                total += data.len() as u64;
+                let Some((_, size)) = &check else {
+                    if tx.send(Ok(Frame::data(data))).await.is_err() {
+                        return;
+                    }
+                    continue;
+                };
+                if total > *size {
+                    let _ = tx
+                        .send(fail(format!("the registry sent more than {size} bytes")))
+                        .await;
+                    return;
+                }
+                if let Some((h, _)) = hasher.as_mut()
+                    && let Err(e) = h.update(&data)
+                {
+                    let _ = tx.send(fail(format!("cannot hash: {e}"))).await;
+                    return;
+                }
+                if let Some(prev) = held.replace(data)
+                    && tx.send(Ok(Frame::data(prev))).await.is_err()
+                {
+                    return;
+                }
+            }
+            if let (Some((digest, size)), Some((mut h, alg))) = (check, hasher) {
+                let got = match h.finish() {
+                    Ok(d) => format!("{alg}:{}", hex(&d)),
+                    Err(e) => format!("(cannot hash: {e})"),
+                };
+                if total != size {
+                    let _ = tx
+                        .send(fail(format!(
+                            "the registry sent {total} bytes, the verified manifest says {size}"
+                        )))
+                        .await;
+                    return;
+                }
+                if got != digest {
+                    let _ = tx
+                        .send(fail(format!(
+                            "the registry sent content hashing to {got}, not {digest}"
+                        )))
+                        .await;
+                    return;
+                }
+                if let Some(last) = held {
+                    let _ = tx.send(Ok(Frame::data(last))).await;
+                }
+            }
+        });
+        let frames =
+            futures_util::stream::unfold(
+                rx,
+                |mut rx| async move { rx.recv().await.map(|f| (f, rx)) },
+            );
+        BodyExt::boxed(StreamBody::new(frames))
+    }
+}
