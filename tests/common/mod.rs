@@ -318,6 +318,11 @@ pub struct Peers {
     pub registry: String,
     pub referrers_registry: String,
     pub docker_sock: String,
+    /// containerd 1.6 (bookworm's `ctr` drives it).
+    pub containerd_sock: String,
+    /// containerd 2.1 and its own `ctr`.
+    pub containerd2_sock: String,
+    pub ctr2: String,
 }
 
 /// The peers started by `scripts/peers-up.sh`. Missing peers fail the test: never a silent skip.
@@ -331,7 +336,21 @@ pub fn peers() -> Peers {
         registry: get("PG_REGISTRY"),
         referrers_registry: get("PG_REFERRERS_REGISTRY"),
         docker_sock: get("PG_DOCKER_SOCK"),
+        containerd_sock: get("PG_CONTAINERD_SOCK"),
+        containerd2_sock: get("PG_CONTAINERD2_SOCK"),
+        ctr2: get("PG_CTR2"),
     };
+    for s in [&p.docker_sock, &p.containerd_sock, &p.containerd2_sock] {
+        assert!(
+            std::fs::metadata(s).is_ok(),
+            "peer socket {s} is missing: start the peers (scripts/peers-up.sh)"
+        );
+    }
+    assert!(
+        Path::new(&p.ctr2).exists(),
+        "containerd 2.1's ctr is missing at {}",
+        p.ctr2
+    );
     for r in [&p.registry, &p.referrers_registry] {
         let out = Command::new("curl")
             .args(["-sf", &format!("http://{r}/v2/")])

@@ -1,0 +1,680 @@
+//! The verifying registry mirror, pulled through by the real containerd 1.6 and 2.1 (a
+//! hosts.toml with the mirror as `server` and as the only `[host]`, given with `--hosts-dir`,
+//! so nothing goes past it), and a hand-written fake upstream for the faults: down, hanging,
+//! a blob whose bytes do not match its digest, a blob that stalls halfway.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime};
+
+use common::daemon::*;
+use common::*;
+
+/// `pullguard serve` with the mirror on a free loopback port (and no Docker proxy).
+struct Mirror {
+    child: Child,
+    tmp: tempfile::TempDir,
+    addr: String,
+}
+
+impl Mirror {
+    /// `extra`: top-level config keys (TOML).
+    fn start(policy_dir: &Path, upstreams: &[&str], extra: &str) -> Mirror {
+        let tmp = tempfile::tempdir().unwrap();
+        let list = upstreams
+            .iter()
+            .map(|u| format!("{u:?}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let config = tmp.path().join("config.toml");
+        std::fs::write(
+            &config,
+            format!("insecure_registries = [{list}]\n{extra}\n[mirror]\nupstreams = [{list}]\n"),
+        )
+        .unwrap();
+        let log = std::fs::File::create(tmp.path().join("log.json")).unwrap();
+        let child = pullguard()
+            .arg("serve")
+            .arg("--config")
+            .arg(&config)
+            .arg("--policy-dir")
+            .arg(policy_dir)
+            .arg("--control-listen")
+            .arg(tmp.path().join("control.sock"))
+            .args(["--mirror-listen", "127.0.0.1:0", "--log-format", "json"])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let mut m = Mirror {
+            child,
+            tmp,
+            addr: String::new(),
+        };
+        let start = Instant::now();
+        loop {
+            let listening = m
+                .events()
+                .into_iter()
+                .find(|e| e["message"] == "mirror listening");
+            if let Some(a) = listening.as_ref().and_then(|e| e["addr"].as_str()) {
+                m.addr = a.to_string();
+                return m;
+            }
+            if let Ok(Some(st)) = m.child.try_wait() {
+                panic!("pullguard serve exited ({st}): {}", m.log());
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "the mirror did not start: {}",
+                m.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.tmp.path().join("log.json")).unwrap_or_default()
+    }
+
+    fn events(&self) -> Vec<serde_json::Value> {
+        self.log()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// The mirror's request events of one kind: manifest, blob, denied, blob_failed.
+    fn kind(&self, kind: &str) -> Vec<serde_json::Value> {
+        self.events()
+            .into_iter()
+            .filter(|e| e["event"] == kind)
+            .collect()
+    }
+
+    /// Digests of the blobs the mirror served.
+    fn blobs_served(&self) -> Vec<String> {
+        self.kind("blob")
+            .iter()
+            .filter_map(|e| e["digest"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    /// A hosts dir sending `registry` to this mirror only: `server` and the one `[host]`.
+    fn hosts_dir(&self, registry: &str) -> PathBuf {
+        let root = self.tmp.path().join("hosts");
+        let dir = root.join(registry);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("hosts.toml"),
+            format!(
+                "server = \"http://{a}\"\n[host.\"http://{a}\"]\n  capabilities = [\"pull\", \"resolve\"]\n",
+                a = self.addr
+            ),
+        )
+        .unwrap();
+        root
+    }
+
+    /// GET through the mirror with curl: (curl exit code, HTTP status, body).
+    fn get(&self, path: &str) -> (i32, u16, Vec<u8>) {
+        let file = self
+            .tmp
+            .path()
+            .join(format!("body-{}", SEQ.fetch_add(1, Ordering::SeqCst)));
+        let out = run(Command::new("curl")
+            .args(["-s", "--max-time", "30", "-o"])
+            .arg(&file)
+            .args(["-w", "%{http_code}", &format!("http://{}{path}", self.addr)]));
+        let status = String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .unwrap_or(0);
+        (
+            out.status.code().unwrap_or(-1),
+            status,
+            std::fs::read(&file).unwrap_or_default(),
+        )
+    }
+}
+
+impl Drop for Mirror {
+    fn drop(&mut self) {
+        unsafe_kill(self.child.id(), "TERM");
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(5) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Ctrd {
+    V16,
+    V21,
+}
+
+impl Ctrd {
+    fn ctr(self, p: &Peers) -> Command {
+        let (bin, sock) = match self {
+            Ctrd::V16 => ("ctr", &p.containerd_sock),
+            Ctrd::V21 => (p.ctr2.as_str(), &p.containerd2_sock),
+        };
+        let mut c = Command::new(bin);
+        c.arg("--address").arg(sock);
+        c
+    }
+
+    fn pull(self, p: &Peers, hosts: &Path, reference: &str, platform: Option<&str>) -> Output {
+        let mut c = self.ctr(p);
+        c.args(["images", "pull", "--hosts-dir"]).arg(hosts);
+        if let Some(pl) = platform {
+            c.args(["--platform", pl]);
+        }
+        run(c.arg(reference))
+    }
+
+    fn content(self, p: &Peers) -> String {
+        run_ok(self.ctr(p).args(["content", "ls", "-q"]))
+    }
+
+    fn images(self, p: &Peers) -> String {
+        run_ok(self.ctr(p).args(["images", "ls", "-q"]))
+    }
+
+    fn rm(self, p: &Peers, reference: &str) {
+        run(self.ctr(p).args(["images", "rm", "--sync", reference]));
+    }
+}
+
+fn unique(what: &str) -> String {
+    format!(
+        "{what} {} {} {:?}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::SeqCst),
+        SystemTime::now()
+    )
+}
+
+fn crane_json(args: &[&str]) -> serde_json::Value {
+    let mut c = Command::new("crane");
+    c.args(args).arg("--insecure");
+    serde_json::from_str(&run_ok(&mut c)).unwrap()
+}
+
+/// The config and layer digests of an image manifest.
+fn blobs(reference: &str) -> Vec<String> {
+    let m = crane_json(&["manifest", reference]);
+    let mut v = vec![m["config"]["digest"].as_str().unwrap().to_string()];
+    for l in m["layers"].as_array().unwrap() {
+        v.push(l["digest"].as_str().unwrap().to_string());
+    }
+    v
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn signed_unsigned_and_moved(c: Ctrd) {
+    let p = peers();
+    let imgs = Images::new(&p.registry);
+    let tag = |t: &str| format!("{}:{t}", imgs.name());
+    let signed = imgs.push("signed", &unique("signed"));
+    imgs.sign(&signed);
+    let unsigned = imgs.push("unsigned", &unique("unsigned"));
+    let signed_blobs = blobs(&tag("signed"));
+    let unsigned_blobs = blobs(&tag("unsigned"));
+    let m = Mirror::start(&imgs.dir(), &[&p.registry], "");
+    let hosts = m.hosts_dir(&p.registry);
+
+    // Signed: pulled, everything through the mirror, in the content store.
+    let out = c.pull(&p, &hosts, &tag("signed"), None);
+    assert!(out.status.success(), "{c:?}: {}\n{}", stderr(&out), m.log());
+    assert!(c.images(&p).contains(&tag("signed")));
+    let content = c.content(&p);
+    let served = m.blobs_served();
+    for b in &signed_blobs {
+        assert!(content.contains(b), "{b} not in {c:?}'s content store");
+        assert!(served.contains(b), "{b} did not come through the mirror");
+    }
+    assert!(
+        m.kind("manifest")
+            .iter()
+            .any(|e| e["digest"] == signed.as_str()),
+        "{}",
+        m.log()
+    );
+
+    // Unsigned: refused with pullguard's reason, and not one blob served.
+    let blobs_before = m.kind("blob").len();
+    let out = c.pull(&p, &hosts, &tag("unsigned"), None);
+    assert!(!out.status.success(), "{c:?} pulled an unsigned image");
+    let err = stderr(&out);
+    assert!(
+        err.contains("pullguard: denied")
+            && err.contains(&unsigned)
+            && err.contains("docker-tests")
+            && err.contains("no signature"),
+        "{c:?}: {err}"
+    );
+    assert_eq!(m.kind("blob").len(), blobs_before, "{}", m.log());
+    let denied = m.kind("denied");
+    let last = denied.last().expect("a denial is logged");
+    assert_eq!(last["blobs_served"], blobs_before as u64, "{last}");
+    let content = c.content(&p);
+    for b in &unsigned_blobs {
+        assert!(!content.contains(b), "{b} of the unsigned image is stored");
+        assert!(!m.blobs_served().contains(b));
+    }
+    // Asked for straight, a blob of the unsigned image is denied too.
+    let (_, status, body) = m.get(&format!(
+        "/v2/{}/blobs/{}?ns={}",
+        imgs.repo, unsigned_blobs[1], p.registry
+    ));
+    let body = String::from_utf8_lossy(&body);
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body.contains("\"DENIED\"") && body.contains("not referenced by any manifest verified"),
+        "{body}"
+    );
+
+    // The tag moved to unsigned content: denied.
+    c.rm(&p, &tag("signed"));
+    let moved = imgs.push("signed", &unique("moved"));
+    let out = c.pull(&p, &hosts, &tag("signed"), None);
+    assert!(!out.status.success(), "{c:?} pulled a moved tag");
+    let err = stderr(&out);
+    assert!(
+        err.contains("pullguard: denied") && err.contains(&moved),
+        "{c:?}: {err}"
+    );
+    assert!(!c.images(&p).contains(&tag("signed")));
+
+    // The signed content by digest still pulls.
+    let by_digest = format!("{}@{signed}", imgs.name());
+    let out = c.pull(&p, &hosts, &by_digest, None);
+    assert!(out.status.success(), "{c:?}: {}", stderr(&out));
+    c.rm(&p, &by_digest);
+}
+
+#[test]
+fn containerd_1_6_pulls_signed_through_the_mirror_and_is_refused_unsigned_and_moved() {
+    signed_unsigned_and_moved(Ctrd::V16);
+}
+
+#[test]
+fn containerd_2_1_pulls_signed_through_the_mirror_and_is_refused_unsigned_and_moved() {
+    signed_unsigned_and_moved(Ctrd::V21);
+}
+
+fn multi_arch_index(c: Ctrd) {
+    let p = peers();
+    let imgs = Images::new(&p.registry);
+    let tag = |t: &str| format!("{}:{t}", imgs.name());
+    for arch in ["amd64", "arm64"] {
+        imgs.push(arch, &unique(arch));
+        run_ok(Command::new("crane").args([
+            "mutate",
+            "--insecure",
+            "--set-platform",
+            &format!("linux/{arch}"),
+            &tag(arch),
+            "-t",
+            &tag(arch),
+        ]));
+    }
+    run_ok(Command::new("crane").args([
+        "index",
+        "append",
+        "--insecure",
+        "-m",
+        &tag("amd64"),
+        "-m",
+        &tag("arm64"),
+        "-t",
+        &tag("multi"),
+    ]));
+    let index = run_ok(Command::new("crane").args(["digest", "--insecure", &tag("multi")]))
+        .trim()
+        .to_string();
+    imgs.sign(&index);
+    let child = |arch: &str| {
+        let m = crane_json(&["manifest", &tag("multi")]);
+        m["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["platform"]["architecture"] == arch)
+            .and_then(|d| d["digest"].as_str())
+            .unwrap()
+            .to_string()
+    };
+    let (amd, arm) = (child("amd64"), child("arm64"));
+    let amd_blobs = blobs(&format!("{}@{amd}", imgs.name()));
+    let arm_blobs = blobs(&format!("{}@{arm}", imgs.name()));
+    let m = Mirror::start(&imgs.dir(), &[&p.registry], "");
+    let hosts = m.hosts_dir(&p.registry);
+
+    // A child alone is not signed: denied.
+    let alone = format!("{}@{amd}", imgs.name());
+    let out = c.pull(&p, &hosts, &alone, None);
+    assert!(
+        !out.status.success(),
+        "{c:?} pulled an unsigned child alone"
+    );
+    assert!(stderr(&out).contains("no signature"), "{}", stderr(&out));
+
+    // The signed index, one platform: its child comes under the index's signature.
+    let out = c.pull(&p, &hosts, &tag("multi"), Some("linux/amd64"));
+    assert!(out.status.success(), "{c:?}: {}\n{}", stderr(&out), m.log());
+    let content = c.content(&p);
+    let served = m.blobs_served();
+    for b in &amd_blobs {
+        assert!(content.contains(b), "{b} not in {c:?}'s content store");
+        assert!(served.contains(b), "{b} did not come through the mirror");
+    }
+    // containerd 2.x also fetches the other platforms' manifests and configs (metadata),
+    // never their layers.
+    for b in &arm_blobs[1..] {
+        assert!(!served.contains(b), "layer {b} of the other platform was served");
+    }
+    let manifests = m.kind("manifest");
+    let via_index = manifests
+        .iter()
+        .find(|e| e["digest"] == amd.as_str())
+        .unwrap_or_else(|| panic!("the amd64 child was not served: {}", m.log()));
+    assert!(
+        via_index["via"].as_str().unwrap().ends_with(&index),
+        "{via_index}"
+    );
+    // The other platform's layer is granted only once its manifest has been fetched (2.x
+    // fetches it as metadata; 1.6 does not).
+    let arm_fetched = manifests.iter().any(|e| e["digest"] == arm.as_str());
+    let (_, status, _) = m.get(&format!(
+        "/v2/{}/blobs/{}?ns={}",
+        imgs.repo, arm_blobs[1], p.registry
+    ));
+    assert_eq!(status, if arm_fetched { 200 } else { 403 }, "{c:?}");
+    if let Ctrd::V16 = c {
+        assert!(!arm_fetched, "1.6 fetched the other platform's manifest");
+    }
+    c.rm(&p, &tag("multi"));
+}
+
+#[test]
+fn containerd_1_6_pulls_one_platform_of_a_signed_index() {
+    multi_arch_index(Ctrd::V16);
+}
+
+#[test]
+fn containerd_2_1_pulls_one_platform_of_a_signed_index() {
+    multi_arch_index(Ctrd::V21);
+}
+
+// ---------------------------------------------------------------------------------------------
+// A hand-written fake upstream registry: it forwards requests to the real registry, except
+// where its fault says otherwise.
+
+#[derive(Clone)]
+enum Fault {
+    /// Accept, read the request, never answer.
+    Hang,
+    /// This blob's bytes come back with the last byte changed.
+    CorruptBlob(String),
+    /// This blob's headers and half its bytes, then silence.
+    StallBlob(String),
+}
+
+struct FakeUpstream {
+    addr: String,
+}
+
+impl FakeUpstream {
+    fn start(real: &str, fault: Fault) -> FakeUpstream {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        let real = real.to_string();
+        std::thread::spawn(move || {
+            for conn in l.incoming().flatten() {
+                let (real, fault) = (real.clone(), fault.clone());
+                std::thread::spawn(move || fake_serve(conn, &real, &fault));
+            }
+        });
+        FakeUpstream { addr }
+    }
+}
+
+/// An address nothing listens on.
+fn closed_port() -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().to_string()
+}
+
+fn read_head(c: &mut TcpStream) -> Option<String> {
+    let mut buf = Vec::new();
+    let mut b = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        match c.read(&mut b) {
+            Ok(1) => buf.push(b[0]),
+            _ => return None,
+        }
+        if buf.len() > 64 * 1024 {
+            return None;
+        }
+    }
+    Some(String::from_utf8_lossy(&buf).into_owned())
+}
+
+/// One request to the real registry with `Connection: close`; the raw response.
+fn forward(real: &str, head: &str) -> Vec<u8> {
+    let mut lines = head.split("\r\n");
+    let mut req = format!(
+        "{}\r\nHost: {real}\r\nConnection: close\r\n",
+        lines.next().unwrap_or("")
+    );
+    for l in lines.filter(|l| !l.is_empty()) {
+        let name = l.split(':').next().unwrap_or("").to_ascii_lowercase();
+        if name != "host" && name != "connection" {
+            req.push_str(l);
+            req.push_str("\r\n");
+        }
+    }
+    req.push_str("\r\n");
+    let mut up = TcpStream::connect(real).unwrap();
+    up.write_all(req.as_bytes()).unwrap();
+    let mut resp = Vec::new();
+    let _ = up.read_to_end(&mut resp);
+    resp
+}
+
+fn split_response(resp: &[u8]) -> (&[u8], &[u8]) {
+    let at = resp
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(resp.len(), |i| i + 4);
+    resp.split_at(at)
+}
+
+fn fake_serve(mut c: TcpStream, real: &str, fault: &Fault) {
+    let Some(head) = read_head(&mut c) else {
+        return;
+    };
+    let path = head.split(' ').nth(1).unwrap_or("").to_string();
+    let is_blob = |d: &str| path.contains(&format!("/blobs/{d}"));
+    match fault {
+        Fault::Hang => std::thread::sleep(Duration::from_secs(30)),
+        Fault::CorruptBlob(d) if is_blob(d) => {
+            let resp = forward(real, &head);
+            let (h, body) = split_response(&resp);
+            let mut body = body.to_vec();
+            if let Some(last) = body.last_mut() {
+                *last ^= 0xff;
+            }
+            let _ = c.write_all(h);
+            let _ = c.write_all(&body);
+        }
+        Fault::StallBlob(d) if is_blob(d) => {
+            let resp = forward(real, &head);
+            let (h, body) = split_response(&resp);
+            let _ = c.write_all(h);
+            let _ = c.write_all(&body[..body.len() / 2]);
+            let _ = c.flush();
+            std::thread::sleep(Duration::from_secs(30));
+        }
+        _ => {
+            let _ = c.write_all(&forward(real, &head));
+        }
+    }
+}
+
+#[test]
+fn upstream_faults_fail_the_request_and_the_mirror_keeps_serving() {
+    let p = peers();
+    let imgs = Images::new(&p.registry);
+    let signed = imgs.push("signed", &unique("faults"));
+    imgs.sign(&signed);
+    let signed_blobs = blobs(&format!("{}:signed", imgs.name()));
+    let layer = signed_blobs[1].clone();
+    let down = closed_port();
+    let hang = FakeUpstream::start(&p.registry, Fault::Hang);
+    let corrupt = FakeUpstream::start(&p.registry, Fault::CorruptBlob(layer.clone()));
+    let stall = FakeUpstream::start(&p.registry, Fault::StallBlob(layer.clone()));
+    let m = Mirror::start(
+        &imgs.dir(),
+        &[&p.registry, &down, &hang.addr, &corrupt.addr, &stall.addr],
+        "registry_timeout_secs = 2\nregistry_connect_timeout_secs = 1",
+    );
+    let manifest = |ns: &str| m.get(&format!("/v2/{}/manifests/signed?ns={ns}", imgs.repo));
+    let blob = |ns: &str| m.get(&format!("/v2/{}/blobs/{layer}?ns={ns}", imgs.repo));
+    let healthy = || {
+        let (_, status, body) = manifest(&p.registry);
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        let (code, status, body) = blob(&p.registry);
+        assert_eq!((code, status), (0, 200));
+        assert!(
+            openssl::sha::sha256(&body)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+                == layer.trim_start_matches("sha256:")
+        );
+    };
+    healthy();
+
+    // Upstream down: denied at once, with the reason.
+    let (_, status, body) = manifest(&down);
+    let body = String::from_utf8_lossy(&body);
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body.contains("\"DENIED\"") && body.contains("cannot resolve"),
+        "{body}"
+    );
+    healthy();
+
+    // Upstream hanging: denied once the registry timeout passes.
+    let t = Instant::now();
+    let (_, status, body) = manifest(&hang.addr);
+    let body = String::from_utf8_lossy(&body);
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("timed out"), "{body}");
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+    healthy();
+
+    // A blob whose bytes do not match its digest: the manifest verifies (the fake passes it
+    // on), the blob's stream ends in an error before its last bytes.
+    let (_, status, _) = manifest(&corrupt.addr);
+    assert_eq!(status, 200, "{}", m.log());
+    let (code, status, body) = blob(&corrupt.addr);
+    assert_eq!(status, 200);
+    assert_ne!(code, 0, "curl must see a failed transfer");
+    let size = crane_json(&["manifest", &format!("{}:signed", imgs.name())])["layers"][0]["size"]
+        .as_u64()
+        .unwrap();
+    assert!((body.len() as u64) < size, "the whole wrong blob was sent");
+    let failed = m.kind("blob_failed");
+    assert!(
+        failed
+            .iter()
+            .any(|e| e["reason"].as_str().unwrap_or("").contains("hashing to")),
+        "{}",
+        m.log()
+    );
+    healthy();
+    // containerd pulling through the corrupting upstream fails too.
+    let hosts = m.hosts_dir(&corrupt.addr);
+    let reference = format!("{}/{}:signed", corrupt.addr, imgs.repo);
+    let out = Ctrd::V16.pull(&p, &hosts, &reference, None);
+    assert!(!out.status.success(), "containerd stored a corrupt blob");
+    Ctrd::V16.rm(&p, &reference);
+
+    // A blob that stalls halfway: failed after the registry timeout.
+    let (_, status, _) = manifest(&stall.addr);
+    assert_eq!(status, 200);
+    let t = Instant::now();
+    let (code, _, body) = blob(&stall.addr);
+    assert_ne!(code, 0);
+    assert!((body.len() as u64) < size);
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+    assert!(
+        m.kind("blob_failed")
+            .iter()
+            .any(|e| e["reason"].as_str().unwrap_or("").contains("stalled")),
+        "{}",
+        m.log()
+    );
+
+    // Still serving: a real pull through the mirror.
+    healthy();
+    let hosts = m.hosts_dir(&p.registry);
+    let reference = format!("{}:signed", imgs.name());
+    let out = Ctrd::V16.pull(&p, &hosts, &reference, None);
+    assert!(out.status.success(), "{}\n{}", stderr(&out), m.log());
+    Ctrd::V16.rm(&p, &reference);
+}
+
+#[test]
+fn bad_mirror_config_is_refused_at_startup() {
+    let p = peers();
+    let imgs = Images::new(&p.registry);
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("config.toml");
+    std::fs::write(&config, "[mirror]\nupstreams = [\"https://bad/\"]\n").unwrap();
+    let out = run(pullguard()
+        .arg("serve")
+        .arg("--config")
+        .arg(&config)
+        .arg("--policy-dir")
+        .arg(imgs.dir())
+        .arg("--control-listen")
+        .arg(tmp.path().join("control.sock"))
+        .args(["--mirror-listen", "127.0.0.1:0"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("is not a registry host[:port]"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::write(&config, "[mirror]\nupstreams = []\n").unwrap();
+    let out = run(pullguard()
+        .arg("serve")
+        .arg("--config")
+        .arg(&config)
+        .arg("--policy-dir")
+        .arg(imgs.dir())
+        .arg("--control-listen")
+        .arg(tmp.path().join("control.sock"))
+        .args(["--mirror-listen", "127.0.0.1:0"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no upstream"), "{}", stderr(&out));
+}
