@@ -173,7 +173,9 @@ impl Grants {
 
 #[derive(Default)]
 pub struct MirrorCounters {
+    /// Manifest GETs answered (a HEAD carries no content and is not counted).
     pub manifests_served: AtomicU64,
+    /// Blob GETs answered (the stream started).
     pub blobs_served: AtomicU64,
     pub denials: AtomicU64,
     /// Blob streams failed after their headers went out (upstream error, stall, bad digest).
@@ -459,26 +461,25 @@ impl Mirror {
             Method::HEAD => true,
             ref m => return Err(format!("the mirror is read-only: {m} is not served")),
         };
-        let route = parse_route(req.uri().path())?;
-        if route == Route::Base {
-            let mut r = Response::new(full("{}"));
-            r.headers_mut()
-                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            r.headers_mut().insert(
-                "docker-distribution-api-version",
-                HeaderValue::from_static("registry/2.0"),
-            );
-            return Ok(r);
-        }
-        let registry = self.upstream(req.uri().query())?;
-        match route {
-            Route::Base => Err("unreachable".into()),
+        match parse_route(req.uri().path())? {
+            Route::Base => {
+                let mut r = Response::new(full("{}"));
+                r.headers_mut()
+                    .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                r.headers_mut().insert(
+                    "docker-distribution-api-version",
+                    HeaderValue::from_static("registry/2.0"),
+                );
+                Ok(r)
+            }
             Route::Manifest { name, reference } => {
+                let registry = self.upstream(req.uri().query())?;
                 let image = image_ref(&registry, &name, &reference)?;
                 self.manifest(head, image).await
             }
             Route::Blob { name, digest } => {
                 validate_digest(&digest)?;
+                let registry = self.upstream(req.uri().query())?;
                 let image = image_ref(&registry, &name, &digest)?;
                 let range = req
                     .headers()
@@ -909,5 +910,175 @@ impl Mirror {
                 |mut rx| async move { rx.recv().await.map(|f| (f, rx)) },
             );
         BodyExt::boxed(StreamBody::new(frames))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_parse() {
+        assert_eq!(parse_route("/v2/"), Ok(Route::Base));
+        assert_eq!(parse_route("/v2"), Ok(Route::Base));
+        assert_eq!(
+            parse_route("/v2/a/b/manifests/1"),
+            Ok(Route::Manifest {
+                name: "a/b".into(),
+                reference: "1".into()
+            })
+        );
+        assert_eq!(
+            parse_route("/v2/a/manifests/b/blobs/sha256:00"),
+            Ok(Route::Blob {
+                name: "a/manifests/b".into(),
+                digest: "sha256:00".into()
+            })
+        );
+        assert_eq!(
+            parse_route("/v2/a/blobs/b/manifests/t"),
+            Ok(Route::Manifest {
+                name: "a/blobs/b".into(),
+                reference: "t".into()
+            })
+        );
+        for bad in [
+            "/",
+            "/v1/x/manifests/1",
+            "/v2/x/tags/list",
+            "/v2/_catalog",
+            "/v2/x/blobs/uploads/",
+            "/v2/manifests/1",
+            "/v2/x/manifests/",
+            "/v2/x/referrers/sha256:00",
+        ] {
+            assert!(parse_route(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn image_refs_keep_the_registry_and_the_name() {
+        let d = format!("sha256:{}", "a".repeat(64));
+        let r = image_ref("127.0.0.1:5000", "test/img", "1").unwrap();
+        assert_eq!(r.to_string(), "127.0.0.1:5000/test/img:1");
+        let r = image_ref("docker.io", "library/alpine", &d).unwrap();
+        assert_eq!(r.scope(), "docker.io/library/alpine");
+        assert_eq!(r.digest.as_deref(), Some(d.as_str()));
+        assert_eq!(r.tag, None);
+        // Not normalised: a registry without a dot stays the registry.
+        let r = image_ref("myregistry", "alpine", "3").unwrap();
+        assert_eq!(r.scope(), "myregistry/alpine");
+        for (name, reference) in [
+            ("UPPER", "1"),
+            ("a//b", "1"),
+            ("a", "sha256:short"),
+            ("a", "bad tag"),
+            ("-a", "1"),
+        ] {
+            assert!(
+                image_ref("r.io", name, reference).is_err(),
+                "{name} {reference}"
+            );
+        }
+    }
+
+    #[test]
+    fn grants_belong_to_one_generation() {
+        let g = |kind| Grant {
+            kind,
+            size: 1,
+            via: "r/x@sha256:1".into(),
+            policy: None,
+        };
+        let mut grants = Grants::default();
+        grants.insert(1, "r/x", "sha256:a", g(Kind::Blob));
+        assert!(grants.get(1, "r/x", "sha256:a").is_some());
+        assert!(grants.get(1, "r/y", "sha256:a").is_none(), "per repository");
+        // A newer generation drops them; a stale insert is ignored.
+        assert!(grants.get(2, "r/x", "sha256:a").is_none());
+        grants.insert(1, "r/x", "sha256:b", g(Kind::Blob));
+        assert!(grants.get(2, "r/x", "sha256:b").is_none());
+        assert!(grants.get(1, "r/x", "sha256:b").is_none());
+        grants.insert(2, "r/x", "sha256:c", g(Kind::Manifest));
+        assert_eq!(
+            grants.get(2, "r/x", "sha256:c").map(|g| g.kind),
+            Some(Kind::Manifest)
+        );
+    }
+
+    #[test]
+    fn grants_are_bounded_oldest_first() {
+        let mut grants = Grants::default();
+        for i in 0..MAX_GRANTS + 10 {
+            grants.insert(
+                1,
+                "r/x",
+                &format!("sha256:{i}"),
+                Grant {
+                    kind: Kind::Blob,
+                    size: 1,
+                    via: String::new(),
+                    policy: None,
+                },
+            );
+        }
+        assert_eq!(grants.map.len(), MAX_GRANTS);
+        assert!(grants.get(1, "r/x", "sha256:0").is_none());
+        assert!(
+            grants
+                .get(1, "r/x", &format!("sha256:{}", MAX_GRANTS + 9))
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn options_are_checked() {
+        let idle = Duration::from_secs(1);
+        let s = MirrorSection {
+            listen: None,
+            upstreams: vec!["127.0.0.1:5000".into()],
+            default_upstream: Some("r.example".into()),
+        };
+        let o = MirrorOptions::from_section(&s, idle).unwrap();
+        assert_eq!(o.upstreams, vec!["127.0.0.1:5000", "r.example"]);
+        let e = MirrorOptions::from_section(&MirrorSection::default(), idle).unwrap_err();
+        assert!(e.contains("no upstream"), "{e}");
+        let s = MirrorSection {
+            upstreams: vec!["https://r.example/".into(), "ok.example".into()],
+            ..MirrorSection::default()
+        };
+        let e = MirrorOptions::from_section(&s, idle).unwrap_err();
+        assert!(e.contains("\"https://r.example/\""), "{e}");
+    }
+
+    #[test]
+    fn denials_are_oci_errors_with_the_message_as_reason_phrase() {
+        let r = denied_response("pullguard: denied x (sha256:1): \"no\"\nsignature ✗");
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        let phrase = r
+            .extensions()
+            .get::<hyper::ext::ReasonPhrase>()
+            .map(|p| String::from_utf8_lossy(p.as_bytes()).into_owned())
+            .unwrap();
+        assert_eq!(
+            phrase,
+            "pullguard: denied x (sha256:1): \"no\"?signature ???"
+        );
+        assert_eq!(
+            r.headers().get(CONTENT_TYPE).unwrap(),
+            HeaderValue::from_static("application/json")
+        );
+    }
+
+    #[test]
+    fn hashers_follow_the_digest_algorithm() {
+        let (mut h, alg) = hasher_for(&format!("sha512:{}", "0".repeat(128))).unwrap();
+        h.update(b"{}").unwrap();
+        assert_eq!(alg, "sha512");
+        assert_eq!(
+            format!("{alg}:{}", hex(&h.finish().unwrap())),
+            crate::oci::digest_with("sha512", b"{}").unwrap()
+        );
+        assert!(hasher_for("md5:00").is_err());
     }
 }

@@ -387,7 +387,10 @@ fn multi_arch_index(c: Ctrd) {
     // containerd 2.x also fetches the other platforms' manifests and configs (metadata),
     // never their layers.
     for b in &arm_blobs[1..] {
-        assert!(!served.contains(b), "layer {b} of the other platform was served");
+        assert!(
+            !served.contains(b),
+            "layer {b} of the other platform was served"
+        );
     }
     let manifests = m.kind("manifest");
     let via_index = manifests
