@@ -106,7 +106,7 @@ fn valid_registry(r: &str) -> bool {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
-    /// A manifest: fetched by digest through `/manifests/` (verified, or an index child).
+    /// An index child: a manifest fetched by digest under its index's signature.
     Manifest,
     /// A config or layer.
     Blob,
@@ -575,7 +575,7 @@ impl Mirror {
     async fn manifest(&self, head: bool, image: ImageRef) -> Result<Response<Body>, String> {
         let generation = self.engine.snapshot().generation;
         let scope = image.scope();
-        // A child of a verified index (or a manifest verified before), by digest.
+        // A child of a verified index, by digest: served under the index's signature.
         if let Some(digest) = image.digest.as_deref()
             && let Some(g) = self.grant(generation, &scope, digest)
             && g.kind == Kind::Manifest
@@ -632,18 +632,9 @@ impl Mirror {
                 f.digest
             )));
         }
+        // The manifest itself is not granted: asked for again (by digest), it goes through the
+        // verdict cache, whose allow expires (a signature can).
         let via = format!("{scope}@{digest}");
-        self.insert_grant(
-            generation,
-            &scope,
-            digest,
-            Grant {
-                kind: Kind::Manifest,
-                size: f.bytes.len() as i64,
-                via: via.clone(),
-                policy: outcome.policy.clone(),
-            },
-        );
         self.grant_references(generation, &scope, &f, &via, &outcome.policy)
             .map_err(denied)?;
         Ok(self.serve_manifest(head, &image, &f, &via))
