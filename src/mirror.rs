@@ -13,13 +13,16 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, StreamBody};
+use http_body_util::{BodyExt, Full};
 use hyper::body::{Frame, Incoming};
 use hyper::header::{
     ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, HeaderName, HeaderValue,
@@ -30,7 +33,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use openssl::hash::{Hasher, MessageDigest};
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{Semaphore, watch};
 
 use crate::config::{Config, MirrorSection};
 use crate::docker::{Body, BoxError};
@@ -46,8 +49,6 @@ const MAX_GRANTS: usize = 100_000;
 const MAX_CONNECTIONS: usize = 1024;
 /// A client gets this long to send a request head.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
-/// Frames buffered between the upstream and the client of one blob.
-const STREAM_FRAMES: usize = 8;
 
 // === MirrorOptions ===
 
@@ -743,9 +744,23 @@ impl Mirror {
         }
         let status = resp.status;
         let upstream = resp.headers.clone();
-        let check = (!partial).then(|| (digest.clone(), g.size as u64));
-        let body = self.stream(resp.into_body(), check, &scope, guard);
-        let mut r = Response::new(body);
+        let check = if partial {
+            None
+        } else {
+            Some(Check::new(&digest, g.size as u64).map_err(denied)?)
+        };
+        let idle = self.opts.idle_timeout;
+        let body = BlobBody {
+            upstream: resp.into_body(),
+            check,
+            idle,
+            stall: Box::pin(tokio::time::sleep(idle)),
+            done: false,
+            what: format!("{scope}@{digest}"),
+            counters: self.counters.clone(),
+            _in_flight: guard,
+        };
+        let mut r = Response::new(BodyExt::boxed(body));
         *r.status_mut() = status;
         let h = r.headers_mut();
         for name in [CONTENT_TYPE, CONTENT_RANGE, ACCEPT_RANGES, ETAG] {
@@ -787,120 +802,158 @@ impl Mirror {
         );
         Ok(r)
     }
+}
 
-    /// Pass the upstream body through frame by frame. With `check` (a whole blob), count and
-    /// hash it, and hold the last frame back until the size and digest match: a blob that does
-    /// not match ends in an error, so the client never gets a complete wrong body.
-    fn stream(
-        &self,
-        mut upstream: Incoming,
-        check: Option<(String, u64)>,
-        scope: &str,
-        guard: InFlight,
-    ) -> Body {
-        let (tx, rx) = mpsc::channel::<Result<Frame<Bytes>, BoxError>>(STREAM_FRAMES);
-        let idle = self.opts.idle_timeout;
-        let what = match &check {
-            Some((d, _)) => format!("{scope}@{d}"),
-            None => format!("{scope} (range)"),
-        };
-        let counters = self.counters.clone();
-        tokio::spawn(async move {
-            let _guard = guard;
-            let fail = |why: String| {
-                counters.blob_failures.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(target: "pullguard::mirror", event = "blob_failed", blob = %what, reason = %why, "mirror blob stream failed");
-                Err::<Frame<Bytes>, BoxError>(why.into())
-            };
-            let mut hasher = match check.as_ref().map(|(d, _)| hasher_for(d)).transpose() {
-                Ok(h) => h,
-                Err(e) => {
-                    let _ = tx.send(fail(e)).await;
-                    return;
-                }
-            };
-            let mut held: Option<Bytes> = None;
-            let mut total: u64 = 0;
-            loop {
-                let frame = match tokio::time::timeout(idle, upstream.frame()).await {
-                    Err(_) => {
-                        let _ = tx
-                            .send(fail(format!("the registry stalled for {idle:?}")))
-                            .await;
-                        return;
+// === BlobBody ===
+
+/// The size and digest a whole blob must have, and how far it has got.
+struct Check {
+    digest: String,
+    size: u64,
+    hasher: Hasher,
+    alg: &'static str,
+    total: u64,
+    /// The last frame seen, sent on only once the next one (or a good end) arrives.
+    held: Option<Bytes>,
+}
+
+impl Check {
+    fn new(digest: &str, size: u64) -> Result<Check, String> {
+        let (hasher, alg) = hasher_for(digest)?;
+        Ok(Check {
+            digest: digest.to_string(),
+            size,
+            hasher,
+            alg,
+            total: 0,
+            held: None,
+        })
+    }
+
+    /// Take in one frame; the frame to send on now, if any.
+    fn feed(&mut self, data: Bytes) -> Result<Option<Bytes>, String> {
+        self.total += data.len() as u64;
+        if self.total > self.size {
+            return Err(format!("the registry sent more than {} bytes", self.size));
+        }
+        self.hasher
+            .update(&data)
+            .map_err(|e| format!("cannot hash: {e}"))?;
+        Ok(self.held.replace(data))
+    }
+
+    /// At the end of the upstream body: the held frame when size and digest match.
+    fn finish(&mut self) -> Result<Option<Bytes>, String> {
+        if self.total != self.size {
+            return Err(format!(
+                "the registry sent {} bytes, the verified manifest says {}",
+                self.total, self.size
+            ));
+        }
+        let got = self
+            .hasher
+            .finish()
+            .map(|d| format!("{}:{}", self.alg, hex(&d)))
+            .map_err(|e| format!("cannot hash: {e}"))?;
+        if got != self.digest {
+            return Err(format!(
+                "the registry sent content hashing to {got}, not {}",
+                self.digest
+            ));
+        }
+        Ok(self.held.take())
+    }
+}
+
+/// The upstream body passed through frame by frame, no buffering beyond one frame. With a
+/// [`Check`] (a whole blob) it is counted and hashed on the way and the last frame is held back
+/// until size and digest match: a blob that does not match ends in an error, so the client never
+/// gets a complete wrong body. A stall longer than `idle` is an error too.
+struct BlobBody {
+    upstream: Incoming,
+    check: Option<Check>,
+    idle: Duration,
+    stall: Pin<Box<tokio::time::Sleep>>,
+    done: bool,
+    /// `registry/repository@digest`, for the log.
+    what: String,
+    counters: Arc<MirrorCounters>,
+    _in_flight: InFlight,
+}
+
+impl BlobBody {
+    fn fail(&mut self, why: String) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        self.done = true;
+        self.counters.blob_failures.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(
+            target: "pullguard::mirror",
+            event = "blob_failed",
+            blob = %self.what,
+            reason = %why,
+            "mirror blob stream failed"
+        );
+        Poll::Ready(Some(Err(why.into())))
+    }
+}
+
+impl hyper::body::Body for BlobBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        if this.done {
+            return Poll::Ready(None);
+        }
+        loop {
+            match Pin::new(&mut this.upstream).poll_frame(cx) {
+                Poll::Pending => {
+                    if this.stall.as_mut().poll(cx).is_ready() {
+                        let why = format!("the registry stalled for {:?}", this.idle);
+                        return this.fail(why);
                     }
-                    Ok(None) => break,
-                    Ok(Some(Err(e))) => {
-                        let _ = tx
-                            .send(fail(format!(
-                                "reading from the registry failed: {}",
-                                crate::http::error_chain(&e)
-                            )))
-                            .await;
-                        return;
-                    }
-                    Ok(Some(Ok(f))) => f,
-                };
-                let Ok(data) = frame.into_data() else {
-                    continue;
-                };
-                total += data.len() as u64;
-                let Some((_, size)) = &check else {
-                    if tx.send(Ok(Frame::data(data))).await.is_err() {
-                        return;
-                    }
-                    continue;
-                };
-                if total > *size {
-                    let _ = tx
-                        .send(fail(format!("the registry sent more than {size} bytes")))
-                        .await;
-                    return;
+                    return Poll::Pending;
                 }
-                if let Some((h, _)) = hasher.as_mut()
-                    && let Err(e) = h.update(&data)
-                {
-                    let _ = tx.send(fail(format!("cannot hash: {e}"))).await;
-                    return;
+                Poll::Ready(Some(Err(e))) => {
+                    let why = format!(
+                        "reading from the registry failed: {}",
+                        crate::http::error_chain(&e)
+                    );
+                    return this.fail(why);
                 }
-                if let Some(prev) = held.replace(data)
-                    && tx.send(Ok(Frame::data(prev))).await.is_err()
-                {
-                    return;
+                Poll::Ready(None) => {
+                    this.done = true;
+                    let last = match this.check.as_mut().map(Check::finish) {
+                        Some(Err(why)) => return this.fail(why),
+                        Some(Ok(last)) => last,
+                        None => None,
+                    };
+                    return Poll::Ready(last.map(|b| Ok(Frame::data(b))));
+                }
+                Poll::Ready(Some(Ok(frame))) => {
+                    let deadline = tokio::time::Instant::now() + this.idle;
+                    this.stall.as_mut().reset(deadline);
+                    let Ok(data) = frame.into_data() else {
+                        continue; // trailers: not passed on
+                    };
+                    let Some(check) = this.check.as_mut() else {
+                        return Poll::Ready(Some(Ok(Frame::data(data))));
+                    };
+                    match check.feed(data) {
+                        Err(why) => return this.fail(why),
+                        Ok(Some(prev)) => return Poll::Ready(Some(Ok(Frame::data(prev)))),
+                        Ok(None) => continue,
+                    }
                 }
             }
-            if let (Some((digest, size)), Some((mut h, alg))) = (check, hasher) {
-                let got = match h.finish() {
-                    Ok(d) => format!("{alg}:{}", hex(&d)),
-                    Err(e) => format!("(cannot hash: {e})"),
-                };
-                if total != size {
-                    let _ = tx
-                        .send(fail(format!(
-                            "the registry sent {total} bytes, the verified manifest says {size}"
-                        )))
-                        .await;
-                    return;
-                }
-                if got != digest {
-                    let _ = tx
-                        .send(fail(format!(
-                            "the registry sent content hashing to {got}, not {digest}"
-                        )))
-                        .await;
-                    return;
-                }
-                if let Some(last) = held {
-                    let _ = tx.send(Ok(Frame::data(last))).await;
-                }
-            }
-        });
-        let frames =
-            futures_util::stream::unfold(
-                rx,
-                |mut rx| async move { rx.recv().await.map(|f| (f, rx)) },
-            );
-        BodyExt::boxed(StreamBody::new(frames))
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.done
     }
 }
 
@@ -1059,6 +1112,31 @@ mod tests {
             r.headers().get(CONTENT_TYPE).unwrap(),
             HeaderValue::from_static("application/json")
         );
+    }
+
+    #[test]
+    fn checks_hold_the_last_frame_until_the_digest_matches() {
+        let body = b"hello, mirror";
+        let digest = crate::oci::sha256_digest(body);
+        let mut c = Check::new(&digest, body.len() as u64).unwrap();
+        assert_eq!(c.feed(Bytes::from_static(b"hello")).unwrap(), None);
+        assert_eq!(
+            c.feed(Bytes::from_static(b", mirror")).unwrap().as_deref(),
+            Some(&b"hello"[..])
+        );
+        assert_eq!(c.finish().unwrap().as_deref(), Some(&b", mirror"[..]));
+
+        let mut c = Check::new(&digest, body.len() as u64).unwrap();
+        c.feed(Bytes::from_static(b"hello, mirrot")).unwrap();
+        let e = c.finish().unwrap_err();
+        assert!(e.contains("hashing to"), "{e}");
+        assert_eq!(c.held.as_deref(), Some(&b"hello, mirrot"[..]), "never sent");
+
+        let mut c = Check::new(&digest, body.len() as u64).unwrap();
+        c.feed(Bytes::from_static(b"hello")).unwrap();
+        assert!(c.finish().unwrap_err().contains("5 bytes"));
+        let mut c = Check::new(&digest, 3).unwrap();
+        assert!(c.feed(Bytes::from_static(b"hello")).is_err());
     }
 
     #[test]
