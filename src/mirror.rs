@@ -11,19 +11,15 @@
 //! It does not push, list tags or catalogs, serve referrers, or fetch a layer's foreign
 //! `urls`; it does not authenticate its own clients (bind it to loopback).
 
-use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
-use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::body::{Frame, Incoming};
+use hyper::body::Incoming;
 use hyper::header::{
     ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, HeaderName, HeaderValue,
     RANGE,
@@ -31,20 +27,23 @@ use hyper::header::{
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use openssl::hash::{Hasher, MessageDigest};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
 use crate::config::{Config, MirrorSection};
-use crate::docker::{Body, BoxError};
+use crate::docker::Body;
 use crate::engine::Engine;
 use crate::http::query_pairs;
-use crate::oci::{ImageRef, Manifest, hex, validate_digest};
+use crate::oci::{ImageRef, Manifest, validate_digest};
 use crate::registry::Fetched;
 
+mod body;
+mod grants;
+
+use body::{BlobBody, Check};
+use grants::{Grant, Grants, Kind};
+
 const DOCKER_CONTENT_DIGEST: HeaderName = HeaderName::from_static("docker-content-digest");
-/// Grants kept per generation; past this the oldest go first (a pull then fails closed).
-const MAX_GRANTS: usize = 100_000;
 /// Client connections served at once.
 const MAX_CONNECTIONS: usize = 1024;
 /// A client gets this long to send a request head.
@@ -101,73 +100,6 @@ fn valid_registry(r: &str) -> bool {
         && r.len() <= 255
         && r.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
-}
-
-// === Grants ===
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    /// An index child: a manifest fetched by digest under its index's signature.
-    Manifest,
-    /// A config or layer.
-    Blob,
-}
-
-/// Why a digest may be served: the verified image it hangs off.
-#[derive(Debug, Clone)]
-struct Grant {
-    kind: Kind,
-    size: i64,
-    /// `registry/repository@digest` of the verified manifest it was reached from.
-    via: String,
-    policy: Option<String>,
-}
-
-/// Digests granted under one policy generation, keyed by (`registry/repository`, digest).
-#[derive(Default)]
-struct Grants {
-    generation: u64,
-    map: HashMap<(String, String), Grant>,
-    order: VecDeque<(String, String)>,
-}
-
-impl Grants {
-    /// Move to `generation` (dropping older grants); false when `generation` is stale.
-    fn at(&mut self, generation: u64) -> bool {
-        if generation > self.generation {
-            self.map.clear();
-            self.order.clear();
-            self.generation = generation;
-        }
-        generation == self.generation
-    }
-
-    fn get(&mut self, generation: u64, scope: &str, digest: &str) -> Option<Grant> {
-        if !self.at(generation) {
-            return None;
-        }
-        self.map
-            .get(&(scope.to_string(), digest.to_string()))
-            .cloned()
-    }
-
-    fn insert(&mut self, generation: u64, scope: &str, digest: &str, grant: Grant) {
-        if !self.at(generation) {
-            return;
-        }
-        let key = (scope.to_string(), digest.to_string());
-        if self.map.insert(key.clone(), grant).is_none() {
-            self.order.push_back(key);
-        }
-        while self.map.len() > MAX_GRANTS {
-            match self.order.pop_front() {
-                Some(old) => {
-                    self.map.remove(&old);
-                }
-                None => break,
-            }
-        }
-    }
 }
 
 // === Mirror ===
@@ -316,18 +248,6 @@ fn denied_response(message: &str) -> Response<Body> {
         r.extensions_mut().insert(p);
     }
     r
-}
-
-fn hasher_for(digest: &str) -> Result<(Hasher, &'static str), String> {
-    let (md, alg) = match digest.split_once(':').map_or("", |(a, _)| a) {
-        "sha256" => (MessageDigest::sha256(), "sha256"),
-        "sha384" => (MessageDigest::sha384(), "sha384"),
-        "sha512" => (MessageDigest::sha512(), "sha512"),
-        other => return Err(format!("unsupported digest algorithm {other:?}")),
-    };
-    Hasher::new(md)
-        .map(|h| (h, alg))
-        .map_err(|e| format!("cannot hash: {e}"))
 }
 
 impl Mirror {
@@ -804,159 +724,6 @@ impl Mirror {
     }
 }
 
-// === BlobBody ===
-
-/// The size and digest a whole blob must have, and how far it has got.
-struct Check {
-    digest: String,
-    size: u64,
-    hasher: Hasher,
-    alg: &'static str,
-    total: u64,
-    /// The last frame seen, sent on only once the next one (or a good end) arrives.
-    held: Option<Bytes>,
-}
-
-impl Check {
-    fn new(digest: &str, size: u64) -> Result<Check, String> {
-        let (hasher, alg) = hasher_for(digest)?;
-        Ok(Check {
-            digest: digest.to_string(),
-            size,
-            hasher,
-            alg,
-            total: 0,
-            held: None,
-        })
-    }
-
-    /// Take in one frame; the frame to send on now, if any.
-    fn feed(&mut self, data: Bytes) -> Result<Option<Bytes>, String> {
-        self.total += data.len() as u64;
-        if self.total > self.size {
-            return Err(format!("the registry sent more than {} bytes", self.size));
-        }
-        self.hasher
-            .update(&data)
-            .map_err(|e| format!("cannot hash: {e}"))?;
-        Ok(self.held.replace(data))
-    }
-
-    /// At the end of the upstream body: the held frame when size and digest match.
-    fn finish(&mut self) -> Result<Option<Bytes>, String> {
-        if self.total != self.size {
-            return Err(format!(
-                "the registry sent {} bytes, the verified manifest says {}",
-                self.total, self.size
-            ));
-        }
-        let got = self
-            .hasher
-            .finish()
-            .map(|d| format!("{}:{}", self.alg, hex(&d)))
-            .map_err(|e| format!("cannot hash: {e}"))?;
-        if got != self.digest {
-            return Err(format!(
-                "the registry sent content hashing to {got}, not {}",
-                self.digest
-            ));
-        }
-        Ok(self.held.take())
-    }
-}
-
-/// The upstream body passed through frame by frame, no buffering beyond one frame. With a
-/// [`Check`] (a whole blob) it is counted and hashed on the way and the last frame is held back
-/// until size and digest match: a blob that does not match ends in an error, so the client never
-/// gets a complete wrong body. A stall longer than `idle` is an error too.
-struct BlobBody {
-    upstream: Incoming,
-    check: Option<Check>,
-    idle: Duration,
-    stall: Pin<Box<tokio::time::Sleep>>,
-    done: bool,
-    /// `registry/repository@digest`, for the log.
-    what: String,
-    counters: Arc<MirrorCounters>,
-    _in_flight: InFlight,
-}
-
-impl BlobBody {
-    fn fail(&mut self, why: String) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        self.done = true;
-        self.counters.blob_failures.fetch_add(1, Ordering::Relaxed);
-        tracing::warn!(
-            target: "pullguard::mirror",
-            event = "blob_failed",
-            blob = %self.what,
-            reason = %why,
-            "mirror blob stream failed"
-        );
-        Poll::Ready(Some(Err(why.into())))
-    }
-}
-
-impl hyper::body::Body for BlobBody {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = self.get_mut();
-        if this.done {
-            return Poll::Ready(None);
-        }
-        loop {
-            match Pin::new(&mut this.upstream).poll_frame(cx) {
-                Poll::Pending => {
-                    if this.stall.as_mut().poll(cx).is_ready() {
-                        let why = format!("the registry stalled for {:?}", this.idle);
-                        return this.fail(why);
-                    }
-                    return Poll::Pending;
-                }
-                Poll::Ready(Some(Err(e))) => {
-                    let why = format!(
-                        "reading from the registry failed: {}",
-                        crate::http::error_chain(&e)
-                    );
-                    return this.fail(why);
-                }
-                Poll::Ready(None) => {
-                    this.done = true;
-                    let last = match this.check.as_mut().map(Check::finish) {
-                        Some(Err(why)) => return this.fail(why),
-                        Some(Ok(last)) => last,
-                        None => None,
-                    };
-                    return Poll::Ready(last.map(|b| Ok(Frame::data(b))));
-                }
-                Poll::Ready(Some(Ok(frame))) => {
-                    let deadline = tokio::time::Instant::now() + this.idle;
-                    this.stall.as_mut().reset(deadline);
-                    let Ok(data) = frame.into_data() else {
-                        continue; // trailers: not passed on
-                    };
-                    let Some(check) = this.check.as_mut() else {
-                        return Poll::Ready(Some(Ok(Frame::data(data))));
-                    };
-                    match check.feed(data) {
-                        Err(why) => return this.fail(why),
-                        Ok(Some(prev)) => return Poll::Ready(Some(Ok(Frame::data(prev)))),
-                        Ok(None) => continue,
-                    }
-                }
-            }
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.done
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1027,55 +794,6 @@ mod tests {
     }
 
     #[test]
-    fn grants_belong_to_one_generation() {
-        let g = |kind| Grant {
-            kind,
-            size: 1,
-            via: "r/x@sha256:1".into(),
-            policy: None,
-        };
-        let mut grants = Grants::default();
-        grants.insert(1, "r/x", "sha256:a", g(Kind::Blob));
-        assert!(grants.get(1, "r/x", "sha256:a").is_some());
-        assert!(grants.get(1, "r/y", "sha256:a").is_none(), "per repository");
-        // A newer generation drops them; a stale insert is ignored.
-        assert!(grants.get(2, "r/x", "sha256:a").is_none());
-        grants.insert(1, "r/x", "sha256:b", g(Kind::Blob));
-        assert!(grants.get(2, "r/x", "sha256:b").is_none());
-        assert!(grants.get(1, "r/x", "sha256:b").is_none());
-        grants.insert(2, "r/x", "sha256:c", g(Kind::Manifest));
-        assert_eq!(
-            grants.get(2, "r/x", "sha256:c").map(|g| g.kind),
-            Some(Kind::Manifest)
-        );
-    }
-
-    #[test]
-    fn grants_are_bounded_oldest_first() {
-        let mut grants = Grants::default();
-        for i in 0..MAX_GRANTS + 10 {
-            grants.insert(
-                1,
-                "r/x",
-                &format!("sha256:{i}"),
-                Grant {
-                    kind: Kind::Blob,
-                    size: 1,
-                    via: String::new(),
-                    policy: None,
-                },
-            );
-        }
-        assert_eq!(grants.map.len(), MAX_GRANTS);
-        assert!(grants.get(1, "r/x", "sha256:0").is_none());
-        assert!(
-            grants
-                .get(1, "r/x", &format!("sha256:{}", MAX_GRANTS + 9))
-                .is_some()
-        );
-    }
-
-    #[test]
     fn options_are_checked() {
         let idle = Duration::from_secs(1);
         let s = MirrorSection {
@@ -1112,42 +830,5 @@ mod tests {
             r.headers().get(CONTENT_TYPE).unwrap(),
             HeaderValue::from_static("application/json")
         );
-    }
-
-    #[test]
-    fn checks_hold_the_last_frame_until_the_digest_matches() {
-        let body = b"hello, mirror";
-        let digest = crate::oci::sha256_digest(body);
-        let mut c = Check::new(&digest, body.len() as u64).unwrap();
-        assert_eq!(c.feed(Bytes::from_static(b"hello")).unwrap(), None);
-        assert_eq!(
-            c.feed(Bytes::from_static(b", mirror")).unwrap().as_deref(),
-            Some(&b"hello"[..])
-        );
-        assert_eq!(c.finish().unwrap().as_deref(), Some(&b", mirror"[..]));
-
-        let mut c = Check::new(&digest, body.len() as u64).unwrap();
-        c.feed(Bytes::from_static(b"hello, mirrot")).unwrap();
-        let e = c.finish().unwrap_err();
-        assert!(e.contains("hashing to"), "{e}");
-        assert_eq!(c.held.as_deref(), Some(&b"hello, mirrot"[..]), "never sent");
-
-        let mut c = Check::new(&digest, body.len() as u64).unwrap();
-        c.feed(Bytes::from_static(b"hello")).unwrap();
-        assert!(c.finish().unwrap_err().contains("5 bytes"));
-        let mut c = Check::new(&digest, 3).unwrap();
-        assert!(c.feed(Bytes::from_static(b"hello")).is_err());
-    }
-
-    #[test]
-    fn hashers_follow_the_digest_algorithm() {
-        let (mut h, alg) = hasher_for(&format!("sha512:{}", "0".repeat(128))).unwrap();
-        h.update(b"{}").unwrap();
-        assert_eq!(alg, "sha512");
-        assert_eq!(
-            format!("{alg}:{}", hex(&h.finish().unwrap())),
-            crate::oci::digest_with("sha512", b"{}").unwrap()
-        );
-        assert!(hasher_for("md5:00").is_err());
     }
 }

@@ -599,7 +599,8 @@ fn upstream_faults_fail_the_request_and_the_mirror_keeps_serving() {
     let (_, status, _) = manifest(&corrupt.addr);
     assert_eq!(status, 200, "{}", m.log());
     let (code, status, body) = blob(&corrupt.addr);
-    assert_eq!(status, 200);
+    // A one-frame blob fails before hyper has flushed the head: no response at all (0).
+    assert!(status == 200 || status == 0, "{status}");
     assert_ne!(code, 0, "curl must see a failed transfer");
     let size = crane_json(&["manifest", &format!("{}:signed", imgs.name())])["layers"][0]["size"]
         .as_u64()
