@@ -195,6 +195,33 @@ impl Ctrd {
     fn rm(self, p: &Peers, reference: &str) {
         run(self.ctr(p).args(["images", "rm", "--sync", reference]));
     }
+
+    /// Remove `refs` when the guard drops, whether the test passed or not.
+    fn cleanup(self, p: &Peers, refs: &[String]) -> Cleanup {
+        let c = self.ctr(p);
+        Cleanup {
+            bin: c.get_program().to_os_string(),
+            args: c.get_args().map(|a| a.to_os_string()).collect(),
+            refs: refs.to_vec(),
+        }
+    }
+}
+
+struct Cleanup {
+    bin: std::ffi::OsString,
+    args: Vec<std::ffi::OsString>,
+    refs: Vec<String>,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for r in &self.refs {
+            let _ = Command::new(&self.bin)
+                .args(&self.args)
+                .args(["images", "rm", "--sync", r])
+                .output();
+        }
+    }
 }
 
 fn unique(what: &str) -> String {
@@ -235,6 +262,8 @@ fn signed_unsigned_and_moved(c: Ctrd) {
     let unsigned = imgs.push("unsigned", &unique("unsigned"));
     let signed_blobs = blobs(&tag("signed"));
     let unsigned_blobs = blobs(&tag("unsigned"));
+    let by_digest = format!("{}@{signed}", imgs.name());
+    let _cleanup = c.cleanup(&p, &[tag("signed"), tag("unsigned"), by_digest.clone()]);
     let m = Mirror::start(&imgs.dir(), &[&p.registry], "");
     let hosts = m.hosts_dir(&p.registry);
 
@@ -302,10 +331,8 @@ fn signed_unsigned_and_moved(c: Ctrd) {
     assert!(!c.images(&p).contains(&tag("signed")));
 
     // The signed content by digest still pulls.
-    let by_digest = format!("{}@{signed}", imgs.name());
     let out = c.pull(&p, &hosts, &by_digest, None);
     assert!(out.status.success(), "{c:?}: {}", stderr(&out));
-    c.rm(&p, &by_digest);
 }
 
 #[test]
@@ -363,11 +390,12 @@ fn multi_arch_index(c: Ctrd) {
     let (amd, arm) = (child("amd64"), child("arm64"));
     let amd_blobs = blobs(&format!("{}@{amd}", imgs.name()));
     let arm_blobs = blobs(&format!("{}@{arm}", imgs.name()));
+    let alone = format!("{}@{amd}", imgs.name());
+    let _cleanup = c.cleanup(&p, &[tag("multi"), alone.clone()]);
     let m = Mirror::start(&imgs.dir(), &[&p.registry], "");
     let hosts = m.hosts_dir(&p.registry);
 
     // A child alone is not signed: denied.
-    let alone = format!("{}@{amd}", imgs.name());
     let out = c.pull(&p, &hosts, &alone, None);
     assert!(
         !out.status.success(),
@@ -412,7 +440,6 @@ fn multi_arch_index(c: Ctrd) {
     if let Ctrd::V16 = c {
         assert!(!arm_fetched, "1.6 fetched the other platform's manifest");
     }
-    c.rm(&p, &tag("multi"));
 }
 
 #[test]
@@ -618,9 +645,9 @@ fn upstream_faults_fail_the_request_and_the_mirror_keeps_serving() {
     // containerd pulling through the corrupting upstream fails too.
     let hosts = m.hosts_dir(&corrupt.addr);
     let reference = format!("{}/{}:signed", corrupt.addr, imgs.repo);
+    let _cleanup_corrupt = Ctrd::V16.cleanup(&p, std::slice::from_ref(&reference));
     let out = Ctrd::V16.pull(&p, &hosts, &reference, None);
     assert!(!out.status.success(), "containerd stored a corrupt blob");
-    Ctrd::V16.rm(&p, &reference);
 
     // A blob that stalls halfway: failed after the registry timeout.
     let (_, status, _) = manifest(&stall.addr);
@@ -642,9 +669,9 @@ fn upstream_faults_fail_the_request_and_the_mirror_keeps_serving() {
     healthy();
     let hosts = m.hosts_dir(&p.registry);
     let reference = format!("{}:signed", imgs.name());
+    let _cleanup = Ctrd::V16.cleanup(&p, std::slice::from_ref(&reference));
     let out = Ctrd::V16.pull(&p, &hosts, &reference, None);
     assert!(out.status.success(), "{}\n{}", stderr(&out), m.log());
-    Ctrd::V16.rm(&p, &reference);
 }
 
 #[test]
