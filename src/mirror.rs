@@ -59,6 +59,9 @@ pub struct MirrorOptions {
     pub default_upstream: Option<String>,
     /// How long an upstream blob body may stall before the stream is failed.
     pub idle_timeout: Duration,
+    /// `require_platform_signature`: an index child needs its own signature; the index's does
+    /// not cover it.
+    pub require_platform_signature: bool,
 }
 
 impl MirrorOptions {
@@ -88,6 +91,7 @@ impl MirrorOptions {
                 upstreams,
                 default_upstream: s.default_upstream.clone(),
                 idle_timeout,
+                require_platform_signature: false,
             })
         } else {
             Err(problems.join("; "))
@@ -269,7 +273,10 @@ impl Mirror {
         addr: &str,
     ) -> Result<(Arc<Mirror>, TcpListener, SocketAddr), String> {
         let idle = Duration::from_secs(cfg.registry_timeout_secs.unwrap_or(30));
-        let opts = MirrorOptions::from_section(&cfg.mirror, idle)?;
+        let opts = MirrorOptions {
+            require_platform_signature: cfg.require_platform_signature,
+            ..MirrorOptions::from_section(&cfg.mirror, idle)?
+        };
         let want: SocketAddr = addr
             .parse()
             .map_err(|e| format!("invalid mirror address {addr:?} (want IP:PORT): {e}"))?;
@@ -496,10 +503,15 @@ impl Mirror {
     async fn manifest(&self, head: bool, image: ImageRef) -> Result<Response<Body>, String> {
         let generation = self.engine.snapshot().generation;
         let scope = image.scope();
-        // A child of a verified index, by digest: served under the index's signature.
-        if let Some(digest) = image.digest.as_deref()
-            && let Some(g) = self.grant(generation, &scope, digest)
-            && g.kind == Kind::Manifest
+        // A child of a verified index, by digest: served under the index's signature, unless
+        // require_platform_signature wants its own.
+        let child = image
+            .digest
+            .as_deref()
+            .and_then(|d| self.grant(generation, &scope, d).map(|g| (d, g)))
+            .filter(|(_, g)| g.kind == Kind::Manifest);
+        if let Some((digest, g)) = &child
+            && !self.opts.require_platform_signature
         {
             let denied = |why: String| {
                 format!(
@@ -527,7 +539,14 @@ impl Mirror {
         }
         let (outcome, fetched) = self.engine.check_manifest(&image, None, "mirror").await;
         if !outcome.allowed {
-            return Err(outcome.summary());
+            return Err(match &child {
+                Some((_, g)) => format!(
+                    "{} (a platform manifest of {}: require_platform_signature wants it signed too)",
+                    outcome.summary(),
+                    g.via
+                ),
+                None => outcome.summary(),
+            });
         }
         let Some(digest) = outcome.digest() else {
             return Err(format!("{}: no digest was verified", outcome.summary()));

@@ -345,9 +345,9 @@ fn containerd_2_1_pulls_signed_through_the_mirror_and_is_refused_unsigned_and_mo
     signed_unsigned_and_moved(Ctrd::V21);
 }
 
-fn multi_arch_index(c: Ctrd) {
-    let p = peers();
-    let imgs = Images::new(&p.registry);
+/// A signed index (signed by digest) of two single-platform images, tagged `multi`:
+/// (index digest, amd64 child, arm64 child).
+fn signed_index(imgs: &Images) -> (String, String, String) {
     let tag = |t: &str| format!("{}:{t}", imgs.name());
     for arch in ["amd64", "arm64"] {
         imgs.push(arch, &unique(arch));
@@ -387,7 +387,14 @@ fn multi_arch_index(c: Ctrd) {
             .unwrap()
             .to_string()
     };
-    let (amd, arm) = (child("amd64"), child("arm64"));
+    (index, child("amd64"), child("arm64"))
+}
+
+fn multi_arch_index(c: Ctrd) {
+    let p = peers();
+    let imgs = Images::new(&p.registry);
+    let tag = |t: &str| format!("{}:{t}", imgs.name());
+    let (index, amd, arm) = signed_index(&imgs);
     let amd_blobs = blobs(&format!("{}@{amd}", imgs.name()));
     let arm_blobs = blobs(&format!("{}@{arm}", imgs.name()));
     let alone = format!("{}@{amd}", imgs.name());
@@ -450,6 +457,37 @@ fn containerd_1_6_pulls_one_platform_of_a_signed_index() {
 #[test]
 fn containerd_2_1_pulls_one_platform_of_a_signed_index() {
     multi_arch_index(Ctrd::V21);
+}
+
+#[test]
+fn require_platform_signature_makes_the_mirror_ask_the_child_for_its_own() {
+    let p = peers();
+    let imgs = Images::new(&p.registry);
+    let (_, amd, _) = signed_index(&imgs);
+    let multi = format!("{}:multi", imgs.name());
+    let _cleanup = Ctrd::V16.cleanup(&p, std::slice::from_ref(&multi));
+    let m = Mirror::start(
+        &imgs.dir(),
+        &[&p.registry],
+        // no negative cache: the child is signed right after its denial
+        "require_platform_signature = true\nnegative_cache_secs = 0",
+    );
+    let hosts = m.hosts_dir(&p.registry);
+    let out = Ctrd::V16.pull(&p, &hosts, &multi, Some("linux/amd64"));
+    assert!(
+        !out.status.success(),
+        "an unsigned platform manifest came in"
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains("require_platform_signature") && err.contains(&amd),
+        "{err}"
+    );
+    assert!(m.blobs_served().is_empty(), "{}", m.log());
+    // Signed too: the pull goes through.
+    imgs.sign(&amd);
+    let out = Ctrd::V16.pull(&p, &hosts, &multi, Some("linux/amd64"));
+    assert!(out.status.success(), "{}\n{}", stderr(&out), m.log());
 }
 
 // ---------------------------------------------------------------------------------------------
