@@ -163,9 +163,20 @@ impl RegistryClient {
             image.repository,
             path
         );
+        self.get_url(image, &url, accept, extra).await
+    }
+
+    /// GET an absolute URL on `image`'s registry, answering a 401 challenge once.
+    async fn get_url(
+        &self,
+        image: &ImageRef,
+        url: &str,
+        accept: &[&str],
+        extra: &[(HeaderName, String)],
+    ) -> Result<Resp, RegistryError> {
         let key = image.scope();
         let cached = self.authz.lock().ok().and_then(|m| m.get(&key).cloned());
-        let resp = self.send(&url, accept, extra, cached.as_deref()).await?;
+        let resp = self.send(url, accept, extra, cached.as_deref()).await?;
         if resp.status != StatusCode::UNAUTHORIZED {
             return Ok(resp);
         }
@@ -179,7 +190,7 @@ impl RegistryClient {
         if let Ok(mut m) = self.authz.lock() {
             m.insert(key, header.clone());
         }
-        self.send(&url, accept, extra, Some(&header)).await
+        self.send(url, accept, extra, Some(&header)).await
     }
 
     async fn send(
@@ -438,10 +449,35 @@ impl RegistryClient {
         let status = resp.status;
         let is_index = content_type(&resp.headers).as_deref() == Some(MEDIA_OCI_INDEX);
         let index = if status.is_success() && is_index {
-            // `Link: <...>; rel="next"` pages are not followed yet; registries seen so far
-            // return one page, and a truncated list can only lose signatures (fail closed).
+            // Follow `Link: <...>; rel="next"` pages on the same registry, a bounded number.
+            let mut next = next_link(&resp.headers);
             let body = read_limited(resp, MAX_MANIFEST_SIZE).await?;
-            parse_index(&body)?
+            let mut all = parse_index(&body)?;
+            let base = self.base_url(&image.registry);
+            let mut pages = 1;
+            while let Some(link) = next.take() {
+                if pages >= MAX_REFERRERS_PAGES {
+                    tracing::warn!(image = %image, pages, "referrers list truncated");
+                    break;
+                }
+                let url = if link.starts_with('/') {
+                    format!("{base}{link}")
+                } else if link.starts_with(&format!("{base}/")) {
+                    link
+                } else {
+                    tracing::warn!(image = %image, link = %link, "referrers next page is on another host: not followed");
+                    break;
+                };
+                let resp = self.get_url(image, &url, &[MEDIA_OCI_INDEX], &[]).await?;
+                let resp =
+                    check_status(resp, &format!("referrers of {digest} (page {})", pages + 1))
+                        .await?;
+                next = next_link(&resp.headers);
+                let body = read_limited(resp, MAX_MANIFEST_SIZE).await?;
+                all.extend(parse_index(&body)?);
+                pages += 1;
+            }
+            all
         } else if status == StatusCode::NOT_FOUND || (status.is_success() && !is_index) {
             let body = read_limited(resp, 64 * 1024).await.unwrap_or_default();
             if oci_error_code(&body).as_deref() == Some("NAME_UNKNOWN") {
@@ -466,6 +502,24 @@ impl RegistryClient {
             .filter(|d| d.artifact_type.as_deref() == Some(ARTIFACT_TYPE_NOTATION))
             .collect())
     }
+}
+
+/// Referrers pages followed at most (each up to 4 MiB).
+const MAX_REFERRERS_PAGES: usize = 16;
+
+/// The target of a `Link: <url>; rel="next"` header.
+fn next_link(h: &HeaderMap) -> Option<String> {
+    h.get_all(hyper::header::LINK).iter().find_map(|v| {
+        let v = v.to_str().ok()?;
+        v.split(',').find_map(|part| {
+            let (url, params) = part.trim().split_once(';')?;
+            let is_next = params
+                .split(';')
+                .any(|p| p.trim().replace(' ', "") == "rel=\"next\"" || p.trim() == "rel=next");
+            let url = url.trim().strip_prefix('<')?.strip_suffix('>')?;
+            is_next.then(|| url.to_string())
+        })
+    })
 }
 
 fn parse_index(body: &[u8]) -> Result<Vec<Descriptor>, RegistryError> {
@@ -586,6 +640,27 @@ mod tests {
         let (s, p) = parse_challenge("");
         assert_eq!(s, "");
         assert!(p.is_empty());
+    }
+
+    #[test]
+    fn link_headers() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            hyper::header::LINK,
+            "</v2/a/referrers/sha256:x?n=1&last=y>; rel=\"next\""
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(
+            next_link(&h).as_deref(),
+            Some("/v2/a/referrers/sha256:x?n=1&last=y")
+        );
+        h.insert(
+            hyper::header::LINK,
+            "<http://r/x>; rel=\"prev\"".parse().unwrap(),
+        );
+        assert_eq!(next_link(&h), None);
+        assert_eq!(next_link(&HeaderMap::new()), None);
     }
 
     #[test]

@@ -1200,3 +1200,60 @@ fn verify_usage_errors_exit_2() {
     usage(verify(&["--no-such-flag", "x"]), "no-such-flag");
     usage(verify(&[]), "Usage");
 }
+
+#[test]
+fn referrers_pages_are_followed_on_the_same_registry_only() {
+    let mut s = Scenario::new("pages");
+    // Page 1 lists a signature by a key nobody trusts; page 2 (behind `Link: rel="next"`) the good one.
+    let stranger = pki(
+        KeySpec::Ec(openssl::nid::Nid::X9_62_PRIME256V1),
+        "stranger",
+        CertOpts::default(),
+    );
+    let bad = sign_jws(
+        &stranger,
+        &protected_x509("ES256", &rfc3339(0), None),
+        &s.payload(),
+    );
+    s.add_signature(&bad, JWS);
+    let page1 = s.referrers_index();
+    s.referrers.clear();
+    let good = s.good_jws();
+    s.add_signature(&good, JWS);
+    let page2 = s.referrers_index();
+    let first = format!("/v2/{}/referrers/{}", s.repo, s.digest());
+    let second = format!("/v2/{}/referrers-page-2", s.repo);
+    s.routes.insert(
+        first.clone(),
+        Reply::ok(INDEX, page1.clone())
+            .with_header("Link", &format!("<{second}?n=1&last=x>; rel=\"next\"")),
+    );
+    s.routes.insert(second.clone(), Reply::ok(INDEX, page2));
+    let reg = s.serve();
+    let out = s.verify(&reg, &s.by_digest(&reg), None);
+    assert_allowed(&out);
+    assert!(
+        reg.requests()
+            .iter()
+            .any(|r| r.contains("referrers-page-2")),
+        "{:?}",
+        reg.requests()
+    );
+
+    // A next page on another host is not followed: only the untrusted signature is seen.
+    s.routes.insert(
+        first,
+        Reply::ok(INDEX, page1).with_header(
+            "Link",
+            "<http://127.0.0.2:9/v2/x/referrers/y>; rel=\"next\"",
+        ),
+    );
+    let reg = s.serve();
+    let out = s.verify(&reg, &s.by_digest(&reg), None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr_of(&out).contains("does not contain any trusted certificate"),
+        "{}",
+        stderr_of(&out)
+    );
+}
