@@ -33,6 +33,8 @@ pub struct ControlState {
     pub policy_dir: PathBuf,
     pub started: Instant,
     pub listeners: Vec<String>,
+    /// The registry mirror's counters, when it runs.
+    pub mirror: Option<Arc<crate::mirror::MirrorCounters>>,
     last_reload_error: Mutex<String>,
     reload_lock: tokio::sync::Mutex<()>,
 }
@@ -44,6 +46,7 @@ impl ControlState {
             policy_dir,
             started: Instant::now(),
             listeners,
+            mirror: None,
             last_reload_error: Mutex::new(String::new()),
             reload_lock: tokio::sync::Mutex::new(()),
         }
@@ -172,6 +175,15 @@ impl ControlState {
             listeners: self.listeners.clone(),
             last_reload_error: self.last_reload_error(),
             warnings,
+            mirror: self.mirror.as_ref().map(|m| {
+                let (manifests_served, blobs_served, denials, blob_failures) = m.get();
+                pb::MirrorCounters {
+                    manifests_served,
+                    blobs_served,
+                    denials,
+                    blob_failures,
+                }
+            }),
         }
     }
 }

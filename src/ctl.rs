@@ -85,6 +85,8 @@ fn status_json(s: &pb::Status) -> serde_json::Value {
         "listeners": s.listeners,
         "last_reload_error": s.last_reload_error,
         "warnings": s.warnings,
+        "mirror": s.mirror.map(|m| json!({"manifests_served": m.manifests_served, "blobs_served": m.blobs_served,
+                                         "denials": m.denials, "blob_failures": m.blob_failures})),
     })
 }
 
@@ -152,6 +154,12 @@ pub async fn run(socket: Option<PathBuf>, json_out: bool, cmd: CtlCommand) -> i3
                     );
                     for l in &s.listeners {
                         println!("listening   {l}");
+                    }
+                    if let Some(m) = s.mirror {
+                        println!(
+                            "mirror      {} manifests served, {} blobs served, {} denials, {} broken blob streams",
+                            m.manifests_served, m.blobs_served, m.denials, m.blob_failures
+                        );
                     }
                     if !s.last_reload_error.is_empty() {
                         println!("last reload FAILED: {}", s.last_reload_error);

@@ -154,11 +154,9 @@ pub async fn run(opts: ServeOptions) -> i32 {
     let mut proxy = DockerProxy::new(engine.clone(), opts.docker_upstream.clone(), d.clone());
     proxy.require_platform_signature = cfg.require_platform_signature;
     let proxy = Arc::new(proxy);
-    let state = Arc::new(ControlState::new(
-        engine.clone(),
-        opts.policy_dir.clone(),
-        listeners,
-    ));
+    let mut state = ControlState::new(engine.clone(), opts.policy_dir.clone(), listeners);
+    state.mirror = mirror.as_ref().map(|(m, _, _)| m.counters.clone());
+    let state = Arc::new(state);
     let (stop_tx, stop_rx) = watch::channel(false);
     let docker_task =
         docker_listener.map(|l| tokio::spawn(proxy.clone().serve(l, stop_rx.clone())));

@@ -333,6 +333,29 @@ fn signed_unsigned_and_moved(c: Ctrd) {
     // The signed content by digest still pulls.
     let out = c.pull(&p, &hosts, &by_digest, None);
     assert!(out.status.success(), "{c:?}: {}", stderr(&out));
+
+    // The mirror's counters are in `ctl status`.
+    let status = run_ok(
+        pullguard()
+            .env(
+                "PULLGUARD_CONTROL_SOCKET",
+                m.tmp.path().join("control.sock"),
+            )
+            .args(["ctl", "status", "-o", "json"]),
+    );
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    let mirror = &status["mirror"];
+    assert!(
+        mirror["blobs_served"].as_u64().unwrap() >= signed_blobs.len() as u64,
+        "{status}"
+    );
+    assert!(mirror["denials"].as_u64().unwrap() >= 3, "{status}");
+    assert!(
+        status["listeners"]
+            .to_string()
+            .contains(&format!("mirror http://{}", m.addr)),
+        "{status}"
+    );
 }
 
 #[test]
