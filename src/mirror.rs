@@ -267,22 +267,29 @@ impl Mirror {
 
     /// For `serve`: the options from `cfg` (`[mirror]`, the registry timeout as the stall
     /// limit) and the listener on `addr`, logged with the port actually bound.
+    /// Bind `addr`, or use `activated`, a listener systemd passed (FileDescriptorName=mirror).
     pub async fn setup(
         engine: Arc<Engine>,
         cfg: &Config,
         addr: &str,
+        activated: Option<TcpListener>,
     ) -> Result<(Arc<Mirror>, TcpListener, SocketAddr), String> {
         let idle = Duration::from_secs(cfg.registry_timeout_secs.unwrap_or(30));
         let opts = MirrorOptions {
             require_platform_signature: cfg.require_platform_signature,
             ..MirrorOptions::from_section(&cfg.mirror, idle)?
         };
-        let want: SocketAddr = addr
-            .parse()
-            .map_err(|e| format!("invalid mirror address {addr:?} (want IP:PORT): {e}"))?;
-        let listener = TcpListener::bind(want)
-            .await
-            .map_err(|e| format!("cannot listen on {want} for the mirror: {e}"))?;
+        let listener = match activated {
+            Some(l) => l,
+            None => {
+                let want: SocketAddr = addr
+                    .parse()
+                    .map_err(|e| format!("invalid mirror address {addr:?} (want IP:PORT): {e}"))?;
+                TcpListener::bind(want)
+                    .await
+                    .map_err(|e| format!("cannot listen on {want} for the mirror: {e}"))?
+            }
+        };
         let bound = listener
             .local_addr()
             .map_err(|e| format!("mirror listener: {e}"))?;

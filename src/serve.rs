@@ -126,12 +126,19 @@ pub async fn run(opts: ServeOptions) -> i32 {
         Err(e) => return fail(e),
     };
     // The verifying registry mirror (optional).
-    let mirror = match &opts.mirror_listen {
-        Some(addr) => match Mirror::setup(engine.clone(), cfg, addr).await {
-            Ok(m) => Some(m),
-            Err(e) => return fail(e),
-        },
-        None => None,
+    let mirror_fd = match activated.take_tcp("mirror") {
+        Ok(l) => l,
+        Err(e) => return fail(e),
+    };
+    let mirror = match (&opts.mirror_listen, mirror_fd) {
+        (None, None) => None,
+        (addr, fd) => {
+            let addr = addr.as_deref().unwrap_or("(systemd)");
+            match Mirror::setup(engine.clone(), cfg, addr, fd).await {
+                Ok(m) => Some(m),
+                Err(e) => return fail(e),
+            }
+        }
     };
     if docker_listener.is_none() && mirror.is_none() {
         return fail(

@@ -74,6 +74,21 @@ impl Activated {
         self.fds.is_empty()
     }
 
+    /// Take the TCP socket named `name` (e.g. "mirror") as a tokio listener.
+    pub fn take_tcp(&mut self, name: &str) -> Result<Option<tokio::net::TcpListener>, String> {
+        let Some(i) = self.fds.iter().position(|(_, n)| n == name) else {
+            return Ok(None);
+        };
+        let (fd, _) = self.fds.remove(i);
+        // SAFETY: systemd passed this descriptor to us (LISTEN_PID matched); it is taken once.
+        let std = unsafe { std::net::TcpListener::from_raw_fd(fd) };
+        std.set_nonblocking(true)
+            .map_err(|e| format!("socket {name}: {e}"))?;
+        tokio::net::TcpListener::from_std(std)
+            .map(Some)
+            .map_err(|e| format!("socket {name}: {e}"))
+    }
+
     /// Take the socket named `name` (e.g. "docker", "control") as a tokio listener.
     pub fn take(&mut self, name: &str) -> Result<Option<tokio::net::UnixListener>, String> {
         let Some(i) = self.fds.iter().position(|(_, n)| n == name) else {

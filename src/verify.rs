@@ -337,8 +337,8 @@ fn authenticity(cfg: &TrustConfig, stmt: &Statement, env: &Envelope) -> Result<(
 fn expiry(env: &Envelope, now: OffsetDateTime) -> Result<(), String> {
     match env.expiry {
         Some(e) if now >= e => Err(format!(
-            "digital signature has expired on {:?}",
-            x509::format_rfc1123z(e)
+            "digital signature has expired on {}",
+            x509::go_quote(&x509::format_rfc1123z(e))
         )),
         _ => Ok(()),
     }
@@ -355,9 +355,9 @@ async fn authentic_timestamp(
         for c in &env.chain {
             if env.signing_time < c.not_before() || env.signing_time > c.not_after() {
                 return Err(format!(
-                    "certificate {:?} was not valid when the digital signature was produced at {:?}",
-                    c.subject(),
-                    x509::format_rfc1123z(env.signing_time)
+                    "certificate {} was not valid when the digital signature was produced at {}",
+                    x509::go_quote(c.subject()),
+                    x509::go_quote(&x509::format_rfc1123z(env.signing_time))
                 ));
             }
         }
@@ -397,16 +397,16 @@ async fn authentic_timestamp(
     for c in &env.chain {
         if lower < c.not_before() {
             return Err(format!(
-                "timestamp can be before certificate {:?} validity period, it will be valid from {:?}",
-                c.subject(),
-                x509::format_rfc1123z(c.not_before())
+                "timestamp can be before certificate {} validity period, it will be valid from {}",
+                x509::go_quote(c.subject()),
+                x509::go_quote(&x509::format_rfc1123z(c.not_before()))
             ));
         }
         if upper > c.not_after() {
             return Err(format!(
-                "timestamp can be after certificate {:?} validity period, it was expired at {:?}",
-                c.subject(),
-                x509::format_rfc1123z(c.not_after())
+                "timestamp can be after certificate {} validity period, it was expired at {}",
+                x509::go_quote(c.subject()),
+                x509::go_quote(&x509::format_rfc1123z(c.not_after()))
             ));
         }
     }
@@ -681,7 +681,8 @@ pub async fn verify_target(
     out.timings.discover_ms = ms(t);
     if sigs.is_empty() {
         out.reason = Some(format!(
-            "no signature is associated with {artifact:?}, make sure the artifact was signed successfully"
+            "no signature is associated with {}, make sure the artifact was signed successfully",
+            x509::go_quote(&artifact)
         ));
         out.timings.total_ms = ms(start);
         return out;

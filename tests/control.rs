@@ -399,13 +399,16 @@ notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 notify.bind(os.path.join(work, "notify.sock"))
 docker = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); docker.bind(os.path.join(work, "docker.sock")); docker.listen(16)
 control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); control.bind(os.path.join(work, "control.sock")); control.listen(16)
+mirror = socket.socket(socket.AF_INET, socket.SOCK_STREAM); mirror.bind(("127.0.0.1", 0)); mirror.listen(16)
+with open(os.path.join(work, "config.toml"), "w") as f:
+    f.write('[mirror]\nupstreams = ["127.0.0.1:5000"]\n')
 pid = os.fork()
 if pid == 0:
-    os.dup2(docker.fileno(), 3); os.dup2(control.fileno(), 4)
-    for fd in (3, 4): os.set_inheritable(fd, True)
-    env = dict(os.environ, LISTEN_PID=str(os.getpid()), LISTEN_FDS="2", LISTEN_FDNAMES="docker:control",
+    os.dup2(docker.fileno(), 3); os.dup2(control.fileno(), 4); os.dup2(mirror.fileno(), 5)
+    for fd in (3, 4, 5): os.set_inheritable(fd, True)
+    env = dict(os.environ, LISTEN_PID=str(os.getpid()), LISTEN_FDS="3", LISTEN_FDNAMES="docker:control:mirror",
                NOTIFY_SOCKET=os.path.join(work, "notify.sock"), WATCHDOG_USEC="400000", WATCHDOG_PID=str(os.getpid()))
-    os.execve(binary, [binary, "serve", "--config", "/dev/null", "--policy-dir", policy, "--docker-upstream", upstream,
+    os.execve(binary, [binary, "serve", "--config", os.path.join(work, "config.toml"), "--policy-dir", policy, "--docker-upstream", upstream,
                        "--docker-listen", os.path.join(work, "unused-docker.sock"), "--control-listen", os.path.join(work, "unused-control.sock")], env)
 def recv(timeout):
     r, _, _ = select.select([notify], [], [], timeout)
@@ -423,6 +426,8 @@ expect("WATCHDOG=1")
 # the activated sockets are the ones served
 c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); c.connect(os.path.join(work, "docker.sock"))
 c.sendall(b"GET /_ping HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n"); print("ping:", c.recv(4096).split(b"\r\n")[0].decode(), flush=True)
+m = socket.create_connection(mirror.getsockname())
+m.sendall(b"GET /v2/ HTTP/1.1\r\nHost: m\r\nConnection: close\r\n\r\n"); print("mirror:", m.recv(4096).split(b"\r\n")[0].decode(), flush=True)
 os.kill(pid, signal.SIGHUP)
 expect("RELOADING=1"); expect("READY=1")
 os.kill(pid, signal.SIGTERM)
@@ -468,6 +473,10 @@ fn systemd_notify_and_socket_activation() {
     );
     assert!(text.contains("STATUS=generation 1"), "{text}");
     assert!(text.contains("ping: HTTP/1.1 200 OK"), "{text}");
+    assert!(
+        text.contains("mirror: HTTP/1.1 200 OK"),
+        "the activated mirror socket is served: {text}"
+    );
     assert!(text.contains("exit: 0"), "{text}");
     assert!(text.contains("sockets kept: True True"), "{text}");
 }
@@ -488,7 +497,11 @@ fn unit_files_pass_systemd_analyze_verify() {
         service.replace("/usr/local/bin/pullguard", env!("CARGO_BIN_EXE_pullguard")),
     )
     .unwrap();
-    for s in ["pullguard.socket", "pullguard-control.socket"] {
+    for s in [
+        "pullguard.socket",
+        "pullguard-control.socket",
+        "pullguard-mirror.socket",
+    ] {
         std::fs::copy(format!("{root}/systemd/{s}"), dir.path().join(s)).unwrap();
     }
     let out = run(Command::new(tool).current_dir(dir.path()).args([
@@ -496,6 +509,7 @@ fn unit_files_pass_systemd_analyze_verify() {
         "pullguard.service",
         "pullguard.socket",
         "pullguard-control.socket",
+        "pullguard-mirror.socket",
     ]));
     assert!(
         out.status.success() && out.stderr.is_empty(),
