@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Mirror blob streaming: one large layer fetched with curl straight from the registry and through
 # pullguard's mirror (release build), alternating, median throughput of each and their ratio, and
-# the daemon's peak RSS (VmHWM). SIZE_MB (default 1024) sets the layer size; RUNS (default 7).
+# the daemon's peak RSS (VmHWM). SIZE_MB (default 1024) sets the layer size; RUNS (default 7);
+# CHECK_DIGESTS=false measures with `[mirror] check_blob_digests = false`.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -34,6 +35,7 @@ insecure_registries = ["$PG_REGISTRY"]
 [mirror]
 listen = "127.0.0.1:$PORT"
 upstreams = ["$PG_REGISTRY"]
+check_blob_digests = ${CHECK_DIGESTS:-true}
 TOML
 PULLGUARD_LOG=warn target/release/pullguard serve --config "$W/config.toml" --policy-dir "$XDG_CONFIG_HOME/notation" \
   --docker-listen "$W/docker.sock" --docker-upstream "$PG_DOCKER_SOCK" --control-listen "$W/control.sock" & PGPID=$!
@@ -52,5 +54,5 @@ HWM=$(awk '/VmHWM/ {print $2, $3}' "/proc/$PGPID/status")
 python3 - "$D" "$M" "$SIZE_MB" "$RUNS" "$HWM" <<'PY'
 import sys
 d, m, size, runs, hwm = float(sys.argv[1]), float(sys.argv[2]), sys.argv[3], sys.argv[4], " ".join(sys.argv[5:])
-print(f"layer {size} MiB, {runs} runs each, medians: direct {d/1e6:.0f} MB/s, through the mirror {m/1e6:.0f} MB/s, ratio {m/d:.2f}; daemon peak RSS {hwm}")
+print(f"check_blob_digests={__import__('os').environ.get('CHECK_DIGESTS','true')}: layer {size} MiB, {runs} runs each, medians: direct {d/1e6:.0f} MB/s, through the mirror {m/1e6:.0f} MB/s, ratio {m/d:.2f}; daemon peak RSS {hwm}")
 PY

@@ -102,6 +102,9 @@ pub struct MirrorSection {
     /// The registry for requests without `?ns=` (a client pointed straight at the mirror).
     /// It is an upstream too.
     pub default_upstream: Option<String>,
+    /// Hash each blob as it streams and break the transfer if its bytes do not match the digest
+    /// (default true). Clients check digests too; false trades this second check for throughput.
+    pub check_blob_digests: Option<bool>,
 }
 
 pub const DEFAULT_DOCKER_LISTEN: &str = "/run/pullguard/docker.sock";

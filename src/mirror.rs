@@ -62,6 +62,8 @@ pub struct MirrorOptions {
     /// `require_platform_signature`: an index child needs its own signature; the index's does
     /// not cover it.
     pub require_platform_signature: bool,
+    /// Hash every blob on the way and break a stream whose bytes do not match (default true).
+    pub check_blob_digests: bool,
 }
 
 impl MirrorOptions {
@@ -92,6 +94,7 @@ impl MirrorOptions {
                 default_upstream: s.default_upstream.clone(),
                 idle_timeout,
                 require_platform_signature: false,
+                check_blob_digests: s.check_blob_digests.unwrap_or(true),
             })
         } else {
             Err(problems.join("; "))
@@ -693,7 +696,7 @@ impl Mirror {
         let check = if partial {
             None
         } else {
-            Some(Check::new(&digest, g.size as u64).map_err(denied)?)
+            Some(Check::new(&digest, g.size as u64, self.opts.check_blob_digests).map_err(denied)?)
         };
         let idle = self.opts.idle_timeout;
         let body = BlobBody {
@@ -826,9 +829,11 @@ mod tests {
             listen: None,
             upstreams: vec!["127.0.0.1:5000".into()],
             default_upstream: Some("r.example".into()),
+            check_blob_digests: None,
         };
         let o = MirrorOptions::from_section(&s, idle).unwrap();
         assert_eq!(o.upstreams, vec!["127.0.0.1:5000", "r.example"]);
+        assert!(o.check_blob_digests, "digests are checked by default");
         let e = MirrorOptions::from_section(&MirrorSection::default(), idle).unwrap_err();
         assert!(e.contains("no upstream"), "{e}");
         let s = MirrorSection {

@@ -20,7 +20,8 @@ use crate::oci::hex;
 pub(super) struct Check {
     digest: String,
     size: u64,
-    hasher: Hasher,
+    /// `None`: size only (`[mirror] check_blob_digests = false`; the client checks the digest).
+    hasher: Option<Hasher>,
     alg: &'static str,
     total: u64,
     /// The last frame seen, sent on only once the next one (or a good end) arrives.
@@ -28,8 +29,9 @@ pub(super) struct Check {
 }
 
 impl Check {
-    pub(super) fn new(digest: &str, size: u64) -> Result<Check, String> {
+    pub(super) fn new(digest: &str, size: u64, hash: bool) -> Result<Check, String> {
         let (hasher, alg) = hasher_for(digest)?;
+        let hasher = hash.then_some(hasher);
         Ok(Check {
             digest: digest.to_string(),
             size,
@@ -46,9 +48,9 @@ impl Check {
         if self.total > self.size {
             return Err(format!("the registry sent more than {} bytes", self.size));
         }
-        self.hasher
-            .update(&data)
-            .map_err(|e| format!("cannot hash: {e}"))?;
+        if let Some(h) = self.hasher.as_mut() {
+            h.update(&data).map_err(|e| format!("cannot hash: {e}"))?;
+        }
         Ok(self.held.replace(data))
     }
 
@@ -60,8 +62,10 @@ impl Check {
                 self.total, self.size
             ));
         }
-        let got = self
-            .hasher
+        let Some(hasher) = self.hasher.as_mut() else {
+            return Ok(self.held.take());
+        };
+        let got = hasher
             .finish()
             .map(|d| format!("{}:{}", self.alg, hex(&d)))
             .map_err(|e| format!("cannot hash: {e}"))?;
@@ -187,7 +191,7 @@ mod tests {
     fn checks_hold_the_last_frame_until_the_digest_matches() {
         let body = b"hello, mirror";
         let digest = crate::oci::sha256_digest(body);
-        let mut c = Check::new(&digest, body.len() as u64).unwrap();
+        let mut c = Check::new(&digest, body.len() as u64, true).unwrap();
         assert_eq!(c.feed(Bytes::from_static(b"hello")).unwrap(), None);
         assert_eq!(
             c.feed(Bytes::from_static(b", mirror")).unwrap().as_deref(),
@@ -195,16 +199,23 @@ mod tests {
         );
         assert_eq!(c.finish().unwrap().as_deref(), Some(&b", mirror"[..]));
 
-        let mut c = Check::new(&digest, body.len() as u64).unwrap();
+        let mut c = Check::new(&digest, body.len() as u64, true).unwrap();
         c.feed(Bytes::from_static(b"hello, mirrot")).unwrap();
         let e = c.finish().unwrap_err();
         assert!(e.contains("hashing to"), "{e}");
         assert_eq!(c.held.as_deref(), Some(&b"hello, mirrot"[..]), "never sent");
 
-        let mut c = Check::new(&digest, body.len() as u64).unwrap();
+        let mut c = Check::new(&digest, body.len() as u64, true).unwrap();
         c.feed(Bytes::from_static(b"hello")).unwrap();
         assert!(c.finish().unwrap_err().contains("5 bytes"));
-        let mut c = Check::new(&digest, 3).unwrap();
+        let mut c = Check::new(&digest, 3, true).unwrap();
+        assert!(c.feed(Bytes::from_static(b"hello")).is_err());
+
+        // Size only: wrong bytes of the right size pass here (the client's digest check fails).
+        let mut c = Check::new(&digest, body.len() as u64, false).unwrap();
+        c.feed(Bytes::from_static(b"hello, mirrot")).unwrap();
+        assert_eq!(c.finish().unwrap().as_deref(), Some(&b"hello, mirrot"[..]));
+        let mut c = Check::new(&digest, 3, false).unwrap();
         assert!(c.feed(Bytes::from_static(b"hello")).is_err());
     }
 
