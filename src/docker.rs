@@ -60,6 +60,26 @@ fn deny(message: &str) -> Response<Body> {
     error_response(StatusCode::FORBIDDEN, &format!("pullguard: {message}"))
 }
 
+/// Percent-decode a request path as Go does for `r.URL.Path` ('+' stays '+'); `None` when an
+/// escape is malformed or the result is not UTF-8.
+fn decode_path(raw: &str) -> Option<String> {
+    let b = raw.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = b.get(i + 1..i + 3)?;
+            let v = u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?;
+            out.push(v);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 /// `/v1.41/images/create` → ("/v1.41", "/images/create").
 fn split_version(path: &str) -> (&str, &str) {
     if let Some(rest) = path.strip_prefix("/v")
@@ -171,7 +191,12 @@ impl DockerProxy {
     }
 
     async fn route(&self, req: Request<Incoming>) -> Response<Body> {
-        let path = req.uri().path().to_string();
+        // dockerd routes on the percent-decoded path (Go's r.URL.Path): so must the guard, or
+        // `/images/%63reate` would pass unseen. A path that does not decode is refused.
+        let Some(path) = decode_path(req.uri().path()) else {
+            drain(req.into_body()).await;
+            return deny("malformed percent-encoding in the request path");
+        };
         let (_, p) = split_version(&path);
         if req.method() != Method::POST {
             return self
@@ -190,7 +215,8 @@ impl DockerProxy {
             ["build"] | ["session"] | ["grpc"] if !s.allow_build => {
                 "image build is disabled: base images are pulled inside the daemon where pullguard cannot verify them (set docker.allow_build = true to allow)"
             }
-            ["plugins", "pull"] | ["plugins", "create"] | ["plugins", _, "upgrade"]
+            // Plugin names may contain '/': dockerd's route is /plugins/{name:.*}/upgrade.
+            ["plugins", "pull"] | ["plugins", "create"] | ["plugins", .., "upgrade"]
                 if !s.allow_plugins =>
             {
                 "plugin install is disabled (set docker.allow_plugins = true to allow)"
@@ -269,7 +295,24 @@ impl DockerProxy {
                 .find(|(key, _)| key == k)
                 .map(|(_, v)| v.as_str())
         };
-        if get("fromSrc").is_some() {
+        // dockerd reads these parameters from a form-encoded body before the query (Go's
+        // r.Form): a body could swap the image after verification. No Docker client sends one.
+        let form = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.trim_start()
+                    .to_ascii_lowercase()
+                    .starts_with("application/x-www-form-urlencoded")
+            });
+        if form {
+            drain(req.into_body()).await;
+            return deny("a form-encoded body on /images/create is not accepted");
+        }
+        // dockerd pulls whenever fromImage is set and imports only otherwise.
+        let pulling = get("fromImage").is_some_and(|s| !s.is_empty());
+        if !pulling && get("fromSrc").is_some() {
             if !self.switches.allow_import {
                 drain(req.into_body()).await;
                 return deny(
@@ -310,9 +353,8 @@ impl DockerProxy {
                     image.scope()
                 ));
             }
-            return self
-                .forward(req.map(|b| b.map_err(BoxError::from).boxed()))
-                .await;
+            let (parts, _) = req.into_parts();
+            return self.forward(without_body(parts)).await;
         }
 
         let reference = match (&target.digest, &target.tag) {
@@ -342,24 +384,19 @@ impl DockerProxy {
         // Pull exactly the verified digest.
         let mut pairs: Vec<(String, String)> = query
             .iter()
-            .filter(|(k, _)| k != "fromImage" && k != "tag")
+            .filter(|(k, _)| !matches!(k.as_str(), "fromImage" | "tag" | "fromSrc"))
             .cloned()
             .collect();
         pairs.insert(0, ("tag".into(), digest.clone()));
         pairs.insert(0, ("fromImage".into(), target.name.clone()));
-        let (mut parts, body) = req.into_parts();
+        let (mut parts, _) = req.into_parts();
         let pq = format!("{}?{}", parts.uri.path(), encode_query(&pairs));
         parts.uri = match pq.parse() {
             Ok(u) => u,
             Err(e) => return deny(&format!("cannot rewrite the pull request: {e}")),
         };
         let version = split_version(parts.uri.path()).0.to_string();
-        let resp = self
-            .forward(Request::from_parts(
-                parts,
-                body.map_err(BoxError::from).boxed(),
-            ))
-            .await;
+        let resp = self.forward(without_body(parts)).await;
         if !resp.status().is_success() {
             return resp;
         }
@@ -446,9 +483,10 @@ impl DockerProxy {
                 );
             }
         };
-        let image = serde_json::from_slice::<serde_json::Value>(&bytes)
-            .ok()
-            .and_then(|v| v.get("Image").and_then(|i| i.as_str()).map(str::to_owned));
+        let image = match create_image(&bytes) {
+            Ok(i) => i,
+            Err(why) => return deny(&format!("container create refused: {why}")),
+        };
         let forward = |bytes: Bytes| Request::from_parts(parts.clone(), full(bytes));
         let Some(image) = image.filter(|i| !i.is_empty()) else {
             // No image: the daemon rejects the request itself.
@@ -518,10 +556,58 @@ impl DockerProxy {
     }
 }
 
+/// The `Image` of a `containers/create` body, read the way dockerd's Go decoder reads it (first
+/// JSON value, trailing bytes ignored, keys matched case-insensitively). Anything pullguard
+/// cannot read unambiguously is refused rather than forwarded unchecked.
+fn create_image(body: &[u8]) -> Result<Option<String>, String> {
+    let mut values = serde_json::Deserializer::from_slice(body).into_iter::<serde_json::Value>();
+    let value = match values.next() {
+        None => return Ok(None),
+        Some(Ok(v)) => v,
+        Some(Err(e)) => return Err(format!("the body is not JSON pullguard can read: {e}")),
+    };
+    let serde_json::Value::Object(map) = value else {
+        return Err("the body is not a JSON object".into());
+    };
+    let mut found = map
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("image"))
+        .map(|(_, v)| v);
+    let (Some(v), None) = (found.next(), found.next()) else {
+        return match map
+            .keys()
+            .filter(|k| k.eq_ignore_ascii_case("image"))
+            .count()
+        {
+            0 => Ok(None),
+            _ => Err("the body names the image more than once".into()),
+        };
+    };
+    match v {
+        serde_json::Value::Null => Ok(None),
+        serde_json::Value::String(s) if s.is_empty() => Ok(None),
+        serde_json::Value::String(s) => Ok(Some(s.clone())),
+        _ => Err("Image is not a string".into()),
+    }
+}
+
 enum LocalImage {
     Missing,
     Verified,
     Denied(String),
+}
+
+/// A pull is forwarded without any body: nothing the client sent besides the verified query
+/// reaches dockerd.
+fn without_body(mut parts: hyper::http::request::Parts) -> Request<Body> {
+    for h in [
+        CONTENT_TYPE,
+        hyper::header::CONTENT_LENGTH,
+        hyper::header::TRANSFER_ENCODING,
+    ] {
+        parts.headers.remove(h);
+    }
+    Request::from_parts(parts, full(Bytes::new()))
 }
 
 /// Read (and drop) a little of a refused request's body, so the client sees the answer rather
@@ -637,6 +723,33 @@ pub fn bind_socket(
 mod tests {
     use super::*;
     use crate::http::pct_decode;
+
+    #[test]
+    fn create_bodies_are_read_like_dockerd() {
+        assert_eq!(create_image(br#"{"Image":"a:1"}"#), Ok(Some("a:1".into())));
+        assert_eq!(create_image(br#"{"image":"a:1"}"#), Ok(Some("a:1".into())));
+        assert_eq!(
+            create_image(br#"{"Image":"a:1"} trailing"#),
+            Ok(Some("a:1".into()))
+        );
+        assert_eq!(create_image(br#"{"Cmd":["x"]}"#), Ok(None));
+        assert_eq!(create_image(b""), Ok(None));
+        assert!(create_image(br#"{"Image":"a","image":"b"}"#).is_err());
+        assert!(create_image(b"{\"Image\":\"a\xff\"}").is_err());
+        assert!(create_image(br#"{"Image":1}"#).is_err());
+        assert!(create_image(br#"["Image"]"#).is_err());
+    }
+
+    #[test]
+    fn paths_decode_like_go() {
+        assert_eq!(
+            decode_path("/v1.41/images/%63reate").as_deref(),
+            Some("/v1.41/images/create")
+        );
+        assert_eq!(decode_path("/a%2Fb+c").as_deref(), Some("/a/b+c"));
+        assert_eq!(decode_path("/bad%zz"), None);
+        assert_eq!(decode_path("/bad%2"), None);
+    }
 
     #[test]
     fn versions_split() {

@@ -54,6 +54,9 @@ struct CacheEntry {
     cell: OnceCell<(Arc<Outcome>, Instant)>,
 }
 
+/// Verdicts kept at most (a flood of distinct digests cannot grow the cache without bound).
+const MAX_CACHE_ENTRIES: usize = 50_000;
+
 pub struct EngineOptions {
     pub max_signatures: usize,
     /// How long a denial is remembered (short: the cause may be transient).
@@ -220,6 +223,15 @@ impl Engine {
             match cache.get(&key) {
                 Some(e) if e.cell.get().is_none_or(|(o, at)| self.is_fresh(o, *at)) => e.clone(),
                 _ => {
+                    if cache.len() >= MAX_CACHE_ENTRIES {
+                        // Bounded: drop what is stale first, then every settled verdict.
+                        cache.retain(|_, e| {
+                            e.cell.get().is_none_or(|(o, at)| self.is_fresh(o, *at))
+                        });
+                        if cache.len() >= MAX_CACHE_ENTRIES {
+                            cache.retain(|_, e| e.cell.get().is_none());
+                        }
+                    }
                     let e = Arc::new(CacheEntry {
                         cell: OnceCell::new(),
                     });

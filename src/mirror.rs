@@ -643,7 +643,12 @@ impl Mirror {
         let generation = self.engine.snapshot().generation;
         let scope = image.scope();
         let digest = image.digest.clone().unwrap_or_default();
-        let Some(g) = self.grant(generation, &scope, &digest) else {
+        // Only config and layer grants are blobs: an index child (a manifest grant) is served
+        // by the manifests route, which applies require_platform_signature.
+        let Some(g) = self
+            .grant(generation, &scope, &digest)
+            .filter(|g| g.kind == Kind::Blob)
+        else {
             let under = match self.policy_name(&scope, &digest) {
                 Some(p) => format!(" under trust policy {p:?}"),
                 None => String::new(),
@@ -690,6 +695,22 @@ impl Mirror {
                 "the registry announced {len} bytes, the verified manifest says {}",
                 g.size
             )));
+        }
+        if partial {
+            // `Content-Range: bytes a-b/total`: the total must be the verified size, and the
+            // body no longer than the range (the client checks the digest of the whole).
+            let total = resp
+                .headers
+                .get(hyper::header::CONTENT_RANGE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.rsplit_once('/'))
+                .and_then(|(_, t)| t.trim().parse::<i64>().ok());
+            if total != Some(g.size) {
+                return Err(denied(format!(
+                    "the registry's range answer does not say the verified size {}",
+                    g.size
+                )));
+            }
         }
         let status = resp.status;
         let upstream = resp.headers.clone();

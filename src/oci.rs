@@ -189,6 +189,13 @@ impl ImageRef {
             }
             _ => ("docker.io".to_string(), name.to_string()),
         };
+        // Host names are case-insensitive and may end in a root dot: one spelling per registry,
+        // so that trust-policy scopes cannot be side-stepped by writing the host differently.
+        let registry = registry.to_ascii_lowercase();
+        let registry = match registry.split_once(':') {
+            Some((host, port)) => format!("{}:{port}", host.trim_end_matches('.')),
+            None => registry.trim_end_matches('.').to_string(),
+        };
         let registry = if registry == "index.docker.io" || registry == "registry-1.docker.io" {
             "docker.io".to_string()
         } else {
@@ -291,6 +298,21 @@ mod tests {
         assert_eq!(r.scope(), "localhost/x");
         let r = ImageRef::parse("user/app:v1").unwrap();
         assert_eq!(r.scope(), "docker.io/user/app");
+        // One spelling per registry host, for policy scopes.
+        for spelling in [
+            "Registry.Example.com/app",
+            "registry.example.com./app",
+            "REGISTRY.example.COM/app",
+        ] {
+            assert_eq!(
+                ImageRef::parse(spelling).unwrap().scope(),
+                "registry.example.com/app"
+            );
+        }
+        assert_eq!(
+            ImageRef::parse("Localhost:5000/a").unwrap().registry,
+            "localhost:5000"
+        );
     }
 
     #[test]

@@ -52,8 +52,10 @@ impl TrustConfig {
         })?;
         let root = dir.join("truststore");
         let mut stores = HashMap::new();
-        let mut hash_input = std::fs::read(&policy_path).unwrap_or_default();
-        let policy_text = String::from_utf8_lossy(&hash_input).into_owned();
+        let policy_bytes = std::fs::read(&policy_path).unwrap_or_default();
+        let policy_text = String::from_utf8_lossy(&policy_bytes).into_owned();
+        let mut hash_input = (policy_bytes.len() as u64).to_be_bytes().to_vec();
+        hash_input.extend_from_slice(&policy_bytes);
         for st in &policy.statements {
             for r in &st.trust_stores {
                 let key = (r.kind, r.name.clone());
@@ -61,10 +63,21 @@ impl TrustConfig {
                     continue;
                 }
                 let loaded = truststore::load_named_store(&root, store_kind(r.kind), &r.name);
-                if let Ok(certs) = &loaded {
-                    for c in certs {
-                        hash_input.extend_from_slice(&c.der);
+                // Structured, so that moving a certificate between stores changes the hash.
+                let (kind, name) = (r.kind.as_str().as_bytes(), r.name.as_bytes());
+                for part in [kind, name] {
+                    hash_input.extend_from_slice(&(part.len() as u64).to_be_bytes());
+                    hash_input.extend_from_slice(part);
+                }
+                match &loaded {
+                    Ok(certs) => {
+                        hash_input.extend_from_slice(&(certs.len() as u64).to_be_bytes());
+                        for c in certs {
+                            hash_input.extend_from_slice(&(c.der.len() as u64).to_be_bytes());
+                            hash_input.extend_from_slice(&c.der);
+                        }
                     }
+                    Err(e) => hash_input.extend_from_slice(e.as_bytes()),
                 }
                 stores.insert(key, loaded.map(Arc::new));
             }

@@ -792,3 +792,20 @@ async fn e2e_timestamped_layouts() {
     assert!(!o.allowed);
     assert!(o.summary().contains("timestamp"), "{}", o.summary());
 }
+
+#[test]
+fn source_hash_sees_certificates_move_between_stores() {
+    let policy = statement("strict", "", &["ca:a", "ca:b"], &["*"], "*");
+    let x = testdata().join("certs/roots/NotationTestRoot.pem");
+    let y = testdata().join("certs/roots/wabbit-networks.io.crt");
+    let one = policy_dir(&policy, &[("ca", "a", &x), ("ca", "b", &y)]);
+    let two = policy_dir(&policy, &[("ca", "a", &y), ("ca", "b", &x)]);
+    let h1 = TrustConfig::load(one.path()).unwrap().source_hash;
+    let h2 = TrustConfig::load(two.path()).unwrap().source_hash;
+    assert_ne!(
+        h1, h2,
+        "a reload must see certificates swapped between stores"
+    );
+    let again = TrustConfig::load(one.path()).unwrap().source_hash;
+    assert_eq!(h1, again);
+}

@@ -482,3 +482,120 @@ fn multi_arch_index_and_the_platform_signature_option() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains(&children[1]));
 }
+
+/// One raw HTTP exchange on a Unix socket; returns the whole answer.
+fn raw(sock: &Path, request: &[u8]) -> String {
+    let mut s = UnixStream::connect(sock).unwrap();
+    s.write_all(request).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn post(path: &str, headers: &str, body: &[u8]) -> Vec<u8> {
+    let mut r = format!(
+        "POST {path} HTTP/1.1\r\nHost: d\r\nConnection: close\r\n{headers}Content-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    r.extend_from_slice(body);
+    r
+}
+
+#[test]
+fn requests_dockerd_reads_differently_are_not_a_way_around() {
+    let p = peers();
+    let imgs = Images::new(&p.registry);
+    let signed = imgs.push("ok", "parser ok");
+    imgs.sign(&signed);
+    imgs.push("bad", "parser bad");
+    run_ok(direct_docker().args(["pull", &format!("{}:bad", imgs.name())]));
+    let enc = |s: &str| s.replace(':', "%3A").replace('/', "%2F");
+    let d = Daemon::start_with(
+        &imgs.dir(),
+        &p.docker_sock,
+        &p.registry,
+        "[docker]\nallow_import = true\n",
+    );
+    let refused = |answer: &str| answer.starts_with("HTTP/1.1 403") && answer.contains("pullguard");
+
+    // Percent-encoded route: dockerd decodes the path, so the guard does too.
+    let a = raw(
+        &d.sock,
+        &post(
+            &format!(
+                "/v1.41/images/%63reate?fromImage={}&tag=bad",
+                enc(&imgs.name())
+            ),
+            "",
+            b"",
+        ),
+    );
+    assert!(refused(&a) && a.contains("no signature"), "{a}");
+    let a = raw(&d.sock, &post("/v1.41/images/%6coad", "", b""));
+    assert!(refused(&a) && a.contains("image load is disabled"), "{a}");
+
+    // A form body would override the verified query in dockerd.
+    let a = raw(
+        &d.sock,
+        &post(
+            &format!(
+                "/v1.41/images/create?fromImage={}&tag=ok",
+                enc(&imgs.name())
+            ),
+            "Content-Type: application/x-www-form-urlencoded\r\n",
+            format!("fromImage={}&tag=bad", enc(&imgs.name())).as_bytes(),
+        ),
+    );
+    assert!(refused(&a) && a.contains("form-encoded"), "{a}");
+
+    // fromSrc next to fromImage is a pull to dockerd, so it is guarded as one (even with imports on).
+    let a = raw(
+        &d.sock,
+        &post(
+            &format!(
+                "/v1.41/images/create?fromImage={}&tag=bad&fromSrc=-",
+                enc(&imgs.name())
+            ),
+            "",
+            b"",
+        ),
+    );
+    assert!(refused(&a) && a.contains("no signature"), "{a}");
+
+    // containers/create bodies pullguard cannot read unambiguously are refused, not forwarded.
+    let bad = format!("{}:bad", imgs.name());
+    let ok = format!("{}:ok", imgs.name());
+    let bodies: Vec<Vec<u8>> = vec![
+        format!(r#"{{"image":"{bad}"}}"#).into_bytes(),
+        format!(r#"{{"Image":"{ok}","image":"{bad}"}}"#).into_bytes(),
+        [
+            format!(r#"{{"Image":"{bad}","Labels":{{"x":""#).into_bytes(),
+            vec![0xff],
+            br#""}}"#.to_vec(),
+        ]
+        .concat(),
+        format!(r#"{{"Image":"{bad}"}} trailing"#).into_bytes(),
+    ];
+    for body in bodies {
+        let a = raw(
+            &d.sock,
+            &post(
+                "/v1.41/containers/create",
+                "Content-Type: application/json\r\n",
+                &body,
+            ),
+        );
+        assert!(refused(&a), "{}: {a}", String::from_utf8_lossy(&body));
+    }
+
+    // Plugin names with slashes.
+    let a = raw(
+        &d.sock,
+        &post("/v1.41/plugins/a/b:latest/upgrade?remote=x", "", b""),
+    );
+    assert!(
+        refused(&a) && a.contains("plugin install is disabled"),
+        "{a}"
+    );
+}
