@@ -493,12 +493,76 @@ impl DockerProxy {
             return self.forward(forward(bytes)).await;
         };
         let version = split_version(parts.uri.path()).0.to_string();
-        match self.verified_local_image(&version, &image).await {
-            LocalImage::Missing => self.forward(forward(bytes)).await, // the daemon answers 404, the CLI pulls through us
-            LocalImage::Verified => self.forward(forward(bytes)).await,
+        let verified_id = match self.verified_local_image(&version, &image).await {
+            // The daemon answers 404 and the CLI pulls through us; checked below all the same.
+            LocalImage::Missing => None,
+            LocalImage::Verified(id) => Some(id),
             LocalImage::Denied(why) => {
-                deny(&format!("container from image {image:?} denied: {why}"))
+                return deny(&format!("container from image {image:?} denied: {why}"));
             }
+        };
+        let resp = self.forward(forward(bytes)).await;
+        if resp.status() != StatusCode::CREATED {
+            return resp;
+        }
+        // The name was resolved twice (by us, then by dockerd): make sure the container got the
+        // image that was verified, or remove it.
+        let (rparts, rbody) = resp.into_parts();
+        let rbytes = match read_small(rbody, 1 << 20).await {
+            Ok(b) => b,
+            Err(e) => return error_response(StatusCode::BAD_GATEWAY, &format!("pullguard: {e}")),
+        };
+        let created = serde_json::from_slice::<serde_json::Value>(&rbytes)
+            .ok()
+            .and_then(|v| v.get("Id").and_then(|i| i.as_str()).map(str::to_owned));
+        let Some(container) = created else {
+            return deny("the daemon's create answer names no container");
+        };
+        let got = self.container_image(&version, &container).await;
+        let ok = match (got, verified_id) {
+            (Some(g), Some(v)) => g == v,
+            (Some(g), None) => match self.verified_local_image(&version, &g).await {
+                LocalImage::Verified(i) => i == g,
+                _ => false,
+            },
+            (None, _) => false,
+        };
+        if !ok {
+            self.remove_container(&version, &container).await;
+            return deny(&format!(
+                "container from image {image:?} denied: the image changed between verification and create"
+            ));
+        }
+        Response::from_parts(rparts, full(rbytes))
+    }
+
+    /// The image ID a container was created from.
+    async fn container_image(&self, version: &str, id: &str) -> Option<String> {
+        let req = Request::get(format!("{version}/containers/{}/json", pct_encode(id)))
+            .header("host", "docker")
+            .body(full(Bytes::new()))
+            .ok()?;
+        let resp = self.upstream(req).await.ok()?;
+        if !resp.status().is_success() {
+            return None;
+        }
+        let body = Limited::new(resp.into_body(), 16 << 20)
+            .collect()
+            .await
+            .ok()?
+            .to_bytes();
+        let v: serde_json::Value = serde_json::from_slice(&body).ok()?;
+        v.get("Image")?.as_str().map(str::to_owned)
+    }
+
+    async fn remove_container(&self, version: &str, id: &str) {
+        let req = Request::delete(format!("{version}/containers/{}?force=1", pct_encode(id)))
+            .header("host", "docker")
+            .body(full(Bytes::new()));
+        if let Ok(req) = req
+            && let Err(e) = self.upstream(req).await
+        {
+            tracing::error!(container = %id, error = %e, "could not remove a container created from an unverified image");
         }
     }
 
@@ -526,14 +590,21 @@ impl DockerProxy {
             Ok(b) => b.to_bytes(),
             Err(e) => return LocalImage::Denied(format!("image inspect failed: {e}")),
         };
-        let digests: Vec<String> = serde_json::from_slice::<serde_json::Value>(&body)
-            .ok()
-            .and_then(|v| {
-                v.get("RepoDigests").and_then(|d| d.as_array()).map(|a| {
-                    a.iter()
-                        .filter_map(|s| s.as_str().map(str::to_owned))
-                        .collect()
-                })
+        let inspect = serde_json::from_slice::<serde_json::Value>(&body).unwrap_or_default();
+        let Some(id) = inspect
+            .get("Id")
+            .and_then(|i| i.as_str())
+            .map(str::to_owned)
+        else {
+            return LocalImage::Denied("image inspect named no image ID".into());
+        };
+        let digests: Vec<String> = inspect
+            .get("RepoDigests")
+            .and_then(|d| d.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_owned))
+                    .collect()
             })
             .unwrap_or_default();
         if digests.is_empty() {
@@ -548,7 +619,7 @@ impl DockerProxy {
             };
             let o = self.engine.check(&r, None, "docker-create").await;
             if o.allowed {
-                return LocalImage::Verified;
+                return LocalImage::Verified(id);
             }
             reasons.push(o.summary());
         }
@@ -593,8 +664,24 @@ fn create_image(body: &[u8]) -> Result<Option<String>, String> {
 
 enum LocalImage {
     Missing,
-    Verified,
+    /// The image ID whose RepoDigest verified.
+    Verified(String),
     Denied(String),
+}
+
+/// Read a small body whole (at most `max` bytes).
+async fn read_small(mut body: Body, max: usize) -> Result<Bytes, String> {
+    let mut buf = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| format!("reading the daemon's answer failed: {e}"))?;
+        if let Ok(data) = frame.into_data() {
+            if buf.len() + data.len() > max {
+                return Err("the daemon's answer is too large".into());
+            }
+            buf.extend_from_slice(&data);
+        }
+    }
+    Ok(buf.freeze())
 }
 
 /// A pull is forwarded without any body: nothing the client sent besides the verified query

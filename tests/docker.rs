@@ -128,6 +128,25 @@ fn create_of_local_unverified_image_is_refused() {
     );
     let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
     run(direct_docker().args(["rm", "-f", &id]));
+
+    // Not on the host yet: the CLI gets dockerd's 404, pulls through the guard, creates.
+    let fresh = imgs.push("fresh", "created on demand");
+    imgs.sign(&fresh);
+    let out = run(d
+        .docker()
+        .args(["create", &format!("{}:fresh", imgs.name()), "/true"]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let inspect = run_ok(direct_docker().args(["container", "inspect", &id]));
+    assert!(
+        inspect.contains(&format!("{}:fresh", imgs.name())),
+        "the container keeps the name"
+    );
+    run(direct_docker().args(["rm", "-f", &id]));
 }
 
 #[test]
