@@ -12,6 +12,10 @@ use std::time::{Duration, Instant};
 use common::daemon::*;
 use common::*;
 
+/// These tests share one dockerd: they run one at a time. In parallel, 200 concurrent pulls next
+/// to cancelled pulls and other tests' pulls can stall dockerd for a minute on 2 cores.
+static DOCKERD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn image_exists(reference: &str) -> bool {
     run(direct_docker().args(["image", "inspect", reference]))
         .status
@@ -20,6 +24,7 @@ fn image_exists(reference: &str) -> bool {
 
 #[test]
 fn signed_pull_succeeds_and_is_tagged_unsigned_is_denied() {
+    let _one_at_a_time = DOCKERD.lock().unwrap_or_else(|e| e.into_inner());
     let p = peers();
     let imgs = Images::new(&p.registry);
     let signed = imgs.push("signed", "signed content");
@@ -98,6 +103,7 @@ fn signed_pull_succeeds_and_is_tagged_unsigned_is_denied() {
 
 #[test]
 fn create_of_local_unverified_image_is_refused() {
+    let _one_at_a_time = DOCKERD.lock().unwrap_or_else(|e| e.into_inner());
     let p = peers();
     let imgs = Images::new(&p.registry);
     let signed = imgs.push("ok", "ok content");
@@ -151,6 +157,7 @@ fn create_of_local_unverified_image_is_refused() {
 
 #[test]
 fn other_api_calls_pass_through_unchanged() {
+    let _one_at_a_time = DOCKERD.lock().unwrap_or_else(|e| e.into_inner());
     let p = peers();
     let imgs = Images::new(&p.registry);
     let d = Daemon::start(&imgs.dir(), &p.docker_sock, &p.registry);
@@ -225,6 +232,7 @@ fn other_api_calls_pass_through_unchanged() {
 
 #[test]
 fn upstream_gone_is_a_clear_error_and_the_daemon_keeps_serving() {
+    let _one_at_a_time = DOCKERD.lock().unwrap_or_else(|e| e.into_inner());
     let p = peers();
     let imgs = Images::new(&p.registry);
     let missing = imgs.home.join("no-such-docker.sock");
@@ -270,6 +278,7 @@ fn fake_hijack_daemon(path: &Path) -> std::thread::JoinHandle<()> {
 
 #[test]
 fn hijacked_attach_is_spliced_both_ways_with_half_close() {
+    let _one_at_a_time = DOCKERD.lock().unwrap_or_else(|e| e.into_inner());
     let p = peers();
     let imgs = Images::new(&p.registry);
     let fake = imgs.home.join("fake-docker.sock");
@@ -299,13 +308,9 @@ fn hijacked_attach_is_spliced_both_ways_with_half_close() {
     t.join().unwrap();
 }
 
-/// The two heaviest dockerd workloads (200 concurrent pulls; pulls cancelled mid-stream) run one
-/// at a time: together they can stall the one dockerd for a long while on 2 cores.
-static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 #[test]
 fn concurrent_pulls_of_one_new_image_cause_one_verification() {
-    let _heavy = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let _one_at_a_time = DOCKERD.lock().unwrap_or_else(|e| e.into_inner());
     let p = peers();
     let imgs = Images::new(&p.registry);
     let digest = imgs.push("many", "many pulls");
@@ -363,7 +368,7 @@ fn task_count(pid: u32) -> usize {
 
 #[test]
 fn client_disconnect_mid_pull_and_hanging_registry_leave_no_leak() {
-    let _heavy = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let _one_at_a_time = DOCKERD.lock().unwrap_or_else(|e| e.into_inner());
     let p = peers();
     let imgs = Images::new(&p.registry);
     // A few MB so the pull is still streaming when the client goes away.
@@ -429,6 +434,7 @@ fn client_disconnect_mid_pull_and_hanging_registry_leave_no_leak() {
 
 #[test]
 fn multi_arch_index_and_the_platform_signature_option() {
+    let _one_at_a_time = DOCKERD.lock().unwrap_or_else(|e| e.into_inner());
     let p = peers();
     let imgs = Images::new(&p.registry);
     let mut children = Vec::new();
@@ -529,6 +535,7 @@ fn post(path: &str, headers: &str, body: &[u8]) -> Vec<u8> {
 
 #[test]
 fn requests_dockerd_reads_differently_are_not_a_way_around() {
+    let _one_at_a_time = DOCKERD.lock().unwrap_or_else(|e| e.into_inner());
     let p = peers();
     let imgs = Images::new(&p.registry);
     let signed = imgs.push("ok", "parser ok");
