@@ -35,6 +35,9 @@ pub struct ControlState {
     pub listeners: Vec<String>,
     /// The registry mirror's counters, when it runs.
     pub mirror: Option<Arc<crate::mirror::MirrorCounters>>,
+    /// `require_platform_signature`: Verify also demands this host's platform manifest of an
+    /// index be signed (what the containerd verifier and `ctl verify` then check).
+    pub require_platform_signature: bool,
     last_reload_error: Mutex<String>,
     reload_lock: tokio::sync::Mutex<()>,
 }
@@ -47,6 +50,7 @@ impl ControlState {
             started: Instant::now(),
             listeners,
             mirror: None,
+            require_platform_signature: false,
             last_reload_error: Mutex::new(String::new()),
             reload_lock: tokio::sync::Mutex::new(()),
         }
@@ -264,7 +268,14 @@ impl pb::control_server::Control for ControlService {
         } else {
             req.origin.chars().take(64).collect()
         };
-        let o = self.state.engine.check(&image, None, &origin).await;
+        let mut o = self.state.engine.check(&image, None, &origin).await;
+        if self.state.require_platform_signature {
+            o = self
+                .state
+                .engine
+                .check_platform(&image, o, None, None, &origin)
+                .await;
+        }
         Ok(Response::new(pb::VerifyResponse {
             allowed: o.allowed,
             summary: o.summary(),

@@ -163,6 +163,7 @@ pub async fn run(opts: ServeOptions) -> i32 {
     let proxy = Arc::new(proxy);
     let mut state = ControlState::new(engine.clone(), opts.policy_dir.clone(), listeners);
     state.mirror = mirror.as_ref().map(|(m, _, _)| m.counters.clone());
+    state.require_platform_signature = cfg.require_platform_signature;
     let state = Arc::new(state);
     let (stop_tx, stop_rx) = watch::channel(false);
     let docker_task =

@@ -492,6 +492,10 @@ fn multi_arch_index_and_the_platform_signature_option() {
         err.contains("must be signed too") && err.contains(&children[0]),
         "{err}"
     );
+    // The control API's Verify (used by `ctl verify` and the containerd verifier) agrees.
+    let out = run(d.ctl().args(["verify", &index_ref]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("must be signed too"));
     imgs.sign(&children[0]);
     // The denial is cached briefly (negative TTL); an admin who just signed purges it.
     run_ok(d.ctl().args(["cache", "purge"]));
