@@ -268,14 +268,14 @@ impl pb::control_server::Control for ControlService {
         } else {
             req.origin.chars().take(64).collect()
         };
-        let mut o = self.state.engine.check(&image, None, &origin).await;
-        if self.state.require_platform_signature {
-            o = self
-                .state
-                .engine
-                .check_platform(&image, o, None, None, &origin)
-                .await;
-        }
+        let o = if self.state.require_platform_signature {
+            let engine = &self.state.engine;
+            engine
+                .check_with_platform(&image, None, None, &origin)
+                .await
+        } else {
+            self.state.engine.check(&image, None, &origin).await
+        };
         Ok(Response::new(pb::VerifyResponse {
             allowed: o.allowed,
             summary: o.summary(),

@@ -366,13 +366,14 @@ impl DockerProxy {
             Ok(i) => i,
             Err(e) => return deny(&e),
         };
-        let mut outcome = self.engine.check(&image, creds.clone(), "docker").await;
-        if self.require_platform_signature {
-            outcome = self
-                .engine
-                .check_platform(&image, outcome, get("platform"), creds, "docker")
-                .await;
-        }
+        let outcome = if self.require_platform_signature {
+            let platform = get("platform");
+            self.engine
+                .check_with_platform(&image, platform, creds, "docker")
+                .await
+        } else {
+            self.engine.check(&image, creds, "docker").await
+        };
         if !outcome.allowed {
             return deny(&outcome.summary());
         }

@@ -264,13 +264,26 @@ impl Engine {
         (outcome, Some(fetched))
     }
 
-    /// For an allowed multi-arch index, the child manifest for `platform` (`os/arch[/variant]`,
-    /// default this host's) must verify too. Returns the child's outcome (pull that digest), or
-    /// the index's own outcome when it is not an index.
-    pub async fn check_platform(
+    /// [`Engine::check`], and for an allowed multi-arch index, the child manifest for
+    /// `platform` (`os/arch[/variant]`, default this host's) must verify too. Returns the child's
+    /// outcome (pull that digest), or the image's own outcome when it is not an index.
+    pub async fn check_with_platform(
+        &self,
+        image: &ImageRef,
+        platform: Option<&str>,
+        creds: Option<Credential>,
+        origin: &str,
+    ) -> Arc<Outcome> {
+        let (index, fetched) = self.check_manifest(image, creds.clone(), origin).await;
+        self.check_platform(image, index, fetched, platform, creds, origin)
+            .await
+    }
+
+    async fn check_platform(
         &self,
         image: &ImageRef,
         index: Arc<Outcome>,
+        fetched: Option<Fetched>,
         platform: Option<&str>,
         creds: Option<Credential>,
         origin: &str,
@@ -295,10 +308,14 @@ impl Engine {
         };
         let pinned = image.with_digest(&desc.digest);
         let child = async {
-            let fetched = client
-                .manifest(&pinned, &desc.digest)
-                .await
-                .map_err(|e| e.message)?;
+            // The index bytes the verdict was made on, or (verdict from the cache) fetched now.
+            let fetched = match fetched.filter(|f| f.digest == desc.digest) {
+                Some(f) => f,
+                None => client
+                    .manifest(&pinned, &desc.digest)
+                    .await
+                    .map_err(|e| e.message)?,
+            };
             let m = crate::oci::Manifest::parse(&fetched.bytes)?;
             let (os, arch, variant) = platform_parts(platform);
             m.manifests

@@ -145,16 +145,7 @@ impl Mirror {
 
 impl Drop for Mirror {
     fn drop(&mut self) {
-        unsafe_kill(self.child.id(), "TERM");
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(5) {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        stop(&mut self.child);
     }
 }
 
