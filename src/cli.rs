@@ -80,10 +80,14 @@ struct ServeArgs {
     /// The control API socket (default /run/pullguard/control.sock).
     #[arg(long)]
     control_listen: Option<PathBuf>,
-    /// Serve the verifying registry mirror on this TCP address (IP:PORT). With the mirror on,
-    /// the Docker proxy runs only when its socket is configured.
+    /// Serve the verifying registry mirror on this TCP address (IP:PORT). With the mirror or the
+    /// authorization plugin on, the Docker proxy runs only when its socket is configured.
     #[arg(long, value_name = "ADDR")]
     mirror_listen: Option<String>,
+    /// Serve the Docker authorization plugin on this socket (e.g.
+    /// /run/docker/plugins/pullguard.sock for dockerd --authorization-plugin=pullguard).
+    #[arg(long, value_name = "SOCK")]
+    authz_listen: Option<PathBuf>,
     #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
     insecure_registry: Vec<String>,
     /// Log format: text or json.
@@ -216,6 +220,10 @@ fn run_serve(args: ServeArgs) -> i32 {
         .mirror_listen
         .clone()
         .or_else(|| cfg.mirror.listen.clone());
+    let authz_listen = args
+        .authz_listen
+        .clone()
+        .or_else(|| cfg.authz.listen.clone());
     let opts = crate::serve::ServeOptions {
         policy_dir,
         docker_listen: args
@@ -223,8 +231,7 @@ fn run_serve(args: ServeArgs) -> i32 {
             .clone()
             .or_else(|| cfg.docker.listen.clone())
             .or_else(|| {
-                mirror_listen
-                    .is_none()
+                (mirror_listen.is_none() && authz_listen.is_none())
                     .then(|| PathBuf::from(config::DEFAULT_DOCKER_LISTEN))
             }),
         docker_upstream: args
@@ -238,6 +245,7 @@ fn run_serve(args: ServeArgs) -> i32 {
             .or_else(|| cfg.control.listen.clone())
             .unwrap_or_else(|| PathBuf::from(crate::control::DEFAULT_CONTROL_SOCKET)),
         mirror_listen,
+        authz_listen,
         insecure,
         config: cfg,
     };

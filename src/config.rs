@@ -40,6 +40,8 @@ pub struct Config {
     pub control: ControlSection,
     #[serde(default)]
     pub mirror: MirrorSection,
+    #[serde(default)]
+    pub authz: AuthzSection,
 }
 
 /// `[control]`: the gRPC control API.
@@ -86,6 +88,22 @@ pub struct DockerSection {
     /// `POST /services/create`, `/services/{id}/update` (swarm nodes pull on their own).
     #[serde(default)]
     pub allow_services: bool,
+    /// `POST /commit` (a committed image carries no signature).
+    #[serde(default)]
+    pub allow_commit: bool,
+    /// Containers with no image (an empty root filesystem, `Image` absent, `""` or `null`):
+    /// their create and start. Whatever is copied in runs unverified.
+    #[serde(default)]
+    pub allow_scratch: bool,
+}
+
+/// `[authz]`: the Docker authorization plugin (off unless `listen` or `--authz-listen`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthzSection {
+    /// The plugin socket dockerd finds by name: `/run/docker/plugins/NAME.sock` for
+    /// `--authorization-plugin=NAME` (or a path named in `/etc/docker/plugins/NAME.spec`).
+    pub listen: Option<PathBuf>,
 }
 
 /// `[mirror]`: the verifying OCI registry mirror (off unless `listen` or `--mirror-listen`).

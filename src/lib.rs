@@ -20,6 +20,7 @@ pub mod config;
 pub mod control;
 pub mod ctl;
 pub mod docker;
+pub mod drain;
 pub mod engine;
 pub mod envelope;
 pub mod http;

@@ -5,7 +5,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use tokio::signal::unix::{SignalKind, signal};
@@ -14,7 +13,7 @@ use tokio::sync::watch;
 use crate::auth::DockerConfig;
 use crate::config::{self, Config};
 use crate::control::{self, ControlState};
-use crate::docker::{DockerProxy, SocketPerms, bind_socket};
+use crate::docker::{AuthzPlugin, DockerProxy, Dockerd, Guard, SocketPerms, bind_socket};
 use crate::engine::{Engine, EngineOptions};
 use crate::mirror::Mirror;
 use crate::registry::{Credentials, RegistryClient, RegistryOptions};
@@ -30,6 +29,8 @@ pub struct ServeOptions {
     pub control_listen: PathBuf,
     /// The verifying registry mirror's TCP address; `None`: no mirror.
     pub mirror_listen: Option<String>,
+    /// The Docker authorization plugin's socket; `None`: no plugin (unless systemd passes one).
+    pub authz_listen: Option<PathBuf>,
     pub insecure: Vec<String>,
 }
 
@@ -140,9 +141,24 @@ pub async fn run(opts: ServeOptions) -> i32 {
             }
         }
     };
-    if docker_listener.is_none() && mirror.is_none() {
+    // The Docker authorization plugin: dockerd (root) is its only client.
+    let authz_perms = SocketPerms {
+        mode: Some(0o600),
+        uid: None,
+        gid: None,
+    };
+    let authz_listener = match (activated.take("authz"), &opts.authz_listen) {
+        (Ok(Some(l)), _) => Some(l),
+        (Ok(None), Some(path)) => match bind_socket(path, &authz_perms, None) {
+            Ok(l) => Some(l),
+            Err(e) => return fail(e),
+        },
+        (Ok(None), None) => None,
+        (Err(e), _) => return fail(e),
+    };
+    if docker_listener.is_none() && mirror.is_none() && authz_listener.is_none() {
         return fail(
-            "nothing to serve: configure the Docker proxy (--docker-listen) and/or the mirror (--mirror-listen)",
+            "nothing to serve: configure the Docker proxy (--docker-listen), the mirror (--mirror-listen) and/or the authorization plugin (--authz-listen)",
         );
     }
     let mut listeners = Vec::new();
@@ -157,10 +173,23 @@ pub async fn run(opts: ServeOptions) -> i32 {
     if let Some((_, _, addr)) = &mirror {
         listeners.push(format!("mirror http://{addr}"));
     }
+    if authz_listener.is_some() {
+        let at = opts
+            .authz_listen
+            .as_deref()
+            .unwrap_or(Path::new("(systemd)"));
+        listeners.push(format!("authz unix://{}", at.display()));
+    }
 
-    let mut proxy = DockerProxy::new(engine.clone(), opts.docker_upstream.clone(), d.clone());
-    proxy.require_platform_signature = cfg.require_platform_signature;
-    let proxy = Arc::new(proxy);
+    // One guard (and one verdict cache) for the proxy and the plugin.
+    let guard = Arc::new(Guard {
+        engine: engine.clone(),
+        dockerd: Dockerd::new(opts.docker_upstream.clone()),
+        switches: d.clone(),
+        require_platform_signature: cfg.require_platform_signature,
+    });
+    let proxy = Arc::new(DockerProxy::new(guard.clone()));
+    let authz = Arc::new(AuthzPlugin::new(guard));
     let mut state = ControlState::new(engine.clone(), opts.policy_dir.clone(), listeners);
     state.mirror = mirror.as_ref().map(|(m, _, _)| m.counters.clone());
     state.require_platform_signature = cfg.require_platform_signature;
@@ -168,6 +197,7 @@ pub async fn run(opts: ServeOptions) -> i32 {
     let (stop_tx, stop_rx) = watch::channel(false);
     let docker_task =
         docker_listener.map(|l| tokio::spawn(proxy.clone().serve(l, stop_rx.clone())));
+    let authz_task = authz_listener.map(|l| tokio::spawn(authz.clone().serve(l, stop_rx.clone())));
     let (mirror, mirror_task) = match mirror {
         Some((m, l, _)) => (
             Some(m.clone()),
@@ -241,13 +271,16 @@ pub async fn run(opts: ServeOptions) -> i32 {
     tracing::info!("shutting down: no new connections, draining in-flight requests");
     systemd::stopping();
     let _ = stop_tx.send(true);
-    for task in [docker_task, mirror_task].into_iter().flatten() {
+    for task in [docker_task, mirror_task, authz_task].into_iter().flatten() {
         let _ = task.await;
     }
     let grace = Duration::from_secs(cfg.shutdown_grace_secs.unwrap_or(30));
     let start = Instant::now();
-    let busy =
-        || proxy.in_flight.load(Ordering::SeqCst) + mirror.as_ref().map_or(0, |m| m.in_flight());
+    let busy = || {
+        proxy.in_flight.count()
+            + authz.in_flight.count()
+            + mirror.as_ref().map_or(0, |m| m.in_flight())
+    };
     while busy() > 0 && start.elapsed() < grace {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -257,6 +290,9 @@ pub async fn run(opts: ServeOptions) -> i32 {
     let _ = tokio::time::timeout(Duration::from_secs(2), control_task).await;
     if activated.is_empty() {
         if let Some(p) = &opts.docker_listen {
+            let _ = std::fs::remove_file(p);
+        }
+        if let Some(p) = &opts.authz_listen {
             let _ = std::fs::remove_file(p);
         }
         let _ = std::fs::remove_file(&opts.control_listen);

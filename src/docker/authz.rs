@@ -1,0 +1,271 @@
+//! A Docker authorization plugin: dockerd, started with `--authorization-plugin=NAME`, asks it
+//! about every Engine API request on every socket before acting (`/Plugin.Activate`,
+//! `/AuthZPlugin.AuthZReq`, `/AuthZPlugin.AuthZRes`), so no client of dockerd goes around the
+//! guard. The rules are the proxy's ([`Guard`]): pulls verified, creates and starts verified
+//! on the image the container records, the other ways in switched off by default.
+//!
+//! What a plugin cannot do that the proxy does: rewrite the request. A pull by tag is allowed
+//! when the tag verifies now, and dockerd then resolves the tag itself (it may have moved in
+//! between); a start by name is allowed when the container the name names now verifies. The
+//! start check on the image ID is what makes an image that came in anyway unrunnable.
+//! With the plugin configured and pullguard down, dockerd refuses every request.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde::{Deserialize, Serialize};
+use tokio::net::UnixListener;
+use tokio::sync::watch;
+
+use super::guard::{CreateCheck, Guard, PullDecision, StartCheck};
+use super::route::{Call, classify, decode_path, is_form, split_version};
+use crate::drain::InFlight;
+use crate::http::query_pairs;
+
+/// dockerd's plugin API media type.
+const PLUGIN_MEDIA_TYPE: &str = "application/vnd.docker.plugins.v1+json";
+
+/// What dockerd sends (moby `pkg/authorization/api.go`: `Request`). Go's field names; the
+/// request URI's JSON key is `RequestUri`; `[]byte` fields arrive as standard base64.
+#[derive(Debug, Default, Deserialize)]
+pub struct AuthzRequest {
+    #[serde(rename = "RequestMethod", default)]
+    pub method: String,
+    #[serde(rename = "RequestUri", default)]
+    pub uri: String,
+    #[serde(rename = "RequestBody", default)]
+    pub body: Option<String>,
+    #[serde(rename = "RequestHeaders", default)]
+    pub headers: Option<HashMap<String, String>>,
+}
+
+/// What the plugin answers (moby's `Response`).
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct AuthzResponse {
+    #[serde(rename = "Allow")]
+    pub allow: bool,
+    #[serde(rename = "Msg", skip_serializing_if = "String::is_empty")]
+    pub msg: String,
+    #[serde(rename = "Err", skip_serializing_if = "String::is_empty")]
+    pub err: String,
+}
+
+impl AuthzResponse {
+    fn allow() -> AuthzResponse {
+        AuthzResponse {
+            allow: true,
+            msg: String::new(),
+            err: String::new(),
+        }
+    }
+
+    fn deny(why: &str) -> AuthzResponse {
+        AuthzResponse {
+            allow: false,
+            msg: format!("pullguard: {why}"),
+            err: String::new(),
+        }
+    }
+}
+
+pub struct AuthzPlugin {
+    guard: Arc<Guard>,
+    pub in_flight: InFlight,
+}
+
+impl AuthzPlugin {
+    pub fn new(guard: Arc<Guard>) -> AuthzPlugin {
+        AuthzPlugin {
+            guard,
+            in_flight: InFlight::default(),
+        }
+    }
+
+    /// Serve dockerd's plugin calls until `shutdown` turns true.
+    pub async fn serve(
+        self: Arc<Self>,
+        listener: UnixListener,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        loop {
+            let stream = tokio::select! {
+                r = listener.accept() => match r {
+                    Ok((s, _)) => s,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "authz socket accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                _ = shutdown.changed() => break,
+            };
+            let plugin = self.clone();
+            tokio::spawn(async move {
+                let svc = service_fn(move |req| {
+                    let plugin = plugin.clone();
+                    async move { Ok::<_, Infallible>(plugin.handle(req).await) }
+                });
+                if let Err(e) = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await
+                {
+                    tracing::debug!(error = %e, "authz connection ended");
+                }
+            });
+        }
+    }
+
+    async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        let _ticket = self.in_flight.ticket();
+        if req.method() != Method::POST {
+            return reply(
+                StatusCode::METHOD_NOT_ALLOWED,
+                &serde_json::json!({"Err": "POST only"}),
+            );
+        }
+        let path = req.uri().path().to_string();
+        // dockerd's plugin requests are small JSON; an authz request carries at most a 1 MiB
+        // body (base64: a third more) plus headers.
+        let body = match Limited::new(req.into_body(), 4 << 20).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(e) => {
+                return reply(
+                    StatusCode::BAD_REQUEST,
+                    &AuthzResponse {
+                        allow: false,
+                        msg: String::new(),
+                        err: format!("pullguard: cannot read the plugin request: {e}"),
+                    },
+                );
+            }
+        };
+        match path.as_str() {
+            "/Plugin.Activate" => reply(
+                StatusCode::OK,
+                &serde_json::json!({"Implements": ["authz"]}),
+            ),
+            "/AuthZPlugin.AuthZReq" => {
+                let answer = match serde_json::from_slice::<AuthzRequest>(&body) {
+                    Ok(r) => self.decide(&r).await,
+                    Err(e) => AuthzResponse::deny(&format!(
+                        "cannot read dockerd's authorization request: {e}"
+                    )),
+                };
+                if !answer.allow {
+                    tracing::info!(target: "pullguard::authz", reason = %answer.msg, "authz denied");
+                }
+                reply(StatusCode::OK, &answer)
+            }
+            // The decision is made on the request; the response passes as it is.
+            "/AuthZPlugin.AuthZRes" => reply(StatusCode::OK, &AuthzResponse::allow()),
+            _ => reply(
+                StatusCode::NOT_FOUND,
+                &serde_json::json!({"Err": format!("unknown plugin call {path}")}),
+            ),
+        }
+    }
+
+    /// May dockerd go on with this request?
+    pub async fn decide(&self, r: &AuthzRequest) -> AuthzResponse {
+        let (raw_path, query) = match r.uri.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (r.uri.as_str(), None),
+        };
+        let Some(path) = decode_path(raw_path) else {
+            return AuthzResponse::deny("malformed percent-encoding in the request path");
+        };
+        let Ok(method) = Method::from_bytes(r.method.as_bytes()) else {
+            return AuthzResponse::deny("unknown request method");
+        };
+        let (version, p) = split_version(&path);
+        let header = |name: &str| {
+            r.headers.as_ref().and_then(|h| {
+                h.iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| v.as_str())
+            })
+        };
+        match classify(&method, p, &self.guard.switches) {
+            Call::Pass => AuthzResponse::allow(),
+            Call::Refused(why) => AuthzResponse::deny(why),
+            Call::Pull => {
+                let query = query_pairs(query);
+                // dockerd strips X-Registry-Auth from what plugins see: the daemon's own
+                // credentials (docker_config) are used for the registry.
+                match self
+                    .guard
+                    .pull(
+                        &query,
+                        is_form(header("Content-Type")),
+                        None,
+                        "docker-authz",
+                    )
+                    .await
+                {
+                    PullDecision::Deny(why) => AuthzResponse::deny(&why),
+                    PullDecision::Import | PullDecision::AllTags | PullDecision::Pinned(_) => {
+                        AuthzResponse::allow()
+                    }
+                }
+            }
+            Call::Create => {
+                // dockerd passes the body only when it is JSON (Content-Type) and under 1 MiB:
+                // a create the plugin cannot read is refused.
+                let Some(body) = r.body.as_deref() else {
+                    return AuthzResponse::deny(
+                        "container create refused: its body did not reach the authorization plugin (send it as Content-Type: application/json, with a Content-Length, under 1 MiB)",
+                    );
+                };
+                let Ok(body) = STANDARD.decode(body) else {
+                    return AuthzResponse::deny("container create refused: the body is not base64");
+                };
+                match self
+                    .guard
+                    .create(version, &body, "docker-authz-create")
+                    .await
+                {
+                    Ok(
+                        CreateCheck::Scratch
+                        | CreateCheck::Missing(_)
+                        | CreateCheck::Verified { .. },
+                    ) => AuthzResponse::allow(),
+                    Err(why) => AuthzResponse::deny(&why),
+                }
+            }
+            Call::Start { container, .. } => {
+                match self
+                    .guard
+                    .start(version, &container, "docker-authz-start")
+                    .await
+                {
+                    Ok(StartCheck::Allowed { .. }) => AuthzResponse::allow(),
+                    // Not allowed on a guess: the name could be taken in between.
+                    Ok(StartCheck::Missing) => {
+                        AuthzResponse::deny(&format!("No such container: {container}"))
+                    }
+                    Err(why) => AuthzResponse::deny(&why),
+                }
+            }
+        }
+    }
+}
+
+fn reply<T: Serialize>(status: StatusCode, value: &T) -> Response<Full<Bytes>> {
+    let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(PLUGIN_MEDIA_TYPE));
+    r
+}

@@ -1,0 +1,285 @@
+//! The Docker guard's decisions, shared by the Engine API proxy and the authorization plugin:
+//! may this pull, this create, this start happen? Each answer that admits something carries
+//! what was verified (the digest to pull, the container ID to start), so a caller forwards
+//! exactly what the guard checked and nothing it re-resolved.
+
+use std::sync::Arc;
+
+use super::dockerd::Dockerd;
+use super::route::{PullTarget, create_image, pull_target, query_get};
+use crate::auth::Credential;
+use crate::config::DockerSection;
+use crate::engine::Engine;
+use crate::oci::ImageRef;
+
+pub struct Guard {
+    pub engine: Arc<Engine>,
+    pub dockerd: Dockerd,
+    /// The `[docker]` config: which other ways of bringing images in are allowed.
+    pub switches: DockerSection,
+    /// Demand a signature on the platform manifest of a multi-arch index too.
+    pub require_platform_signature: bool,
+}
+
+/// A pull the guard admitted: pull `name@digest` (the verified digest), then tag it `tag` if
+/// the client asked for one.
+#[derive(Debug, Clone)]
+pub struct PinnedPull {
+    pub name: String,
+    pub digest: String,
+    pub tag: Option<String>,
+}
+
+#[derive(Debug)]
+pub enum PullDecision {
+    Deny(String),
+    /// `fromSrc` import, allowed by `docker.allow_import`: forwarded as it is.
+    Import,
+    /// All tags of a repository whose scope the policy skips: forwarded without a body.
+    AllTags,
+    /// Verified: pull exactly this.
+    Pinned(PinnedPull),
+}
+
+/// A local image's standing.
+#[derive(Debug)]
+pub enum LocalImage {
+    Missing,
+    /// The image ID whose RepoDigest verified.
+    Verified(String),
+    Denied(String),
+}
+
+/// What a `containers/create` may go on with.
+#[derive(Debug)]
+pub enum CreateCheck {
+    /// No image (an empty root filesystem), allowed by `docker.allow_scratch`.
+    Scratch,
+    /// The image is not on the host: dockerd answers 404 and the CLI pulls (through the guard).
+    Missing(String),
+    /// The image and the ID of it that verified.
+    Verified { image: String, id: String },
+}
+
+/// A start the guard admitted: start this container ID (not the name, which can move).
+#[derive(Debug)]
+pub enum StartCheck {
+    Missing,
+    Allowed { container_id: String },
+}
+
+impl Guard {
+    /// Decide a `POST /images/create`. `form`: the request has a form-encoded body.
+    pub async fn pull(
+        &self,
+        query: &[(String, String)],
+        form: bool,
+        creds: Option<Credential>,
+        origin: &str,
+    ) -> PullDecision {
+        // dockerd reads these parameters from a form-encoded body before the query (Go's
+        // r.Form): a body could swap the image after verification. No Docker client sends one.
+        if form {
+            return PullDecision::Deny(
+                "a form-encoded body on /images/create is not accepted".into(),
+            );
+        }
+        // dockerd pulls whenever fromImage is set and imports only otherwise.
+        let from_image = query_get(query, "fromImage").filter(|s| !s.is_empty());
+        let Some(from_image) = from_image else {
+            if query_get(query, "fromSrc").is_some() {
+                return if self.switches.allow_import {
+                    PullDecision::Import
+                } else {
+                    PullDecision::Deny(
+                        "image import (fromSrc) is disabled: imported images carry no verifiable signature (set docker.allow_import = true to allow)".into(),
+                    )
+                };
+            }
+            return PullDecision::Deny("pull request without fromImage".into());
+        };
+        let target = pull_target(from_image, query_get(query, "tag"));
+        if target.tag.is_none() && target.digest.is_none() {
+            return self.all_tags(&target);
+        }
+        let reference = match (&target.digest, &target.tag) {
+            (Some(d), _) => format!("{}@{d}", target.name),
+            (None, Some(t)) => format!("{}:{t}", target.name),
+            (None, None) => target.name.clone(),
+        };
+        let image = match ImageRef::parse(&reference) {
+            Ok(i) => i,
+            Err(e) => return PullDecision::Deny(e),
+        };
+        let outcome = if self.require_platform_signature {
+            self.engine
+                .check_with_platform(&image, query_get(query, "platform"), creds, origin)
+                .await
+        } else {
+            self.engine.check(&image, creds, origin).await
+        };
+        if !outcome.allowed {
+            return PullDecision::Deny(outcome.summary());
+        }
+        let Some(digest) = outcome.digest().map(str::to_owned) else {
+            return PullDecision::Deny(format!(
+                "{reference}: verified without a digest (internal error)"
+            ));
+        };
+        PullDecision::Pinned(PinnedPull {
+            name: target.name.clone(),
+            digest,
+            tag: target.tag.filter(|_| target.digest.is_none()),
+        })
+    }
+
+    /// "All tags": allowed only where the policy skips verification.
+    fn all_tags(&self, target: &PullTarget) -> PullDecision {
+        let image = match ImageRef::parse(&target.name) {
+            Ok(i) => i,
+            Err(e) => return PullDecision::Deny(e),
+        };
+        let snap = self.engine.snapshot();
+        let probe = format!("{}@sha256:{}", image.scope(), "0".repeat(64));
+        let skip = snap
+            .trust
+            .policy
+            .statement_for(&probe)
+            .map(|s| s.level.is_skip())
+            .unwrap_or(false);
+        if skip {
+            PullDecision::AllTags
+        } else {
+            PullDecision::Deny(format!(
+                "pulling all tags of {} is denied: each tag must be verified; pull one tag or digest",
+                image.scope()
+            ))
+        }
+    }
+
+    /// Does a local image have a RepoDigest that verifies now?
+    pub async fn local_image(&self, version: &str, image: &str, origin: &str) -> LocalImage {
+        let info = match self.dockerd.image(version, image).await {
+            Ok(Some(i)) => i,
+            Ok(None) => return LocalImage::Missing,
+            Err(e) => return LocalImage::Denied(e),
+        };
+        if info.repo_digests.is_empty() {
+            return LocalImage::Denied(
+                "it has no registry digest (built, committed, loaded or imported locally), so no signature can be verified".into(),
+            );
+        }
+        let mut reasons = Vec::new();
+        for d in &info.repo_digests {
+            let Ok(r) = ImageRef::parse(d) else {
+                reasons.push(format!("{d}: not a reference pullguard can read"));
+                continue;
+            };
+            let o = self.engine.check(&r, None, origin).await;
+            if o.allowed {
+                return LocalImage::Verified(info.id);
+            }
+            reasons.push(o.summary());
+        }
+        LocalImage::Denied(format!("no RepoDigest verifies: {}", reasons.join("; ")))
+    }
+
+    /// Decide a `containers/create` from its body, before it is forwarded.
+    pub async fn create(
+        &self,
+        version: &str,
+        body: &[u8],
+        origin: &str,
+    ) -> Result<CreateCheck, String> {
+        let image = create_image(body).map_err(|why| format!("container create refused: {why}"))?;
+        let Some(image) = image else {
+            return if self.switches.allow_scratch {
+                Ok(CreateCheck::Scratch)
+            } else {
+                Err("container create refused: it names no image (an empty root filesystem runs whatever is copied in; set docker.allow_scratch = true to allow)".into())
+            };
+        };
+        match self.local_image(version, &image, origin).await {
+            LocalImage::Missing => Ok(CreateCheck::Missing(image)),
+            LocalImage::Verified(id) => Ok(CreateCheck::Verified { image, id }),
+            LocalImage::Denied(why) => Err(format!("container from image {image:?} denied: {why}")),
+        }
+    }
+
+    /// After dockerd created `container`: it must carry the image that was verified (dockerd
+    /// resolved the name a second time), else it is removed. Run this where a client hang-up
+    /// cannot cancel it.
+    pub async fn after_create(
+        &self,
+        version: &str,
+        container: &str,
+        check: &CreateCheck,
+        origin: &str,
+    ) -> Result<(), String> {
+        let (image, verified) = match check {
+            CreateCheck::Scratch => return Ok(()),
+            CreateCheck::Missing(image) => (image.as_str(), None),
+            CreateCheck::Verified { image, id } => (image.as_str(), Some(id.as_str())),
+        };
+        let got = self.dockerd.container(version, container).await;
+        let ok = match (&got, verified) {
+            (Ok(Some(c)), Some(v)) => c.image == v,
+            (Ok(Some(c)), None) => matches!(
+                self.local_image(version, &c.image, origin).await,
+                LocalImage::Verified(i) if i == c.image
+            ),
+            _ => false,
+        };
+        if ok {
+            return Ok(());
+        }
+        if let Err(e) = self.dockerd.remove_container(version, container).await {
+            tracing::error!(container = %container, error = %e, "could not remove a container created from an unverified image");
+        }
+        Err(format!(
+            "container from image {image:?} denied: the image changed between verification and create (the container was removed)"
+        ))
+    }
+
+    /// Decide a `containers/{name}/start` (or restart) on the image ID the container records:
+    /// that image must have a RepoDigest that verifies now.
+    pub async fn start(
+        &self,
+        version: &str,
+        name: &str,
+        origin: &str,
+    ) -> Result<StartCheck, String> {
+        let c = match self.dockerd.container(version, name).await {
+            Ok(Some(c)) => c,
+            Ok(None) => return Ok(StartCheck::Missing),
+            Err(e) => return Err(format!("container {name} cannot start: {e}")),
+        };
+        let short = &c.id[..c.id.len().min(12)];
+        if c.image.is_empty() {
+            return if self.switches.allow_scratch {
+                Ok(StartCheck::Allowed { container_id: c.id })
+            } else {
+                Err(format!(
+                    "container {name} ({short}) cannot start: it has no image (set docker.allow_scratch = true to allow)"
+                ))
+            };
+        }
+        match self.local_image(version, &c.image, origin).await {
+            LocalImage::Verified(id) if id == c.image => {
+                Ok(StartCheck::Allowed { container_id: c.id })
+            }
+            LocalImage::Verified(id) => Err(format!(
+                "container {name} ({short}) cannot start: its image {} resolved to {id}",
+                c.image
+            )),
+            LocalImage::Missing => Err(format!(
+                "container {name} ({short}) cannot start: its image {} is not on the host",
+                c.image
+            )),
+            LocalImage::Denied(why) => Err(format!(
+                "container {name} ({short}) cannot start: its image {} does not verify: {why}",
+                c.image
+            )),
+        }
+    }
+}

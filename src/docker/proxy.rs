@@ -1,0 +1,411 @@
+//! The Engine API proxy: a Unix socket in front of the real `docker.sock`. Everything is passed
+//! through byte for byte (streams flushed as they come, repeated headers kept, `Upgrade: tcp`
+//! hijacks spliced both ways with half-close, no idle timeouts), except the calls the
+//! [`Guard`] decides: pulls are verified and pinned to the verified digest, creates and starts
+//! need an image that verifies now, and the other ways in are switched off by default.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::header::{CONTENT_TYPE, HeaderValue, UPGRADE};
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::UnixListener;
+use tokio::sync::{mpsc, watch};
+
+use super::guard::{Guard, PinnedPull, PullDecision, StartCheck};
+use super::route::{Call, classify, decode_path, encode_query, is_form, split_version};
+use super::{Body, BoxError};
+use crate::auth;
+use crate::drain::{InFlight, Ticket};
+use crate::http::query_pairs;
+
+pub struct DockerProxy {
+    guard: Arc<Guard>,
+    /// Requests, pull streams and their re-tags, create checks in flight, for draining on
+    /// shutdown.
+    pub in_flight: InFlight,
+}
+
+pub(super) fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).map_err(|e| match e {}).boxed()
+}
+
+/// A Docker API error: exactly `application/json` so the CLI prints the message.
+fn error_response(status: StatusCode, message: &str) -> Response<Body> {
+    let body = serde_json::json!({ "message": message }).to_string();
+    let mut r = Response::new(full(body));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+fn deny(message: &str) -> Response<Body> {
+    error_response(StatusCode::FORBIDDEN, &format!("pullguard: {message}"))
+}
+
+fn boxed(req: Request<Incoming>) -> Request<Body> {
+    req.map(|b| b.map_err(BoxError::from).boxed())
+}
+
+impl DockerProxy {
+    pub fn new(guard: Arc<Guard>) -> DockerProxy {
+        DockerProxy {
+            guard,
+            in_flight: InFlight::default(),
+        }
+    }
+
+    /// Serve connections until `shutdown` turns true; then stop accepting.
+    pub async fn serve(
+        self: Arc<Self>,
+        listener: UnixListener,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        loop {
+            let stream = tokio::select! {
+                r = listener.accept() => match r {
+                    Ok((s, _)) => s,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "docker socket accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                _ = shutdown.changed() => break,
+            };
+            let proxy = self.clone();
+            tokio::spawn(async move {
+                let svc = service_fn(move |req| {
+                    let proxy = proxy.clone();
+                    async move { Ok::<_, Infallible>(proxy.handle(req).await) }
+                });
+                if let Err(e) = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .with_upgrades()
+                    .await
+                {
+                    tracing::debug!(error = %e, "docker client connection ended");
+                }
+            });
+        }
+    }
+
+    async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<Body> {
+        // Given back however the request ends, a client hang-up included.
+        let ticket = self.in_flight.ticket();
+        self.route(req, ticket).await
+    }
+
+    async fn route(&self, req: Request<Incoming>, ticket: Ticket) -> Response<Body> {
+        // dockerd routes on the percent-decoded path (Go's r.URL.Path): so must the guard, or
+        // `/images/%63reate` would pass unseen. A path that does not decode is refused.
+        let Some(path) = decode_path(req.uri().path()) else {
+            drain(req.into_body()).await;
+            return deny("malformed percent-encoding in the request path");
+        };
+        let (version, p) = split_version(&path);
+        let version = version.to_string();
+        match classify(req.method(), p, &self.guard.switches) {
+            Call::Pull => self.pull(req, version, ticket).await,
+            Call::Create => self.create(req, version, ticket).await,
+            Call::Start { container, verb } => self.start(req, version, &container, verb).await,
+            Call::Refused(why) => {
+                drain(req.into_body()).await;
+                deny(why)
+            }
+            Call::Pass => self.forward(boxed(req)).await,
+        }
+    }
+
+    async fn forward(&self, mut req: Request<Body>) -> Response<Body> {
+        let client_upgrade = req
+            .headers()
+            .contains_key(UPGRADE)
+            .then(|| hyper::upgrade::on(&mut req));
+        let mut resp = match self.guard.dockerd.send(req).await {
+            Ok(r) => r,
+            Err(e) => return error_response(StatusCode::BAD_GATEWAY, &format!("pullguard: {e}")),
+        };
+        if resp.status() == StatusCode::SWITCHING_PROTOCOLS
+            && let Some(client_upgrade) = client_upgrade
+        {
+            let upstream_upgrade = hyper::upgrade::on(&mut resp);
+            tokio::spawn(async move {
+                match tokio::try_join!(client_upgrade, upstream_upgrade) {
+                    Ok((client, upstream)) => {
+                        let mut client = TokioIo::new(client);
+                        let mut upstream = TokioIo::new(upstream);
+                        if let Err(e) =
+                            tokio::io::copy_bidirectional(&mut client, &mut upstream).await
+                        {
+                            tracing::debug!(error = %e, "hijacked stream ended");
+                        }
+                    }
+                    Err(e) => tracing::debug!(error = %e, "upgrade failed"),
+                }
+            });
+        }
+        resp.map(|b| b.map_err(BoxError::from).boxed())
+    }
+
+    async fn pull(
+        &self,
+        req: Request<Incoming>,
+        version: String,
+        ticket: Ticket,
+    ) -> Response<Body> {
+        let query = query_pairs(req.uri().query());
+        let form = is_form(
+            req.headers()
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok()),
+        );
+        let creds = req
+            .headers()
+            .get("x-registry-auth")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|h| auth::from_x_registry_auth(h).ok().flatten());
+        match self.guard.pull(&query, form, creds, "docker").await {
+            PullDecision::Deny(why) => {
+                drain(req.into_body()).await;
+                deny(&why)
+            }
+            PullDecision::Import => self.forward(boxed(req)).await,
+            PullDecision::AllTags => {
+                let (parts, _) = req.into_parts();
+                self.forward(without_body(parts)).await
+            }
+            PullDecision::Pinned(pinned) => {
+                // Pull exactly the verified digest.
+                let mut pairs: Vec<(String, String)> = query
+                    .iter()
+                    .filter(|(k, _)| !matches!(k.as_str(), "fromImage" | "tag" | "fromSrc"))
+                    .cloned()
+                    .collect();
+                pairs.insert(0, ("tag".into(), pinned.digest.clone()));
+                pairs.insert(0, ("fromImage".into(), pinned.name.clone()));
+                let (mut parts, _) = req.into_parts();
+                let pq = format!("{}?{}", parts.uri.path(), encode_query(&pairs));
+                parts.uri = match pq.parse() {
+                    Ok(u) => u,
+                    Err(e) => return deny(&format!("cannot rewrite the pull request: {e}")),
+                };
+                let resp = self.forward(without_body(parts)).await;
+                if !resp.status().is_success() {
+                    return resp;
+                }
+                self.stream_then_tag(resp, version, pinned, ticket)
+            }
+        }
+    }
+
+    /// Pass the pull's progress stream through as it comes; when it ends without an error,
+    /// restore the tag the user asked for (the pull itself was by digest). The stream and the
+    /// re-tag hold `ticket`: a shutdown lets them finish within its grace period.
+    fn stream_then_tag(
+        &self,
+        resp: Response<Body>,
+        version: String,
+        pinned: PinnedPull,
+        ticket: Ticket,
+    ) -> Response<Body> {
+        let (parts, mut body) = resp.into_parts();
+        let (tx, rx) = mpsc::channel::<Result<Frame<Bytes>, BoxError>>(32);
+        let guard = self.guard.clone();
+        tokio::spawn(async move {
+            let _ticket = ticket;
+            let mut saw_error = false;
+            let mut carry: Vec<u8> = Vec::new();
+            while let Some(frame) = body.frame().await {
+                match frame {
+                    Ok(f) => {
+                        if let Some(d) = f.data_ref() {
+                            carry.extend_from_slice(d);
+                            if contains(&carry, b"\"errorDetail\"") {
+                                saw_error = true;
+                            }
+                            let keep = carry.len().saturating_sub(16);
+                            carry.drain(..keep);
+                        }
+                        if tx.send(Ok(f)).await.is_err() {
+                            // Client gone: dropping the upstream body closes the connection,
+                            // and the daemon cancels the pull.
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e)).await;
+                        return;
+                    }
+                }
+            }
+            if saw_error {
+                return;
+            }
+            let Some(tag) = pinned.tag else {
+                return;
+            };
+            let source = format!("{}@{}", pinned.name, pinned.digest);
+            if let Err(e) = guard
+                .dockerd
+                .tag_image(&version, &source, &pinned.name, &tag)
+                .await
+            {
+                let msg = format!(
+                    "pullguard: pulled {source} but could not tag it {}:{tag}: {e}",
+                    pinned.name
+                );
+                let line = serde_json::json!({"errorDetail": {"message": msg}, "error": msg});
+                let _ = tx
+                    .send(Ok(Frame::data(Bytes::from(format!("{line}\r\n")))))
+                    .await;
+            }
+        });
+        let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        });
+        Response::from_parts(parts, BodyExt::boxed(StreamBody::new(stream)))
+    }
+
+    async fn create(
+        &self,
+        req: Request<Incoming>,
+        version: String,
+        ticket: Ticket,
+    ) -> Response<Body> {
+        let (parts, body) = req.into_parts();
+        let bytes = match Limited::new(body, 8 << 20).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(e) => {
+                return error_response(
+                    StatusCode::BAD_REQUEST,
+                    &format!("pullguard: cannot read the request body: {e}"),
+                );
+            }
+        };
+        let check = match self.guard.create(&version, &bytes, "docker-create").await {
+            Ok(c) => c,
+            Err(why) => return deny(&why),
+        };
+        // From here on a client hang-up must not cancel anything: the create and the check
+        // that the container got the verified image run in their own task.
+        let guard = self.guard.clone();
+        let task = tokio::spawn(async move {
+            let _ticket = ticket;
+            let resp = match guard
+                .dockerd
+                .send(Request::from_parts(parts, full(bytes)))
+                .await
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    return error_response(StatusCode::BAD_GATEWAY, &format!("pullguard: {e}"));
+                }
+            };
+            if resp.status() != StatusCode::CREATED {
+                return resp.map(|b| b.map_err(BoxError::from).boxed());
+            }
+            let (rparts, rbody) = resp.into_parts();
+            let rbytes = match Limited::new(rbody, 1 << 20).collect().await {
+                Ok(b) => b.to_bytes(),
+                Err(e) => {
+                    return error_response(
+                        StatusCode::BAD_GATEWAY,
+                        &format!("pullguard: reading the daemon's create answer failed: {e}"),
+                    );
+                }
+            };
+            let created = serde_json::from_slice::<serde_json::Value>(&rbytes)
+                .ok()
+                .and_then(|v| v.get("Id").and_then(|i| i.as_str()).map(str::to_owned));
+            let Some(container) = created else {
+                return deny("the daemon's create answer names no container");
+            };
+            match guard
+                .after_create(&version, &container, &check, "docker-create")
+                .await
+            {
+                Ok(()) => Response::from_parts(rparts, full(rbytes)),
+                Err(why) => deny(&why),
+            }
+        });
+        match task.await {
+            Ok(r) => r,
+            Err(e) => error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!("pullguard: the create check failed: {e}"),
+            ),
+        }
+    }
+
+    /// Start (or restart) only a container whose recorded image verifies now, and address it by
+    /// the ID that was checked: a name can be moved to another container by a rename.
+    async fn start(
+        &self,
+        req: Request<Incoming>,
+        version: String,
+        name: &str,
+        verb: &str,
+    ) -> Response<Body> {
+        let check = self.guard.start(&version, name, "docker-start").await;
+        let container_id = match check {
+            Ok(StartCheck::Allowed { container_id }) => container_id,
+            Ok(StartCheck::Missing) => {
+                drain(req.into_body()).await;
+                return error_response(
+                    StatusCode::NOT_FOUND,
+                    &format!("No such container: {name}"),
+                );
+            }
+            Err(why) => {
+                drain(req.into_body()).await;
+                return deny(&why);
+            }
+        };
+        let (mut parts, body) = req.into_parts();
+        let query = parts
+            .uri
+            .query()
+            .map(|q| format!("?{q}"))
+            .unwrap_or_default();
+        parts.uri = match format!("{version}/containers/{container_id}/{verb}{query}").parse() {
+            Ok(u) => u,
+            Err(e) => return deny(&format!("cannot rewrite the start request: {e}")),
+        };
+        self.forward(boxed(Request::from_parts(parts, body))).await
+    }
+}
+
+/// A pull is forwarded without any body: nothing the client sent besides the verified query
+/// reaches dockerd.
+fn without_body(mut parts: hyper::http::request::Parts) -> Request<Body> {
+    for h in [
+        CONTENT_TYPE,
+        hyper::header::CONTENT_LENGTH,
+        hyper::header::TRANSFER_ENCODING,
+    ] {
+        parts.headers.remove(h);
+    }
+    Request::from_parts(parts, full(Bytes::new()))
+}
+
+/// Read (and drop) a little of a refused request's body, so the client sees the answer rather
+/// than a reset from a connection closed under its upload.
+async fn drain(body: Incoming) {
+    let _ = tokio::time::timeout(
+        Duration::from_secs(2),
+        Limited::new(body, 1 << 20).collect(),
+    )
+    .await;
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}

@@ -1,0 +1,319 @@
+//! What a Docker Engine API request does, read the way dockerd reads it: the percent-decoded
+//! path (Go's `r.URL.Path`) without its `/vX.Y` prefix, the query as Go's `r.Form` (first value
+//! wins), and a `containers/create` body as Go's JSON decoder reads it. The Docker proxy and the
+//! authorization plugin both classify requests here, so they cannot disagree about a route.
+
+use hyper::Method;
+
+use crate::config::DockerSection;
+use crate::http::pct_encode;
+
+/// The calls that can bring an image onto the host or run one; everything else passes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Call {
+    /// `POST /images/create`: a pull (or an import with `fromSrc`).
+    Pull,
+    /// `POST /containers/create`.
+    Create,
+    /// `POST /containers/{name}/start` or `/restart`: the container name or ID as given, and
+    /// the verb.
+    Start {
+        container: String,
+        verb: &'static str,
+    },
+    /// A way in that is switched off: the message names the config key.
+    Refused(&'static str),
+    /// Anything else: forwarded as it is.
+    Pass,
+}
+
+/// Classify a request by method and decoded, unversioned path.
+pub fn classify(method: &Method, path: &str, s: &DockerSection) -> Call {
+    if method != Method::POST {
+        return Call::Pass;
+    }
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match parts.as_slice() {
+        ["images", "create"] => Call::Pull,
+        ["containers", "create"] => Call::Create,
+        // dockerd's routes are /containers/{name:.*}/start: the name may hold '/'.
+        ["containers", name @ .., verb @ ("start" | "restart")] if !name.is_empty() => {
+            Call::Start {
+                container: name.join("/"),
+                verb: if *verb == "start" { "start" } else { "restart" },
+            }
+        }
+        ["images", "load"] if !s.allow_load => Call::Refused(
+            "image load is disabled: loaded images carry no verifiable signature (set docker.allow_load = true to allow)",
+        ),
+        ["commit"] if !s.allow_commit => Call::Refused(
+            "commit is disabled: a committed image carries no signature and can take over the tag of a verified one (set docker.allow_commit = true to allow)",
+        ),
+        // BuildKit reaches the daemon through /session and /grpc (h2c upgrades) too.
+        ["build"] | ["session"] | ["grpc"] if !s.allow_build => Call::Refused(
+            "image build is disabled: base images are pulled inside the daemon where pullguard cannot verify them (set docker.allow_build = true to allow)",
+        ),
+        // Plugin names may contain '/': dockerd's route is /plugins/{name:.*}/upgrade.
+        ["plugins", "pull"] | ["plugins", "create"] | ["plugins", .., "upgrade"]
+            if !s.allow_plugins =>
+        {
+            Call::Refused("plugin install is disabled (set docker.allow_plugins = true to allow)")
+        }
+        ["services", "create"] | ["services", _, "update"] if !s.allow_services => Call::Refused(
+            "swarm services are disabled: nodes pull service images without pullguard (set docker.allow_services = true to allow)",
+        ),
+        _ => Call::Pass,
+    }
+}
+
+/// Percent-decode a request path as Go does for `r.URL.Path` ('+' stays '+'); `None` when an
+/// escape is malformed or the result is not UTF-8.
+pub fn decode_path(raw: &str) -> Option<String> {
+    let b = raw.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = b.get(i + 1..i + 3)?;
+            let v = u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?;
+            out.push(v);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// `/v1.41/images/create` → ("/v1.41", "/images/create").
+pub fn split_version(path: &str) -> (&str, &str) {
+    if let Some(rest) = path.strip_prefix("/v")
+        && let Some(i) = rest.find('/')
+        && rest[..i].chars().all(|c| c.is_ascii_digit() || c == '.')
+        && i > 0
+    {
+        return (&path[..i + 2], &path[i + 2..]);
+    }
+    ("", path)
+}
+
+pub fn encode_query(pairs: &[(String, String)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", pct_encode(k), pct_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// The first value of `key`, as Go's `r.Form.Get`.
+pub fn query_get<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Is this Content-Type a form body (which dockerd reads into `r.Form` before the query)?
+pub fn is_form(content_type: Option<&str>) -> bool {
+    content_type.is_some_and(|v| {
+        v.trim_start()
+            .to_ascii_lowercase()
+            .starts_with("application/x-www-form-urlencoded")
+    })
+}
+
+/// What a pull asks for: the name as the client wrote it, and a tag or digest (or neither).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullTarget {
+    pub name: String,
+    pub tag: Option<String>,
+    pub digest: Option<String>,
+}
+
+pub fn pull_target(from_image: &str, tag: Option<&str>) -> PullTarget {
+    // A trailing ':' is stripped, like the daemon does (old `pull -a` quirk).
+    let from = from_image.strip_suffix(':').unwrap_or(from_image);
+    let (rest, digest) = match from.rsplit_once('@') {
+        Some((r, d)) => (r, Some(d.to_string())),
+        None => (from, None),
+    };
+    let slash = rest.rfind('/').map_or(0, |i| i + 1);
+    let (name, from_tag) = match rest[slash..].rfind(':') {
+        Some(i) => (&rest[..slash + i], Some(rest[slash + i + 1..].to_string())),
+        None => (rest, None),
+    };
+    let mut t = PullTarget {
+        name: name.to_string(),
+        tag: from_tag,
+        digest,
+    };
+    if t.digest.is_none()
+        && let Some(tag) = tag.filter(|s| !s.is_empty())
+    {
+        if tag.contains(':') {
+            t.digest = Some(tag.to_string());
+            t.tag = None;
+        } else {
+            t.tag = Some(tag.to_string());
+        }
+    }
+    t
+}
+
+/// The `Image` of a `containers/create` body, read the way dockerd's Go decoder reads it (first
+/// JSON value, trailing bytes ignored, keys matched case-insensitively). Anything pullguard
+/// cannot read unambiguously is refused rather than forwarded unchecked. `None`: no image
+/// (absent, `null` or `""`).
+pub fn create_image(body: &[u8]) -> Result<Option<String>, String> {
+    let mut values = serde_json::Deserializer::from_slice(body).into_iter::<serde_json::Value>();
+    let value = match values.next() {
+        None => return Ok(None),
+        Some(Ok(v)) => v,
+        Some(Err(e)) => return Err(format!("the body is not JSON pullguard can read: {e}")),
+    };
+    let serde_json::Value::Object(map) = value else {
+        return Err("the body is not a JSON object".into());
+    };
+    let mut found = map
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("image"))
+        .map(|(_, v)| v);
+    let (Some(v), None) = (found.next(), found.next()) else {
+        return match map
+            .keys()
+            .filter(|k| k.eq_ignore_ascii_case("image"))
+            .count()
+        {
+            0 => Ok(None),
+            _ => Err("the body names the image more than once".into()),
+        };
+    };
+    match v {
+        serde_json::Value::Null => Ok(None),
+        serde_json::Value::String(s) if s.is_empty() => Ok(None),
+        serde_json::Value::String(s) => Ok(Some(s.clone())),
+        _ => Err("Image is not a string".into()),
+    }
+}
+
+/// Percent-encode each segment of a name that may hold '/'.
+pub fn pct_encode_path(s: &str) -> String {
+    s.split('/').map(pct_encode).collect::<Vec<_>>().join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::{pct_decode, query_pairs};
+
+    #[test]
+    fn create_bodies_are_read_like_dockerd() {
+        assert_eq!(create_image(br#"{"Image":"a:1"}"#), Ok(Some("a:1".into())));
+        assert_eq!(create_image(br#"{"image":"a:1"}"#), Ok(Some("a:1".into())));
+        assert_eq!(
+            create_image(br#"{"Image":"a:1"} trailing"#),
+            Ok(Some("a:1".into()))
+        );
+        assert_eq!(create_image(br#"{"Cmd":["x"]}"#), Ok(None));
+        assert_eq!(create_image(br#"{"Image":null}"#), Ok(None));
+        assert_eq!(create_image(br#"{"Image":""}"#), Ok(None));
+        assert_eq!(create_image(b""), Ok(None));
+        assert!(create_image(br#"{"Image":"a","image":"b"}"#).is_err());
+        assert!(create_image(b"{\"Image\":\"a\xff\"}").is_err());
+        assert!(create_image(br#"{"Image":1}"#).is_err());
+        assert!(create_image(br#"["Image"]"#).is_err());
+    }
+
+    #[test]
+    fn routes_classify_like_dockerd() {
+        let s = DockerSection::default();
+        let post = |p: &str| classify(&Method::POST, p, &s);
+        assert_eq!(post("/images/create"), Call::Pull);
+        assert_eq!(post("/containers/create"), Call::Create);
+        assert_eq!(
+            post("/containers/abc/start"),
+            Call::Start {
+                container: "abc".into(),
+                verb: "start"
+            }
+        );
+        assert_eq!(
+            post("//containers/a/b/restart"),
+            Call::Start {
+                container: "a/b".into(),
+                verb: "restart"
+            }
+        );
+        assert_eq!(post("/containers/start"), Call::Pass);
+        assert!(matches!(post("/commit"), Call::Refused(m) if m.contains("docker.allow_commit")));
+        assert!(matches!(post("/images/load"), Call::Refused(_)));
+        assert!(matches!(post("/plugins/a/b/upgrade"), Call::Refused(_)));
+        assert_eq!(
+            classify(&Method::GET, "/containers/abc/start", &s),
+            Call::Pass
+        );
+        let open = DockerSection {
+            allow_commit: true,
+            ..DockerSection::default()
+        };
+        assert_eq!(classify(&Method::POST, "/commit", &open), Call::Pass);
+    }
+
+    #[test]
+    fn paths_decode_like_go() {
+        assert_eq!(
+            decode_path("/v1.41/images/%63reate").as_deref(),
+            Some("/v1.41/images/create")
+        );
+        assert_eq!(decode_path("/a%2Fb+c").as_deref(), Some("/a/b+c"));
+        assert_eq!(decode_path("/bad%zz"), None);
+        assert_eq!(decode_path("/bad%2"), None);
+    }
+
+    #[test]
+    fn versions_split() {
+        assert_eq!(
+            split_version("/v1.41/images/create"),
+            ("/v1.41", "/images/create")
+        );
+        assert_eq!(split_version("/_ping"), ("", "/_ping"));
+        assert_eq!(split_version("/volumes/x"), ("", "/volumes/x"));
+    }
+
+    #[test]
+    fn pull_targets() {
+        let t = pull_target("127.0.0.1:5000/test/img", Some("1"));
+        assert_eq!(
+            (t.name.as_str(), t.tag.as_deref(), t.digest.as_deref()),
+            ("127.0.0.1:5000/test/img", Some("1"), None)
+        );
+        let d = format!("sha256:{}", "a".repeat(64));
+        let t = pull_target("busybox", Some(&d));
+        assert_eq!((t.tag, t.digest.as_deref()), (None, Some(d.as_str())));
+        let t = pull_target(&format!("x/y@{d}"), Some("ignored"));
+        assert_eq!(
+            (t.name.as_str(), t.digest.as_deref()),
+            ("x/y", Some(d.as_str()))
+        );
+        let t = pull_target("x/y:", None);
+        assert_eq!((t.name.as_str(), t.tag, t.digest), ("x/y", None, None));
+        let t = pull_target("localhost:5000/y:2", None);
+        assert_eq!(
+            (t.name.as_str(), t.tag.as_deref()),
+            ("localhost:5000/y", Some("2"))
+        );
+    }
+
+    #[test]
+    fn queries_roundtrip() {
+        let q = query_pairs(Some(
+            "fromImage=127.0.0.1%3A5000%2Ftest%2Fimg&tag=1&platform=linux%2Famd64",
+        ));
+        assert_eq!(q[0], ("fromImage".into(), "127.0.0.1:5000/test/img".into()));
+        assert_eq!(q[2].1, "linux/amd64");
+        assert_eq!(query_pairs(Some(&encode_query(&q))), q);
+        assert_eq!(pct_decode("%zz%4"), "%zz%4");
+        assert_eq!(query_get(&q, "tag"), Some("1"));
+    }
+}
