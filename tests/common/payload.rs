@@ -78,9 +78,9 @@ pub struct PrivateDockerd {
 }
 
 impl PrivateDockerd {
-    /// Start with extra flags; waits until `docker version` answers (or, with an authorization
-    /// plugin that is down, until the socket exists).
-    pub fn start(registry: &str, extra: &[&str]) -> PrivateDockerd {
+    /// A fresh directory for a private dockerd, and the socket it will serve: known before it
+    /// starts (a plugin it needs may have to be pointed at it first).
+    pub fn paths() -> (PathBuf, PathBuf) {
         let dir = PathBuf::from(format!(
             "/tmp/pgd{}-{}",
             std::process::id(),
@@ -88,6 +88,17 @@ impl PrivateDockerd {
         ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
+        let sock = dir.join("d.sock");
+        (dir, sock)
+    }
+
+    /// Start with extra flags; waits until the socket exists (see [`Self::wait_ready`]).
+    pub fn start(registry: &str, extra: &[&str]) -> PrivateDockerd {
+        let (dir, _) = Self::paths();
+        Self::start_at(dir, registry, extra)
+    }
+
+    pub fn start_at(dir: PathBuf, registry: &str, extra: &[&str]) -> PrivateDockerd {
         let sock = dir.join("d.sock");
         let log = std::fs::File::create(dir.join("dockerd.log")).unwrap();
         let mut cmd = Command::new("dockerd");

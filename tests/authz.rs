@@ -1,0 +1,259 @@
+//! The Docker authorization plugin against a real dockerd of the test's own, started with
+//! `--authorization-plugin`, used through its raw socket with the docker CLI: every client of
+//! dockerd is guarded, not only the clients of pullguard's proxy socket.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::daemon::*;
+use common::payload::PrivateDockerd;
+use common::*;
+
+/// The plugin's name, and its spec file in /etc/docker/plugins (removed on drop).
+struct PluginSpec {
+    name: String,
+    path: PathBuf,
+}
+
+impl PluginSpec {
+    fn new(sock: &Path) -> PluginSpec {
+        let name = format!(
+            "pgtest{}x{}",
+            std::process::id(),
+            SEQ.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        );
+        std::fs::create_dir_all("/etc/docker/plugins").unwrap();
+        let path = PathBuf::from(format!("/etc/docker/plugins/{name}.spec"));
+        std::fs::write(&path, format!("unix://{}\n", sock.display())).unwrap();
+        PluginSpec { name, path }
+    }
+}
+
+impl Drop for PluginSpec {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// A trust policy: `*` strict with the test key, and `skip` for `skipped` (a scope).
+fn policy(dir: &Path, skipped: Option<&str>) {
+    let skip = skipped.map(|s| format!(
+        r#",{{"name":"skipped","registryScopes":["{s}"],"signatureVerification":{{"level":"skip"}}}}"#
+    ));
+    std::fs::write(
+        dir.join("trustpolicy.json"),
+        format!(
+            r#"{{"version":"1.0","trustPolicies":[{{"name":"docker-tests","registryScopes":["*"],"signatureVerification":{{"level":"strict"}},"trustStores":["ca:pullguard.test"],"trustedIdentities":["*"]}}{}]}}"#,
+            skip.unwrap_or_default()
+        ),
+    )
+    .unwrap();
+}
+
+fn generation(d: &Daemon) -> u64 {
+    let out = run_ok(d.ctl().args(["status", "--output", "json"]));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    v["policy"]["generation"]
+        .as_u64()
+        .expect("policy.generation in ctl status")
+}
+
+fn start_guard(imgs: &Images, upstream: &Path, registry: &str, authz: &Path) -> Daemon {
+    let d = Daemon::start_with(
+        &imgs.dir(),
+        upstream.to_str().unwrap(),
+        registry,
+        &format!("[authz]\nlisten = \"{}\"\n", authz.display()),
+    );
+    let t = Instant::now();
+    while !authz.exists() {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "no authz socket: {}",
+            d.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    d
+}
+
+#[test]
+fn the_plugin_guards_every_client_of_dockerd_and_fails_closed() {
+    let p = peers();
+    let imgs = Images::new(&p.registry);
+    let signed = imgs.push_runnable("signed", "signed and running");
+    imgs.sign(&signed);
+    imgs.push_runnable("unsigned", "UNSIGNED RAN");
+    // A second repository the first policy skips, the second does not.
+    let later = Images::new(&p.registry);
+    later.push_runnable("1", "LATER UNTRUSTED RAN");
+    let scope = later.name();
+    policy(&imgs.dir(), Some(&scope));
+
+    let sockdir = tempfile::tempdir().unwrap();
+    let authz = sockdir.path().join("authz.sock");
+    let spec = PluginSpec::new(&authz);
+    // pullguard first (dockerd needs its plugin up at start), pointed at the dockerd to come.
+    let (dir, sock) = PrivateDockerd::paths();
+    let guard_daemon = start_guard(&imgs, &sock, &p.registry, &authz);
+    let engine = PrivateDockerd::start_at(
+        dir,
+        &p.registry,
+        &[&format!("--authorization-plugin={}", spec.name)],
+    );
+    engine.wait_ready();
+
+    // A signed image: pulled and run through the raw socket, with the plugin asked.
+    let out = run(engine.docker().args([
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        &format!("{}:signed", imgs.name()),
+    ]));
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        stderr_of(&out),
+        guard_daemon.log()
+    );
+    assert_eq!(stdout_of(&out).trim(), "signed and running");
+
+    // An unsigned one: the pull is denied with pullguard's reason in the CLI's error.
+    let out = run(engine
+        .docker()
+        .args(["pull", &format!("{}:unsigned", imgs.name())]));
+    assert!(!out.status.success());
+    let err = stderr_of(&out);
+    assert!(
+        err.contains(&format!("authorization denied by plugin {}", spec.name))
+            && err.contains("pullguard: denied")
+            && err.contains("docker-tests"),
+        "{err}"
+    );
+    let out = run(engine.docker().args([
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        &format!("{}:unsigned", imgs.name()),
+    ]));
+    assert!(!out.status.success());
+    assert!(!stdout_of(&out).contains("UNSIGNED RAN"));
+
+    // Commit, load: refused as by the proxy.
+    let c = run_ok(engine.docker().args([
+        "create",
+        "--network",
+        "none",
+        &format!("{}:signed", imgs.name()),
+    ]))
+    .trim()
+    .to_string();
+    let out = run(engine.docker().args(["commit", &c, "pg-committed:1"]));
+    assert!(
+        !out.status.success() && stderr_of(&out).contains("docker.allow_commit"),
+        "{}",
+        stderr_of(&out)
+    );
+
+    // An image the policy trusts now (skip) is pulled, a container created and started once, a
+    // second one with a restart policy...
+    let later_ref = format!("{scope}:1");
+    run_ok(engine.docker().args(["pull", &later_ref]));
+    let held = run_ok(
+        engine
+            .docker()
+            .args(["create", "--network", "none", &later_ref]),
+    )
+    .trim()
+    .to_string();
+    let looping = run_ok(engine.docker().args([
+        "run",
+        "-d",
+        "--restart",
+        "always",
+        "--network",
+        "none",
+        &later_ref,
+    ]))
+    .trim()
+    .to_string();
+    // ...then the policy stops trusting it (hot reload): the container cannot start any more.
+    let g0 = generation(&guard_daemon);
+    policy(&imgs.dir(), None);
+    let t = Instant::now();
+    while generation(&guard_daemon) == g0 {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "no reload: {}",
+            guard_daemon.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = run(engine.docker().args(["start", "-a", &held]));
+    assert!(!out.status.success());
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("cannot start") && err.contains("does not verify"),
+        "{err}"
+    );
+    assert!(!stdout_of(&out).contains("LATER UNTRUSTED RAN"));
+    let out = run(engine.docker().args(["restart", &looping]));
+    assert!(!out.status.success(), "an explicit restart is asked about");
+
+    // What the plugin is not asked about: dockerd's own restarts under a restart policy
+    // (documented in the README's threat model).
+    let restarts = |id: &str| -> u64 {
+        run_ok(
+            engine
+                .docker()
+                .args(["inspect", "-f", "{{.RestartCount}}", id]),
+        )
+        .trim()
+        .parse()
+        .unwrap_or(0)
+    };
+    let r0 = restarts(&looping);
+    let t = Instant::now();
+    while restarts(&looping) == r0 && t.elapsed() < Duration::from_secs(15) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        restarts(&looping) > r0,
+        "dockerd restarts under its restart policy without asking the plugin"
+    );
+    run(engine
+        .docker()
+        .args(["update", "--restart", "no", &looping]));
+    run(engine.docker().args(["rm", "-f", &looping, &held, &c]));
+
+    // pullguard down: dockerd refuses every request (fail closed), docker version included.
+    drop(guard_daemon);
+    let out = run(engine.docker().args(["version"]));
+    let err = stderr_of(&out);
+    assert!(
+        !out.status.success() || err.contains(&spec.name),
+        "dockerd must refuse with the plugin down: {}\n{err}",
+        stdout_of(&out)
+    );
+    let out = run(engine
+        .docker()
+        .args(["pull", &format!("{}:unsigned", imgs.name())]));
+    assert!(!out.status.success());
+    assert!(stderr_of(&out).contains(&spec.name), "{}", stderr_of(&out));
+
+    // Recovery: pullguard back on the same socket, and dockerd answers again.
+    let back = start_guard(&imgs, &engine.sock, &p.registry, &authz);
+    let t = Instant::now();
+    while !run(engine.docker().args(["version"])).status.success() {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "dockerd did not recover: {}",
+            back.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
