@@ -257,3 +257,124 @@ fn the_plugin_guards_every_client_of_dockerd_and_fails_closed() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// A start by name races with renames that move the name to a container whose image does not
+/// verify: the plugin's check and dockerd's own lookup must see the same container.
+#[test]
+fn a_rename_race_cannot_start_an_unverified_container_by_name() {
+    let p = peers();
+    let imgs = Images::new(&p.registry);
+    let signed = imgs.push_runnable("signed", "verified ran");
+    imgs.sign(&signed);
+    let later = Images::new(&p.registry);
+    later.push_runnable("1", "UNVERIFIED RAN");
+    let scope = later.name();
+    policy(&imgs.dir(), Some(&scope));
+    let sockdir = tempfile::tempdir().unwrap();
+    let authz = sockdir.path().join("authz.sock");
+    let spec = PluginSpec::new(&authz);
+    let (dir, sock) = PrivateDockerd::paths();
+    let guard_daemon = start_guard(&imgs, &sock, &p.registry, &authz);
+    let engine = PrivateDockerd::start_at(
+        dir,
+        &p.registry,
+        &[&format!("--authorization-plugin={}", spec.name)],
+    );
+    engine.wait_ready();
+    let n = std::process::id();
+    let (x, y, t) = (format!("pgx{n}"), format!("pgy{n}"), format!("pgt{n}"));
+    run_ok(engine.docker().args([
+        "create",
+        "--network",
+        "none",
+        "--name",
+        &x,
+        &format!("{}:signed", imgs.name()),
+    ]));
+    run_ok(engine.docker().args(["pull", &format!("{scope}:1")]));
+    let evil = run_ok(engine.docker().args([
+        "create",
+        "--network",
+        "none",
+        "--name",
+        &y,
+        &format!("{scope}:1"),
+    ]))
+    .trim()
+    .to_string();
+    let g0 = generation(&guard_daemon);
+    policy(&imgs.dir(), None);
+    let t0 = Instant::now();
+    while generation(&guard_daemon) == g0 {
+        assert!(t0.elapsed() < Duration::from_secs(10), "no reload");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flipper = {
+        let (stop, sock, x, y, t) = (
+            stop.clone(),
+            engine.sock.clone(),
+            x.clone(),
+            y.clone(),
+            t.clone(),
+        );
+        std::thread::spawn(move || {
+            let rename = |from: &str, to: &str| {
+                let mut s = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+                use std::io::{Read, Write};
+                let _ = s.write_all(
+                    format!("POST /v1.41/containers/{from}/rename?name={to} HTTP/1.1\r\nHost: d\r\nConnection: close\r\nContent-Length: 0\r\n\r\n").as_bytes(),
+                );
+                let mut out = Vec::new();
+                let _ = s.read_to_end(&mut out);
+            };
+            let mut flips = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                rename(&x, &t);
+                rename(&y, &x);
+                rename(&t, &y);
+                flips += 1;
+            }
+            flips
+        })
+    };
+    // Starts by name on the raw socket (as fast as a client can send them), while the names
+    // swap; the payload exits at once, so each start of the verified one can be repeated.
+    let mut outputs = Vec::new();
+    let attempts = 300;
+    for _ in 0..attempts {
+        let mut s = std::os::unix::net::UnixStream::connect(&engine.sock).unwrap();
+        use std::io::{Read, Write};
+        let _ = s.write_all(
+            format!("POST /v1.41/containers/{x}/start HTTP/1.1\r\nHost: d\r\nConnection: close\r\nContent-Length: 0\r\n\r\n").as_bytes(),
+        );
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        outputs.push(String::from_utf8_lossy(&out).into_owned());
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let flips = flipper.join().unwrap();
+    let started = run_ok(
+        engine
+            .docker()
+            .args(["inspect", "-f", "{{.State.StartedAt}}", &evil]),
+    );
+    assert!(
+        started.trim().starts_with("0001-01-01")
+            && !outputs.iter().any(|o| o.contains("UNVERIFIED RAN")),
+        "the unverified container was started by name through a rename race ({flips} flips)\n{}",
+        guard_daemon.log()
+    );
+    let ran = outputs
+        .iter()
+        .filter(|o| o.starts_with("HTTP/1.1 204"))
+        .count();
+    assert!(
+        ran > 0,
+        "the verified container could never be started by name"
+    );
+    eprintln!(
+        "rename race: {attempts} starts by name, {ran} started the verified container, {flips} name swaps"
+    );
+    run(engine.docker().args(["rm", "-f", &x, &y, &t]));
+}

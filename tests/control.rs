@@ -501,6 +501,7 @@ fn unit_files_pass_systemd_analyze_verify() {
         "pullguard.socket",
         "pullguard-control.socket",
         "pullguard-mirror.socket",
+        "pullguard-authz.socket",
     ] {
         std::fs::copy(format!("{root}/systemd/{s}"), dir.path().join(s)).unwrap();
     }
@@ -510,6 +511,7 @@ fn unit_files_pass_systemd_analyze_verify() {
         "pullguard.socket",
         "pullguard-control.socket",
         "pullguard-mirror.socket",
+        "pullguard-authz.socket",
     ]));
     assert!(
         out.status.success() && out.stderr.is_empty(),

@@ -6,14 +6,16 @@
 //!
 //! What a plugin cannot do that the proxy does: rewrite the request. A pull by tag is allowed
 //! when the tag verifies now, and dockerd then resolves the tag itself (it may have moved in
-//! between); a start by name is allowed when the container the name names now verifies. The
-//! start check on the image ID is what makes an image that came in anyway unrunnable.
+//! between); the start check on the image ID is what makes an image that came in anyway
+//! unrunnable. A start by name is allowed when the container the name names now verifies, and
+//! no name can move (rename, remove, create with a name) from that check until dockerd has done
+//! the start: such requests wait on a lock held from the start's AuthZReq to its AuthZRes.
 //! With the plugin configured and pullguard down, dockerd refuses every request.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -26,7 +28,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde::{Deserialize, Serialize};
 use tokio::net::UnixListener;
-use tokio::sync::watch;
+use tokio::sync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock, watch};
 
 use super::guard::{CreateCheck, Guard, PullDecision, StartCheck};
 use super::route::{Call, classify, decode_path, is_form, split_version};
@@ -82,6 +84,58 @@ impl AuthzResponse {
 pub struct AuthzPlugin {
     guard: Arc<Guard>,
     pub in_flight: InFlight,
+    /// Container names may not move while a start by name is between its check and dockerd's
+    /// own lookup: a start by name holds this shared from its AuthZReq to its AuthZRes, a
+    /// rename, a removal or a create with a name holds it exclusively.
+    names: Arc<RwLock<()>>,
+    /// Holds taken at AuthZReq, given back at the AuthZRes of the same request (dockerd sends
+    /// both with the same method and URI), or after [`MAX_HOLD`].
+    holds: Mutex<HashMap<String, VecDeque<(Instant, Hold)>>>,
+}
+
+#[allow(dead_code)] // held for their Drop
+enum Hold {
+    Shared(OwnedRwLockReadGuard<()>),
+    Exclusive(OwnedRwLockWriteGuard<()>),
+}
+
+/// A hold whose AuthZRes never came (another plugin denied the request, dockerd died) is given
+/// back after this long.
+const MAX_HOLD: Duration = Duration::from_secs(60);
+/// How long a request waits for the name lock before it is refused.
+const MAX_WAIT: Duration = Duration::from_secs(30);
+
+/// What a request does to container names.
+#[derive(Debug, PartialEq, Eq)]
+enum NameUse {
+    None,
+    /// Resolves a name to a container (a start by anything but a full ID).
+    Resolves,
+    /// Can make a name name another container: rename, remove, prune, create with a name.
+    Moves,
+}
+
+fn name_use(method: &Method, path: &str, query: &[(String, String)], call: &Call) -> NameUse {
+    if let Call::Start { container, .. } = call {
+        let full_id = container.len() == 64 && container.bytes().all(|b| b.is_ascii_hexdigit());
+        return if full_id {
+            NameUse::None
+        } else {
+            NameUse::Resolves
+        };
+    }
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match (method, parts.as_slice()) {
+        (&Method::POST, ["containers", .., "rename"])
+        | (&Method::POST, ["containers", "prune"])
+        | (&Method::DELETE, ["containers", ..]) => NameUse::Moves,
+        (&Method::POST, ["containers", "create"])
+            if crate::docker::route::query_get(query, "name").is_some_and(|n| !n.is_empty()) =>
+        {
+            NameUse::Moves
+        }
+        _ => NameUse::None,
+    }
 }
 
 impl AuthzPlugin {
@@ -89,6 +143,8 @@ impl AuthzPlugin {
         AuthzPlugin {
             guard,
             in_flight: InFlight::default(),
+            names: Arc::new(RwLock::new(())),
+            holds: Mutex::new(HashMap::new()),
         }
     }
 
@@ -157,7 +213,7 @@ impl AuthzPlugin {
             ),
             "/AuthZPlugin.AuthZReq" => {
                 let answer = match serde_json::from_slice::<AuthzRequest>(&body) {
-                    Ok(r) => self.decide(&r).await,
+                    Ok(r) => self.request(&r).await,
                     Err(e) => AuthzResponse::deny(&format!(
                         "cannot read dockerd's authorization request: {e}"
                     )),
@@ -167,12 +223,90 @@ impl AuthzPlugin {
                 }
                 reply(StatusCode::OK, &answer)
             }
-            // The decision is made on the request; the response passes as it is.
-            "/AuthZPlugin.AuthZRes" => reply(StatusCode::OK, &AuthzResponse::allow()),
+            // The decision is made on the request; the response passes as it is, and what the
+            // request held is given back.
+            "/AuthZPlugin.AuthZRes" => {
+                if let Ok(r) = serde_json::from_slice::<AuthzRequest>(&body) {
+                    self.release(&r);
+                }
+                reply(StatusCode::OK, &AuthzResponse::allow())
+            }
             _ => reply(
                 StatusCode::NOT_FOUND,
                 &serde_json::json!({"Err": format!("unknown plugin call {path}")}),
             ),
+        }
+    }
+
+    /// An AuthZReq: take the name lock the request needs, decide, and keep the lock until the
+    /// AuthZRes when the request is allowed.
+    async fn request(&self, r: &AuthzRequest) -> AuthzResponse {
+        self.expire_holds();
+        let (raw_path, query) = r.uri.split_once('?').unwrap_or((r.uri.as_str(), ""));
+        let (Some(path), Ok(method)) = (
+            decode_path(raw_path),
+            Method::from_bytes(r.method.as_bytes()),
+        ) else {
+            return self.decide(r).await;
+        };
+        let p = split_version(&path).1;
+        let call = classify(&method, p, &self.guard.switches);
+        let hold = match name_use(&method, p, &query_pairs(Some(query)), &call) {
+            NameUse::None => None,
+            NameUse::Resolves => {
+                match tokio::time::timeout(MAX_WAIT, self.names.clone().read_owned()).await {
+                    Ok(g) => Some(Hold::Shared(g)),
+                    Err(_) => {
+                        return AuthzResponse::deny(
+                            "busy: container names are being changed; try again",
+                        );
+                    }
+                }
+            }
+            NameUse::Moves => {
+                match tokio::time::timeout(MAX_WAIT, self.names.clone().write_owned()).await {
+                    Ok(g) => Some(Hold::Exclusive(g)),
+                    Err(_) => {
+                        return AuthzResponse::deny(
+                            "busy: containers are being started by name; try again",
+                        );
+                    }
+                }
+            }
+        };
+        let answer = self.decide(r).await;
+        if let (true, Some(hold)) = (answer.allow, hold)
+            && let Ok(mut holds) = self.holds.lock()
+        {
+            holds
+                .entry(format!("{} {}", r.method, r.uri))
+                .or_default()
+                .push_back((Instant::now(), hold));
+        }
+        answer
+    }
+
+    fn release(&self, r: &AuthzRequest) {
+        if let Ok(mut holds) = self.holds.lock() {
+            let key = format!("{} {}", r.method, r.uri);
+            if let Some(q) = holds.get_mut(&key) {
+                q.pop_front();
+                if q.is_empty() {
+                    holds.remove(&key);
+                }
+            }
+        }
+    }
+
+    fn expire_holds(&self) {
+        if let Ok(mut holds) = self.holds.lock() {
+            holds.retain(|key, q| {
+                while q.front().is_some_and(|(at, _)| at.elapsed() > MAX_HOLD) {
+                    tracing::warn!(request = %key, "authz: no AuthZRes came for an allowed request; its container-name lock is given back");
+                    q.pop_front();
+                }
+                !q.is_empty()
+            });
         }
     }
 
