@@ -201,6 +201,29 @@ fn the_plugin_guards_every_client_of_dockerd_and_fails_closed() {
         "{err}"
     );
     assert!(!stdout_of(&out).contains("LATER UNTRUSTED RAN"));
+    // The same start in absolute form (`POST http://host/...`), which dockerd routes by its
+    // path: refused too.
+    {
+        use std::io::{Read, Write};
+        let mut s = std::os::unix::net::UnixStream::connect(&engine.sock).unwrap();
+        s.write_all(
+            format!("POST http://docker/v1.41/containers/{held}/start HTTP/1.1\r\nHost: docker\r\nConnection: close\r\nContent-Length: 0\r\n\r\n").as_bytes(),
+        )
+        .unwrap();
+        let mut answer = String::new();
+        let _ = s.read_to_string(&mut answer);
+        assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+        let started =
+            run_ok(
+                engine
+                    .docker()
+                    .args(["inspect", "-f", "{{.State.StartedAt}}", &held]),
+            );
+        assert!(
+            started.trim().starts_with("0001-01-01"),
+            "it never ran: {started}"
+        );
+    }
     let out = run(engine.docker().args(["restart", &looping]));
     assert!(!out.status.success(), "an explicit restart is asked about");
 

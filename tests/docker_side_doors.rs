@@ -276,7 +276,11 @@ fn the_create_race_with_client_hang_ups_leaves_nothing_runnable() {
         std::thread::spawn(move || {
             let mut n = 0u32;
             while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-                let id = if n.is_multiple_of(2) { &good_id } else { &evil_id };
+                let id = if n.is_multiple_of(2) {
+                    &good_id
+                } else {
+                    &evil_id
+                };
                 let q = format!(
                     "POST /v1.41/images/{id}/tag?repo={}&tag=racy HTTP/1.1\r\nHost: d\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
                     repo.replace(':', "%3A").replace('/', "%2F")

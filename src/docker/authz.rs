@@ -31,7 +31,7 @@ use tokio::net::UnixListener;
 use tokio::sync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock, watch};
 
 use super::guard::{CreateCheck, Guard, PullDecision, StartCheck};
-use super::route::{Call, classify, decode_path, is_form, split_version};
+use super::route::{Call, classify, is_form, request_target, split_version};
 use crate::drain::InFlight;
 use crate::http::query_pairs;
 
@@ -242,9 +242,8 @@ impl AuthzPlugin {
     /// AuthZRes when the request is allowed.
     async fn request(&self, r: &AuthzRequest) -> AuthzResponse {
         self.expire_holds();
-        let (raw_path, query) = r.uri.split_once('?').unwrap_or((r.uri.as_str(), ""));
-        let (Some(path), Ok(method)) = (
-            decode_path(raw_path),
+        let (Some((path, query)), Ok(method)) = (
+            request_target(&r.uri),
             Method::from_bytes(r.method.as_bytes()),
         ) else {
             return self.decide(r).await;
@@ -312,13 +311,13 @@ impl AuthzPlugin {
 
     /// May dockerd go on with this request?
     pub async fn decide(&self, r: &AuthzRequest) -> AuthzResponse {
-        let (raw_path, query) = match r.uri.split_once('?') {
-            Some((p, q)) => (p, Some(q)),
-            None => (r.uri.as_str(), None),
+        // Absolute-form targets are read as Go reads them (dockerd routes on r.URL.Path).
+        let Some((path, query)) = request_target(&r.uri) else {
+            return AuthzResponse::deny(
+                "cannot read the request target (malformed percent-encoding or not a path)",
+            );
         };
-        let Some(path) = decode_path(raw_path) else {
-            return AuthzResponse::deny("malformed percent-encoding in the request path");
-        };
+        let query = Some(query);
         let Ok(method) = Method::from_bytes(r.method.as_bytes()) else {
             return AuthzResponse::deny("unknown request method");
         };

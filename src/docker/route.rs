@@ -86,6 +86,30 @@ pub fn decode_path(raw: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// The decoded path and the raw query of a request target as Go reads `r.RequestURI` into
+/// `r.URL`: origin form (`/path?query`) or absolute form (`http://host/path?query`, which a
+/// client may send on a Unix socket too). `None` when it is neither, or the path does not decode.
+pub fn request_target(uri: &str) -> Option<(String, &str)> {
+    let (target, query) = uri.split_once('?').unwrap_or((uri, ""));
+    let path = if target.starts_with('/') {
+        target
+    } else {
+        let (scheme, rest) = target.split_once("://")?;
+        let scheme_ok = scheme
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic())
+            && scheme
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
+        if !scheme_ok {
+            return None;
+        }
+        rest.find('/').map_or("/", |i| &rest[i..])
+    };
+    Some((decode_path(path)?, query))
+}
+
 /// `/v1.41/images/create` → ("/v1.41", "/images/create").
 pub fn split_version(path: &str) -> (&str, &str) {
     if let Some(rest) = path.strip_prefix("/v")
@@ -269,6 +293,26 @@ mod tests {
         assert_eq!(decode_path("/a%2Fb+c").as_deref(), Some("/a/b+c"));
         assert_eq!(decode_path("/bad%zz"), None);
         assert_eq!(decode_path("/bad%2"), None);
+    }
+
+    #[test]
+    fn request_targets_read_like_go() {
+        assert_eq!(
+            request_target("/v1.41/containers/x/start?a=1"),
+            Some(("/v1.41/containers/x/start".into(), "a=1"))
+        );
+        assert_eq!(
+            request_target("http://docker/v1.41/containers/x/start"),
+            Some(("/v1.41/containers/x/start".into(), ""))
+        );
+        assert_eq!(
+            request_target("http://a/b@h/containers/%78/start?q"),
+            Some(("/b@h/containers/x/start".into(), "q"))
+        );
+        assert_eq!(request_target("http://host"), Some(("/".into(), "")));
+        assert_eq!(request_target("containers/x/start"), None);
+        assert_eq!(request_target("1http://h/x"), None);
+        assert_eq!(request_target("/bad%zz"), None);
     }
 
     #[test]
