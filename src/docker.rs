@@ -14,6 +14,7 @@ use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
 use tokio::net::UnixListener;
 
+mod accept;
 pub mod authz;
 pub mod dockerd;
 pub mod guard;

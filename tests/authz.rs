@@ -79,6 +79,54 @@ fn start_guard(imgs: &Images, upstream: &Path, registry: &str, authz: &Path) -> 
     d
 }
 
+/// pullguard with its authorization plugin, and a private dockerd that asks it.
+struct PluginHost {
+    guard: Daemon,
+    authz: PathBuf,
+    engine: PrivateDockerd,
+    spec: PluginSpec,
+    _sockdir: tempfile::TempDir,
+}
+
+impl PluginHost {
+    /// pullguard first (dockerd needs its plugin up at start), pointed at the dockerd to come.
+    fn start(imgs: &Images, registry: &str) -> PluginHost {
+        let sockdir = tempfile::tempdir().unwrap();
+        let authz = sockdir.path().join("authz.sock");
+        let spec = PluginSpec::new(&authz);
+        let (dir, sock) = PrivateDockerd::paths();
+        let guard = start_guard(imgs, &sock, registry, &authz);
+        let engine = PrivateDockerd::start_at(
+            dir,
+            registry,
+            &[&format!("--authorization-plugin={}", spec.name)],
+        );
+        engine.wait_ready();
+        PluginHost {
+            guard,
+            authz,
+            engine,
+            spec,
+            _sockdir: sockdir,
+        }
+    }
+
+    /// Replace the policy and wait until the daemon runs under the new generation.
+    fn set_policy(&self, imgs: &Images, skipped: Option<&str>) {
+        let g0 = generation(&self.guard);
+        policy(&imgs.dir(), skipped);
+        let t = Instant::now();
+        while generation(&self.guard) == g0 {
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "no reload: {}",
+                self.guard.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
 #[test]
 fn the_plugin_guards_every_client_of_dockerd_and_fails_closed() {
     let p = peers();
@@ -92,18 +140,8 @@ fn the_plugin_guards_every_client_of_dockerd_and_fails_closed() {
     let scope = later.name();
     policy(&imgs.dir(), Some(&scope));
 
-    let sockdir = tempfile::tempdir().unwrap();
-    let authz = sockdir.path().join("authz.sock");
-    let spec = PluginSpec::new(&authz);
-    // pullguard first (dockerd needs its plugin up at start), pointed at the dockerd to come.
-    let (dir, sock) = PrivateDockerd::paths();
-    let guard_daemon = start_guard(&imgs, &sock, &p.registry, &authz);
-    let engine = PrivateDockerd::start_at(
-        dir,
-        &p.registry,
-        &[&format!("--authorization-plugin={}", spec.name)],
-    );
-    engine.wait_ready();
+    let host = PluginHost::start(&imgs, &p.registry);
+    let (engine, spec) = (&host.engine, &host.spec);
 
     // A signed image: pulled and run through the raw socket, with the plugin asked.
     let out = run(engine.docker().args([
@@ -117,7 +155,7 @@ fn the_plugin_guards_every_client_of_dockerd_and_fails_closed() {
         out.status.success(),
         "{}\n{}",
         stderr_of(&out),
-        guard_daemon.log()
+        host.guard.log()
     );
     assert_eq!(stdout_of(&out).trim(), "signed and running");
 
@@ -182,17 +220,7 @@ fn the_plugin_guards_every_client_of_dockerd_and_fails_closed() {
     .trim()
     .to_string();
     // ...then the policy stops trusting it (hot reload): the container cannot start any more.
-    let g0 = generation(&guard_daemon);
-    policy(&imgs.dir(), None);
-    let t = Instant::now();
-    while generation(&guard_daemon) == g0 {
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "no reload: {}",
-            guard_daemon.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    host.set_policy(&imgs, None);
     let out = run(engine.docker().args(["start", "-a", &held]));
     assert!(!out.status.success());
     let err = stderr_of(&out);
@@ -254,7 +282,7 @@ fn the_plugin_guards_every_client_of_dockerd_and_fails_closed() {
     run(engine.docker().args(["rm", "-f", &looping, &held, &c]));
 
     // pullguard down: dockerd refuses every request (fail closed), docker version included.
-    drop(guard_daemon);
+    drop(host.guard);
     let out = run(engine.docker().args(["version"]));
     let err = stderr_of(&out);
     assert!(
@@ -269,7 +297,7 @@ fn the_plugin_guards_every_client_of_dockerd_and_fails_closed() {
     assert!(stderr_of(&out).contains(&spec.name), "{}", stderr_of(&out));
 
     // Recovery: pullguard back on the same socket, and dockerd answers again.
-    let back = start_guard(&imgs, &engine.sock, &p.registry, &authz);
+    let back = start_guard(&imgs, &engine.sock, &p.registry, &host.authz);
     let t = Instant::now();
     while !run(engine.docker().args(["version"])).status.success() {
         assert!(
@@ -293,17 +321,8 @@ fn a_rename_race_cannot_start_an_unverified_container_by_name() {
     later.push_runnable("1", "UNVERIFIED RAN");
     let scope = later.name();
     policy(&imgs.dir(), Some(&scope));
-    let sockdir = tempfile::tempdir().unwrap();
-    let authz = sockdir.path().join("authz.sock");
-    let spec = PluginSpec::new(&authz);
-    let (dir, sock) = PrivateDockerd::paths();
-    let guard_daemon = start_guard(&imgs, &sock, &p.registry, &authz);
-    let engine = PrivateDockerd::start_at(
-        dir,
-        &p.registry,
-        &[&format!("--authorization-plugin={}", spec.name)],
-    );
-    engine.wait_ready();
+    let host = PluginHost::start(&imgs, &p.registry);
+    let engine = &host.engine;
     let n = std::process::id();
     let (x, y, t) = (format!("pgx{n}"), format!("pgy{n}"), format!("pgt{n}"));
     run_ok(engine.docker().args([
@@ -325,13 +344,7 @@ fn a_rename_race_cannot_start_an_unverified_container_by_name() {
     ]))
     .trim()
     .to_string();
-    let g0 = generation(&guard_daemon);
-    policy(&imgs.dir(), None);
-    let t0 = Instant::now();
-    while generation(&guard_daemon) == g0 {
-        assert!(t0.elapsed() < Duration::from_secs(10), "no reload");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    host.set_policy(&imgs, None);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let flipper = {
         let (stop, sock, x, y, t) = (
@@ -386,7 +399,7 @@ fn a_rename_race_cannot_start_an_unverified_container_by_name() {
         started.trim().starts_with("0001-01-01")
             && !outputs.iter().any(|o| o.contains("UNVERIFIED RAN")),
         "the unverified container was started by name through a rename race ({flips} flips)\n{}",
-        guard_daemon.log()
+        host.guard.log()
     );
     let ran = outputs
         .iter()

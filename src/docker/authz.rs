@@ -13,7 +13,6 @@
 //! With the plugin configured and pullguard down, dockerd refuses every request.
 
 use std::collections::{HashMap, VecDeque};
-use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,9 +22,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
-use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use serde::{Deserialize, Serialize};
 use tokio::net::UnixListener;
 use tokio::sync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock, watch};
@@ -148,38 +145,16 @@ impl AuthzPlugin {
         }
     }
 
-    /// Serve dockerd's plugin calls until `shutdown` turns true.
-    pub async fn serve(
-        self: Arc<Self>,
-        listener: UnixListener,
-        mut shutdown: watch::Receiver<bool>,
-    ) {
-        loop {
-            let stream = tokio::select! {
-                r = listener.accept() => match r {
-                    Ok((s, _)) => s,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "authz socket accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
-                _ = shutdown.changed() => break,
-            };
-            let plugin = self.clone();
-            tokio::spawn(async move {
-                let svc = service_fn(move |req| {
-                    let plugin = plugin.clone();
-                    async move { Ok::<_, Infallible>(plugin.handle(req).await) }
-                });
-                if let Err(e) = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await
-                {
-                    tracing::debug!(error = %e, "authz connection ended");
-                }
-            });
-        }
+    /// Serve connections until `shutdown` turns true; then stop accepting.
+    pub async fn serve(self: Arc<Self>, listener: UnixListener, shutdown: watch::Receiver<bool>) {
+        super::accept::serve(
+            self,
+            listener,
+            shutdown,
+            "authz plugin",
+            |s, req| async move { s.handle(req).await },
+        )
+        .await
     }
 
     async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {

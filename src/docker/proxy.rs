@@ -4,7 +4,6 @@
 //! [`Guard`] decides: pulls are verified and pinned to the verified digest, creates and starts
 //! need an image that verifies now, and the other ways in are switched off by default.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +11,6 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper::header::{CONTENT_TYPE, HeaderValue, UPGRADE};
-use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::UnixListener;
@@ -63,38 +61,15 @@ impl DockerProxy {
     }
 
     /// Serve connections until `shutdown` turns true; then stop accepting.
-    pub async fn serve(
-        self: Arc<Self>,
-        listener: UnixListener,
-        mut shutdown: watch::Receiver<bool>,
-    ) {
-        loop {
-            let stream = tokio::select! {
-                r = listener.accept() => match r {
-                    Ok((s, _)) => s,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "docker socket accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
-                _ = shutdown.changed() => break,
-            };
-            let proxy = self.clone();
-            tokio::spawn(async move {
-                let svc = service_fn(move |req| {
-                    let proxy = proxy.clone();
-                    async move { Ok::<_, Infallible>(proxy.handle(req).await) }
-                });
-                if let Err(e) = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .with_upgrades()
-                    .await
-                {
-                    tracing::debug!(error = %e, "docker client connection ended");
-                }
-            });
-        }
+    pub async fn serve(self: Arc<Self>, listener: UnixListener, shutdown: watch::Receiver<bool>) {
+        super::accept::serve(
+            self,
+            listener,
+            shutdown,
+            "docker proxy",
+            |s, req| async move { s.handle(req).await },
+        )
+        .await
     }
 
     async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<Body> {
