@@ -11,7 +11,7 @@ command -v systemd-analyze >/dev/null || {
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends systemd >/dev/null
 }
 eval "$(bash scripts/peers-up.sh)"
-for bin in notation oras crane docker-registry dockerd containerd systemd-analyze setpriv python3; do
+for bin in notation oras crane docker-registry dockerd containerd systemd-analyze setpriv python3 openssl; do
   command -v "$bin" >/dev/null || { echo "test: peer $bin is missing" >&2; exit 1; }
 done
 export PG_REQUIRE_PEERS=1

@@ -10,8 +10,9 @@
 //! - [`revocation`]: OCSP and CRL checks of certificate chains.
 //! - [`verify`]: the engine: one envelope against a statement, one image end to end.
 //! - [`registry`], [`layout`], [`oci`], [`auth`]: where manifests and signatures come from.
-//! - [`engine`], [`docker`], [`mirror`], [`control`], [`serve`], [`systemd`]: the daemon:
-//!   verdict cache, Docker API proxy, verifying registry mirror, gRPC control API, lifecycle.
+//! - [`engine`], [`docker`], [`mirror`], [`control`], [`serve`], [`systemd`], [`listen`]: the daemon:
+//!   verdict cache, Docker API proxy, verifying registry mirror, gRPC control API, lifecycle,
+//!   its own sockets.
 //! - [`config`] and [`cli`]: the command line.
 
 pub mod auth;
@@ -25,6 +26,7 @@ pub mod engine;
 pub mod envelope;
 pub mod http;
 pub mod layout;
+pub mod listen;
 pub mod mirror;
 pub mod oci;
 pub mod policy;

@@ -13,8 +13,9 @@ use tokio::sync::watch;
 use crate::auth::DockerConfig;
 use crate::config::{self, Config};
 use crate::control::{self, ControlState};
-use crate::docker::{AuthzPlugin, DockerProxy, Dockerd, Guard, SocketPerms, bind_socket};
+use crate::docker::{AuthzPlugin, DockerProxy, Dockerd, Guard};
 use crate::engine::{Engine, EngineOptions};
+use crate::listen::{self, SocketPerms};
 use crate::mirror::Mirror;
 use crate::registry::{Credentials, RegistryClient, RegistryOptions};
 use crate::systemd;
@@ -97,33 +98,42 @@ pub async fn run(opts: ServeOptions) -> i32 {
         },
     ));
 
-    // Sockets: from systemd by name when activated, else bound here.
+    // Sockets: from systemd by name when activated, else bound here (refusing a path another
+    // daemon serves). `sockets` removes on exit, or on any early return, only what it bound.
     let mut activated = systemd::Activated::from_env();
+    let mut sockets = listen::Sockets::default();
     let d = &cfg.docker;
     let perms = match socket_perms(d) {
         Ok(p) => p,
         Err(e) => return fail(e),
     };
-    let docker_listener = match (activated.take("docker"), &opts.docker_listen) {
-        (Ok(Some(l)), _) => Some(l),
-        (Ok(None), Some(path)) => match bind_socket(path, &perms, Some(&opts.docker_upstream)) {
-            Ok(l) => Some(l),
-            Err(e) => return fail(e),
-        },
-        (Ok(None), None) => None,
-        (Err(e), _) => return fail(e),
+    let docker_listen = opts.docker_listen.as_deref();
+    let like = Some(opts.docker_upstream.as_path());
+    let docker_listener = match sockets
+        .unix(&mut activated, "docker", docker_listen, &perms, like)
+        .await
+    {
+        Ok(l) => l,
+        Err(e) => return fail(e),
     };
     let control_perms = SocketPerms {
         mode: Some(0o600),
         uid: None,
         gid: None,
     };
-    let control_listener = match activated.take("control") {
+    let control_listen = Some(opts.control_listen.as_path());
+    let control_listener = match sockets
+        .unix(
+            &mut activated,
+            "control",
+            control_listen,
+            &control_perms,
+            None,
+        )
+        .await
+    {
         Ok(Some(l)) => l,
-        Ok(None) => match bind_socket(&opts.control_listen, &control_perms, None) {
-            Ok(l) => l,
-            Err(e) => return fail(e),
-        },
+        Ok(None) => return fail("no control socket"),
         Err(e) => return fail(e),
     };
     // The verifying registry mirror (optional).
@@ -131,6 +141,7 @@ pub async fn run(opts: ServeOptions) -> i32 {
         Ok(l) => l,
         Err(e) => return fail(e),
     };
+    let mirror_activated = mirror_fd.is_some();
     let mirror = match (&opts.mirror_listen, mirror_fd) {
         (None, None) => None,
         (addr, fd) => {
@@ -141,45 +152,36 @@ pub async fn run(opts: ServeOptions) -> i32 {
             }
         }
     };
+    if let Some((_, _, addr)) = &mirror {
+        sockets.add("mirror", format!("http://{addr}"), mirror_activated);
+    }
     // The Docker authorization plugin: dockerd (root) is its only client.
     let authz_perms = SocketPerms {
         mode: Some(0o600),
         uid: None,
         gid: None,
     };
-    let authz_listener = match (activated.take("authz"), &opts.authz_listen) {
-        (Ok(Some(l)), _) => Some(l),
-        (Ok(None), Some(path)) => match bind_socket(path, &authz_perms, None) {
-            Ok(l) => Some(l),
-            Err(e) => return fail(e),
-        },
-        (Ok(None), None) => None,
-        (Err(e), _) => return fail(e),
+    let authz_listen = opts.authz_listen.as_deref();
+    let authz_listener = match sockets
+        .unix(&mut activated, "authz", authz_listen, &authz_perms, None)
+        .await
+    {
+        Ok(l) => l,
+        Err(e) => return fail(e),
     };
+    // After every take: what systemd passed and nothing took.
+    for name in activated.names() {
+        tracing::warn!(
+            name,
+            "systemd passed a socket pullguard does not use; ignored"
+        );
+    }
     if docker_listener.is_none() && mirror.is_none() && authz_listener.is_none() {
         return fail(
             "nothing to serve: configure the Docker proxy (--docker-listen), the mirror (--mirror-listen) and/or the authorization plugin (--authz-listen)",
         );
     }
-    let mut listeners = Vec::new();
-    if docker_listener.is_some() {
-        let at = opts
-            .docker_listen
-            .as_deref()
-            .unwrap_or(Path::new("(systemd)"));
-        listeners.push(format!("docker unix://{}", at.display()));
-    }
-    listeners.push(format!("control unix://{}", opts.control_listen.display()));
-    if let Some((_, _, addr)) = &mirror {
-        listeners.push(format!("mirror http://{addr}"));
-    }
-    if authz_listener.is_some() {
-        let at = opts
-            .authz_listen
-            .as_deref()
-            .unwrap_or(Path::new("(systemd)"));
-        listeners.push(format!("authz unix://{}", at.display()));
-    }
+    let listeners = sockets.lines();
 
     // One guard (and one verdict cache) for the proxy and the plugin.
     let guard = Arc::new(Guard {
@@ -227,17 +229,12 @@ pub async fn run(opts: ServeOptions) -> i32 {
 
     // Policy dir watcher: editors and config managers replace files by rename, so watch the
     // directory tree, debounce, then reload (whole or not at all).
-    let _watcher = if cfg.control.watch.unwrap_or(true) {
-        match watch_policy_dir(state.clone(), cfg.control.debounce_ms.unwrap_or(200)) {
-            Ok(w) => Some(w),
-            Err(e) => {
-                tracing::warn!(error = %e, "policy dir watching disabled");
-                None
-            }
-        }
-    } else {
-        None
-    };
+    let debounce_ms = cfg.control.debounce_ms.unwrap_or(200);
+    if cfg.control.watch.unwrap_or(true)
+        && let Err(e) = watch_policy_dir(state.clone(), debounce_ms)
+    {
+        tracing::warn!(error = %e, "policy dir watching disabled");
+    }
 
     let (mut hup, mut term, mut int) = match (
         signal(SignalKind::hangup()),
@@ -248,10 +245,12 @@ pub async fn run(opts: ServeOptions) -> i32 {
         _ => return fail("cannot install signal handlers"),
     };
     tracing::info!(
-        docker = ?opts.docker_listen,
-        mirror = ?opts.mirror_listen,
+        docker = %sockets.addr("docker"),
+        mirror = %sockets.addr("mirror"),
+        control = %sockets.addr("control"),
+        authz = %sockets.addr("authz"),
+        activated = %sockets.activated(),
         upstream = %opts.docker_upstream.display(),
-        control = %opts.control_listen.display(),
         policy = %engine.snapshot().trust.policy_path.display(),
         "pullguard serving"
     );
@@ -288,44 +287,99 @@ pub async fn run(opts: ServeOptions) -> i32 {
         m.log_counters();
     }
     let _ = tokio::time::timeout(Duration::from_secs(2), control_task).await;
-    if activated.is_empty() {
-        if let Some(p) = &opts.docker_listen {
-            let _ = std::fs::remove_file(p);
-        }
-        if let Some(p) = &opts.authz_listen {
-            let _ = std::fs::remove_file(p);
-        }
-        let _ = std::fs::remove_file(&opts.control_listen);
-    }
+    // Only the sockets bound here, and only while their paths still name them.
+    drop(sockets);
     0
 }
 
-fn watch_policy_dir(
-    state: Arc<ControlState>,
-    debounce_ms: u64,
-) -> Result<notify_debouncer_mini::Debouncer<notify::RecommendedWatcher>, String> {
-    use notify::RecursiveMode;
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
-    let mut debouncer = notify_debouncer_mini::new_debouncer(
-        Duration::from_millis(debounce_ms),
-        move |res: notify_debouncer_mini::DebounceEventResult| {
-            if res.is_ok() {
-                let _ = tx.send(());
-            }
-        },
-    )
+/// Event kinds that can change what a reload reads: creation, data writes, renames, removal,
+/// metadata (mode, owner: readability). Opens, reads and closes without a write, the daemon's
+/// own reloads among them, cannot; reacting to them made an idle daemon reload itself forever.
+fn changes_content(kind: &notify::EventKind) -> bool {
+    use notify::EventKind as K;
+    use notify::event::{AccessKind, AccessMode};
+    match kind {
+        K::Access(AccessKind::Close(AccessMode::Write)) => true,
+        K::Access(_) => false,
+        K::Create(_) | K::Modify(_) | K::Remove(_) | K::Any | K::Other => true,
+    }
+}
+
+/// The directories a reload reads through, by identity (device and inode, symlinks followed):
+/// the policy dir, `truststore`, `truststore/x509` and its three type dirs, any of which may be
+/// a symlink, even out of the tree. When one is replaced (a symlink re-pointed, a directory
+/// renamed over), the watches are set up again on what is there now.
+fn tree_identity(dir: &Path) -> Vec<Option<(u64, u64)>> {
+    use std::os::unix::fs::MetadataExt;
+    let x509 = dir.join("truststore").join("x509");
+    [
+        dir.to_path_buf(),
+        dir.join("truststore"),
+        x509.clone(),
+        x509.join("ca"),
+        x509.join("signingAuthority"),
+        x509.join("tsa"),
+    ]
+    .iter()
+    .map(|p| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino())))
+    .collect()
+}
+
+/// Watch the policy dir tree (symlinks followed) for content changes; each one pokes `tx`
+/// (one pending poke at most: they coalesce).
+fn watch_tree(
+    dir: &Path,
+    tx: tokio::sync::mpsc::Sender<()>,
+) -> Result<notify::RecommendedWatcher, String> {
+    use notify::Watcher;
+    let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        // A watcher error (e.g. the kernel queue overflowed) may hide a change: reload.
+        if res.as_ref().map_or(true, |ev| changes_content(&ev.kind)) {
+            let _ = tx.try_send(());
+        }
+    })
     .map_err(|e| e.to_string())?;
-    debouncer
-        .watcher()
-        .watch(&state.policy_dir, RecursiveMode::Recursive)
-        .map_err(|e| format!("cannot watch {}: {e}", state.policy_dir.display()))?;
+    watcher
+        .watch(dir, notify::RecursiveMode::Recursive)
+        .map_err(|e| format!("cannot watch {}: {e}", dir.display()))?;
+    Ok(watcher)
+}
+
+/// Watch the policy dir and reload (silently unless something changed) once changes have been
+/// quiet for `debounce_ms` (at most 10× that, and at least 2 s, after the first).
+fn watch_policy_dir(state: Arc<ControlState>, debounce_ms: u64) -> Result<(), String> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<()>(1);
+    let dir = state.policy_dir.clone();
+    let mut identity = tree_identity(&dir);
+    let mut watcher = watch_tree(&dir, tx.clone())?;
+    let quiet = Duration::from_millis(debounce_ms);
+    let longest = (quiet * 10).max(Duration::from_secs(2));
     tokio::spawn(async move {
         while rx.recv().await.is_some() {
-            while rx.try_recv().is_ok() {}
-            let _ = state.reload("file change").await;
+            let cap = tokio::time::Instant::now() + longest;
+            loop {
+                let until = (tokio::time::Instant::now() + quiet).min(cap);
+                match tokio::time::timeout_at(until, rx.recv()).await {
+                    Ok(Some(())) if tokio::time::Instant::now() < cap => continue,
+                    _ => break,
+                }
+            }
+            let now = tree_identity(&dir);
+            if now != identity {
+                identity = now;
+                match watch_tree(&dir, tx.clone()) {
+                    Ok(w) => {
+                        tracing::debug!("policy dir tree replaced; watching it again");
+                        watcher = w;
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot watch the policy dir again"),
+                }
+            }
+            let _ = state.reload_if_changed().await;
         }
+        drop(watcher);
     });
-    Ok(debouncer)
+    Ok(())
 }
 
 fn socket_perms(d: &config::DockerSection) -> Result<SocketPerms, String> {

@@ -53,7 +53,7 @@ pub fn spawn_watchdog() {
     });
 }
 
-/// Listening Unix sockets passed by systemd, by FileDescriptorName.
+/// Listening sockets passed by systemd, by FileDescriptorName.
 pub struct Activated {
     fds: Vec<(RawFd, String)>,
 }
@@ -70,8 +70,9 @@ impl Activated {
         Activated { fds }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.fds.is_empty()
+    /// The names of the sockets not taken (yet).
+    pub fn names(&self) -> Vec<String> {
+        self.fds.iter().map(|(_, n)| n.clone()).collect()
     }
 
     /// Take the TCP socket named `name` (e.g. "mirror") as a tokio listener.
@@ -82,6 +83,9 @@ impl Activated {
         let (fd, _) = self.fds.remove(i);
         // SAFETY: systemd passed this descriptor to us (LISTEN_PID matched); it is taken once.
         let std = unsafe { std::net::TcpListener::from_raw_fd(fd) };
+        // getsockname: also refuses a descriptor that is not a TCP socket.
+        std.local_addr()
+            .map_err(|e| format!("socket {name} from systemd is not a TCP socket: {e}"))?;
         std.set_nonblocking(true)
             .map_err(|e| format!("socket {name}: {e}"))?;
         tokio::net::TcpListener::from_std(std)
@@ -97,6 +101,9 @@ impl Activated {
         let (fd, _) = self.fds.remove(i);
         // SAFETY: systemd passed this descriptor to us (LISTEN_PID matched); it is taken once.
         let std = unsafe { std::os::unix::net::UnixListener::from_raw_fd(fd) };
+        // getsockname: also refuses a descriptor that is not a Unix socket.
+        std.local_addr()
+            .map_err(|e| format!("socket {name} from systemd is not a Unix socket: {e}"))?;
         std.set_nonblocking(true)
             .map_err(|e| format!("socket {name}: {e}"))?;
         tokio::net::UnixListener::from_std(std)

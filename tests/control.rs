@@ -393,7 +393,7 @@ fn invalid_policy_at_startup_lists_every_problem_and_exits_2() {
 /// A harness that passes two listening sockets (LISTEN_FDS/LISTEN_FDNAMES) and a NOTIFY_SOCKET
 /// to the daemon, like systemd does, and prints what the daemon notifies.
 const HARNESS: &str = r#"
-import os, socket, sys, time, signal, select
+import os, socket, sys, time, signal, select, subprocess, json
 binary, policy, upstream, work = sys.argv[1:5]
 notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 notify.bind(os.path.join(work, "notify.sock"))
@@ -428,6 +428,10 @@ c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); c.connect(os.path.join(wo
 c.sendall(b"GET /_ping HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n"); print("ping:", c.recv(4096).split(b"\r\n")[0].decode(), flush=True)
 m = socket.create_connection(mirror.getsockname())
 m.sendall(b"GET /v2/ HTTP/1.1\r\nHost: m\r\nConnection: close\r\n\r\n"); print("mirror:", m.recv(4096).split(b"\r\n")[0].decode(), flush=True)
+print("mirror addr: %s:%d" % mirror.getsockname(), flush=True)
+st = subprocess.run([binary, "ctl", "status", "-o", "json"], capture_output=True, text=True,
+                    env=dict(os.environ, PULLGUARD_CONTROL_SOCKET=os.path.join(work, "control.sock")))
+print("listeners:", json.dumps(json.loads(st.stdout)["listeners"]), flush=True)
 os.kill(pid, signal.SIGHUP)
 expect("RELOADING=1"); expect("READY=1")
 os.kill(pid, signal.SIGTERM)
@@ -479,6 +483,45 @@ fn systemd_notify_and_socket_activation() {
     );
     assert!(text.contains("exit: 0"), "{text}");
     assert!(text.contains("sockets kept: True True"), "{text}");
+
+    // The sockets systemd passed, by name, at their real addresses: in `ctl status` and the log.
+    let w = work.path().display();
+    let mirror = text
+        .lines()
+        .find_map(|l| l.strip_prefix("mirror addr: "))
+        .unwrap_or_else(|| panic!("{text}"));
+    let listeners: Vec<String> = text
+        .lines()
+        .find_map(|l| l.strip_prefix("listeners: "))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(
+        listeners,
+        [
+            format!("docker unix://{w}/docker.sock (systemd)"),
+            format!("control unix://{w}/control.sock (systemd)"),
+            format!("mirror http://{mirror} (systemd)"),
+        ]
+    );
+    let log = String::from_utf8_lossy(&out.stderr);
+    let serving = log
+        .lines()
+        .find(|l| l.contains("pullguard serving"))
+        .unwrap_or_else(|| panic!("{log}"));
+    for want in [
+        format!("docker=unix://{w}/docker.sock"),
+        format!("control=unix://{w}/control.sock"),
+        format!("mirror=http://{mirror}"),
+        "activated=docker,control,mirror".to_string(),
+    ] {
+        assert!(serving.contains(&want), "{want} in {serving}");
+    }
+    assert!(
+        !serving.contains("unused-") && !serving.contains("Some("),
+        "{serving}"
+    );
+    // The SIGHUP found nothing changed, and says so (once, at info).
+    assert_eq!(log.matches("trust policy unchanged").count(), 1, "{log}");
 }
 
 #[test]
