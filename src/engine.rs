@@ -13,7 +13,7 @@ use time::format_description::well_known::Rfc3339;
 use tokio::sync::{OnceCell, broadcast};
 
 use crate::auth::Credential;
-use crate::oci::{ImageRef, MEDIA_DOCKER_LIST, MEDIA_OCI_INDEX};
+use crate::oci::{Descriptor, ImageRef, MEDIA_DOCKER_LIST, MEDIA_OCI_INDEX};
 use crate::registry::{Credentials, Fetched, RegistryClient};
 use crate::revocation::RevocationChecker;
 use crate::verify::{Outcome, Source, TrustConfig, VerifyOptions, resolve, verify_target};
@@ -220,8 +220,13 @@ impl Engine {
                 Ok(c) => c,
                 Err(p) => p.into_inner(),
             };
+            // A verdict is about one descriptor: the same digest served now with another media
+            // type (or size) is verified afresh, not allowed from the cache.
+            let usable = |o: &Outcome, at: Instant| {
+                self.is_fresh(o, at) && o.descriptor.as_ref().is_none_or(|d| same(d, &target))
+            };
             match cache.get(&key) {
-                Some(e) if e.cell.get().is_none_or(|(o, at)| self.is_fresh(o, *at)) => e.clone(),
+                Some(e) if e.cell.get().is_none_or(|(o, at)| usable(o, *at)) => e.clone(),
                 _ => {
                     if cache.len() >= MAX_CACHE_ENTRIES {
                         // Bounded: drop what is stale first, then every settled verdict.
@@ -430,6 +435,11 @@ impl Engine {
     pub fn subscribe(&self) -> broadcast::Receiver<Decision> {
         self.watch.subscribe()
     }
+}
+
+/// The same content descriptor, as a signature covers it: media type, digest and size.
+fn same(a: &Descriptor, b: &Descriptor) -> bool {
+    a.media_type == b.media_type && a.digest == b.digest && a.size == b.size
 }
 
 /// `os/arch[/variant]`, defaulting to this host's platform in Go's names.

@@ -34,7 +34,7 @@ use crate::config::{Config, MirrorSection};
 use crate::docker::Body;
 use crate::engine::Engine;
 use crate::http::query_pairs;
-use crate::oci::{ImageRef, Manifest, validate_digest};
+use crate::oci::{Descriptor, ImageRef, Manifest, validate_digest};
 use crate::registry::Fetched;
 
 mod body;
@@ -253,6 +253,98 @@ fn denied_response(message: &str) -> Response<Body> {
         .collect();
     if let Ok(p) = hyper::ext::ReasonPhrase::try_from(phrase) {
         r.extensions_mut().insert(p);
+    }
+    r
+}
+
+/// Why the manifest `f` the registry served now is not the descriptor that was verified.
+fn descriptor_differs(verified: &Descriptor, f: &Fetched) -> Option<String> {
+    let size = f.bytes.len() as i64;
+    if f.digest != verified.digest || size != verified.size {
+        Some(format!(
+            "the registry served {} ({size} bytes) where {} ({} bytes) was verified",
+            f.digest, verified.digest, verified.size
+        ))
+    } else if f.media_type != verified.media_type {
+        Some(format!(
+            "the registry now serves {} with media type {:?}, the verified descriptor has {:?}",
+            f.digest, f.media_type, verified.media_type
+        ))
+    } else {
+        None
+    }
+}
+
+/// What a blob request's `Range:` asks for, against the blob's size.
+#[derive(Debug, PartialEq, Eq)]
+enum Want {
+    /// No range, or one that is ignored (RFC 9110: not one well-formed byte range).
+    Whole,
+    /// Bytes `start..=end`, within the blob.
+    Part(u64, u64),
+    /// A byte range that starts past the end: 416.
+    Unsatisfiable,
+}
+
+/// One byte range (`bytes=a-b`, `bytes=a-`, `bytes=-n`); several ranges, another unit or a
+/// malformed one are ignored, and the whole blob is served.
+fn parse_range(header: &str, size: u64) -> Want {
+    let Some(spec) = header.trim().strip_prefix("bytes=") else {
+        return Want::Whole;
+    };
+    let Some((a, b)) = spec.split_once('-') else {
+        return Want::Whole;
+    };
+    if spec.contains(',') || size == 0 {
+        return Want::Whole;
+    }
+    let num = |s: &str| {
+        let s = s.trim();
+        (!s.is_empty() && s.bytes().all(|c| c.is_ascii_digit()))
+            .then(|| s.parse::<u64>().ok())
+            .flatten()
+    };
+    let (a_empty, b_empty) = (a.trim().is_empty(), b.trim().is_empty());
+    match (num(a), num(b)) {
+        (None, Some(0)) if a_empty => Want::Unsatisfiable,
+        (None, Some(n)) if a_empty => Want::Part(size - n.min(size), size - 1),
+        (Some(s), None) if b_empty => {
+            if s >= size {
+                Want::Unsatisfiable
+            } else {
+                Want::Part(s, size - 1)
+            }
+        }
+        (Some(s), Some(e)) if s <= e => {
+            if s >= size {
+                Want::Unsatisfiable
+            } else {
+                Want::Part(s, e.min(size - 1))
+            }
+        }
+        _ => Want::Whole,
+    }
+}
+
+/// `bytes a-b/total` (exactly that form): (a, b, total).
+fn parse_content_range(v: &str) -> Option<(u64, u64, u64)> {
+    let (range, total) = v.trim().strip_prefix("bytes ")?.split_once('/')?;
+    let (a, b) = range.split_once('-')?;
+    let num = |s: &str| {
+        (!s.is_empty() && s.bytes().all(|c| c.is_ascii_digit()))
+            .then(|| s.parse::<u64>().ok())
+            .flatten()
+    };
+    let (a, b, total) = (num(a)?, num(b)?, num(total)?);
+    (a <= b && b < total).then_some((a, b, total))
+}
+
+/// 416 for a range past the end of a blob of `size` bytes.
+fn unsatisfiable(size: u64) -> Response<Body> {
+    let mut r = Response::new(full(Bytes::new()));
+    *r.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
+    if let Some(v) = value(&format!("bytes */{size}")) {
+        r.headers_mut().insert(CONTENT_RANGE, v);
     }
     r
 }
@@ -492,6 +584,7 @@ impl Mirror {
             }
             let grant = Grant {
                 kind,
+                media_type: d.media_type.clone(),
                 size: d.size,
                 via: via.to_string(),
                 policy: policy.clone(),
@@ -536,12 +629,21 @@ impl Mirror {
                 .manifest(&image, digest)
                 .await
                 .map_err(|e| denied(e.message))?;
-            if f.bytes.len() as i64 != g.size {
-                return Err(denied(format!(
-                    "the registry served {} bytes, the verified manifest says {}",
-                    f.bytes.len(),
-                    g.size
-                )));
+            // An index entry without a media type (not valid OCI) pins none.
+            let media_type = match g.media_type.as_str() {
+                "" => f.media_type.clone(),
+                t => t.to_string(),
+            };
+            let verified = Descriptor {
+                media_type,
+                digest: digest.to_string(),
+                size: g.size,
+                artifact_type: None,
+                annotations: None,
+                platform: None,
+            };
+            if let Some(why) = descriptor_differs(&verified, &f) {
+                return Err(denied(why));
             }
             self.grant_references(generation, &scope, &f, &g.via, &g.policy)
                 .map_err(denied)?;
@@ -576,11 +678,13 @@ impl Mirror {
                 .await
                 .map_err(|e| denied(e.message))?,
         };
-        if f.digest != digest {
-            return Err(denied(format!(
-                "the registry served {} where {digest} was verified",
-                f.digest
-            )));
+        // Served only as verified: the descriptor the signature covers is media type, digest
+        // and size, and a verdict from the cache was made on bytes fetched earlier.
+        let Some(verified) = &outcome.descriptor else {
+            return Err(denied("no descriptor was verified".into()));
+        };
+        if let Some(why) = descriptor_differs(verified, &f) {
+            return Err(denied(why));
         }
         // The manifest itself is not granted: asked for again (by digest), it goes through the
         // verdict cache, whose allow expires (a signature can).
@@ -677,48 +781,66 @@ impl Mirror {
             }
             return Ok(r);
         }
+        let size = g.size as u64;
+        let want = range
+            .as_deref()
+            .map_or(Want::Whole, |r| parse_range(r, size));
+        let part = match want {
+            Want::Whole => None,
+            Want::Part(start, end) => Some((start, end)),
+            Want::Unsatisfiable => return Ok(unsatisfiable(size)),
+        };
+        // With digests checked, a part is cut out of the whole blob, which is hashed: the
+        // upstream never sees the Range (it costs the bytes outside it). Without, the Range goes
+        // upstream and its 206 is checked for range and length only.
+        let ask = part
+            .filter(|&(s, e)| !self.opts.check_blob_digests && (s, e) != (0, size - 1))
+            .map(|(s, e)| format!("bytes={s}-{e}"));
         let resp = self
             .engine
             .client()
-            .blob_stream(&image, &digest, range.as_deref())
+            .blob_stream(&image, &digest, ask.as_deref())
             .await
             .map_err(|e| denied(e.message))?;
-        let partial = resp.status == StatusCode::PARTIAL_CONTENT && range.is_some();
-        if resp.status != StatusCode::OK && !partial {
-            return Err(denied(format!("the registry answered {}", resp.status)));
-        }
-        if !partial
-            && let Some(len) = resp.content_length()
-            && len as i64 != g.size
-        {
-            return Err(denied(format!(
-                "the registry announced {len} bytes, the verified manifest says {}",
-                g.size
-            )));
-        }
-        if partial {
-            // `Content-Range: bytes a-b/total`: the total must be the verified size, and the
-            // body no longer than the range (the client checks the digest of the whole).
-            let total = resp
-                .headers
-                .get(hyper::header::CONTENT_RANGE)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.rsplit_once('/'))
-                .and_then(|(_, t)| t.trim().parse::<i64>().ok());
-            if total != Some(g.size) {
+        let check = if resp.status == StatusCode::OK {
+            if let Some(len) = resp.content_length()
+                && len != size
+            {
                 return Err(denied(format!(
-                    "the registry's range answer does not say the verified size {}",
-                    g.size
+                    "the registry announced {len} bytes, the verified manifest says {size}"
                 )));
             }
-        }
-        let status = resp.status;
-        let upstream = resp.headers.clone();
-        let check = if partial {
-            None
+            let c = Check::new(&digest, size, self.opts.check_blob_digests).map_err(denied)?;
+            match part {
+                Some((s, e)) => c.window(s, e),
+                None => c,
+            }
+        } else if let (StatusCode::PARTIAL_CONTENT, Some(asked), Some((s, e))) =
+            (resp.status, &ask, part)
+        {
+            let claimed = resp
+                .headers
+                .get(CONTENT_RANGE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if parse_content_range(claimed) != Some((s, e, size)) {
+                return Err(denied(format!(
+                    "the registry answered {asked} with Content-Range {claimed:?}, not \"bytes {s}-{e}/{size}\""
+                )));
+            }
+            let len = e - s + 1;
+            if let Some(l) = resp.content_length()
+                && l != len
+            {
+                return Err(denied(format!(
+                    "the registry announced a Content-Length of {l} for the range bytes {s}-{e}/{size}, which has {len}"
+                )));
+            }
+            Check::part(len, format!("bytes {s}-{e}/{size}"))
         } else {
-            Some(Check::new(&digest, g.size as u64, self.opts.check_blob_digests).map_err(denied)?)
+            return Err(denied(format!("the registry answered {}", resp.status)));
         };
+        let upstream = resp.headers.clone();
         let idle = self.opts.idle_timeout;
         let body = BlobBody {
             upstream: resp.into_body(),
@@ -731,9 +853,8 @@ impl Mirror {
             _in_flight: guard,
         };
         let mut r = Response::new(BodyExt::boxed(body));
-        *r.status_mut() = status;
         let h = r.headers_mut();
-        for name in [CONTENT_TYPE, CONTENT_RANGE, ACCEPT_RANGES, ETAG] {
+        for name in [CONTENT_TYPE, ETAG] {
             if let Some(v) = upstream.get(&name) {
                 h.insert(name, v.clone());
             }
@@ -744,14 +865,20 @@ impl Mirror {
                 HeaderValue::from_static("application/octet-stream"),
             );
         }
-        let length = if partial {
-            upstream.get(CONTENT_LENGTH).cloned()
-        } else {
-            Some(HeaderValue::from(g.size))
-        };
-        if let Some(v) = length {
-            h.insert(CONTENT_LENGTH, v);
+        h.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+        match part {
+            Some((s, e)) => {
+                h.insert(CONTENT_LENGTH, HeaderValue::from(e - s + 1));
+                if let Some(v) = value(&format!("bytes {s}-{e}/{size}")) {
+                    h.insert(CONTENT_RANGE, v);
+                }
+                *r.status_mut() = StatusCode::PARTIAL_CONTENT;
+            }
+            None => {
+                h.insert(CONTENT_LENGTH, HeaderValue::from(size));
+            }
         }
+        let h = r.headers_mut();
         if let Some(v) = value(&digest) {
             h.insert(DOCKER_CONTENT_DIGEST, v);
         }
@@ -840,6 +967,56 @@ mod tests {
                 image_ref("r.io", name, reference).is_err(),
                 "{name} {reference}"
             );
+        }
+    }
+
+    #[test]
+    fn ranges_parse_against_the_size() {
+        use Want::*;
+        for (h, want) in [
+            ("bytes=0-", Part(0, 99)),
+            ("bytes=10-", Part(10, 99)),
+            ("bytes=10-19", Part(10, 19)),
+            (" bytes=10 - 19 ", Part(10, 19)),
+            ("bytes=10-1000", Part(10, 99)),
+            ("bytes=99-99", Part(99, 99)),
+            ("bytes=-5", Part(95, 99)),
+            ("bytes=-500", Part(0, 99)),
+            ("bytes=100-", Unsatisfiable),
+            ("bytes=100-200", Unsatisfiable),
+            ("bytes=-0", Unsatisfiable),
+            ("bytes=5-4", Whole),
+            ("bytes=0-1,5-6", Whole),
+            ("bytes=-", Whole),
+            ("bytes=a-", Whole),
+            ("bytes=+1-", Whole),
+            ("bytes=99999999999999999999-", Whole),
+            ("items=0-1", Whole),
+            ("bytes 0-1", Whole),
+        ] {
+            assert_eq!(parse_range(h, 100), want, "{h:?}");
+        }
+        assert_eq!(
+            parse_range("bytes=0-", 0),
+            Whole,
+            "an empty blob has no ranges"
+        );
+    }
+
+    #[test]
+    fn content_ranges_parse_exactly() {
+        assert_eq!(parse_content_range("bytes 10-99/100"), Some((10, 99, 100)));
+        for bad in [
+            "bytes 10-100/100",
+            "bytes 20-10/100",
+            "bytes */100",
+            "bytes 10-99/*",
+            "bytes 1-2",
+            "items 1-2/3",
+            "bytes +1-2/3",
+            "",
+        ] {
+            assert_eq!(parse_content_range(bad), None, "{bad:?}");
         }
     }
 

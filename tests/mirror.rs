@@ -1,7 +1,8 @@
 //! The verifying registry mirror, pulled through by the real containerd 1.6 and 2.1 (a
 //! hosts.toml with the mirror as `server` and as the only `[host]`, given with `--hosts-dir`,
 //! so nothing goes past it), and a hand-written fake upstream for the faults: down, hanging,
-//! a blob whose bytes do not match its digest, a blob that stalls halfway.
+//! a blob whose bytes do not match its digest, a blob that stalls halfway, ranged answers that
+//! lie, a manifest whose media type changes under a cached allow.
 
 mod common;
 
@@ -9,7 +10,8 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use common::daemon::*;
@@ -25,6 +27,11 @@ struct Mirror {
 impl Mirror {
     /// `extra`: top-level config keys (TOML).
     fn start(policy_dir: &Path, upstreams: &[&str], extra: &str) -> Mirror {
+        Mirror::start_with(policy_dir, upstreams, extra, "")
+    }
+
+    /// `mirror_keys`: more keys of `[mirror]`.
+    fn start_with(policy_dir: &Path, upstreams: &[&str], extra: &str, mirror_keys: &str) -> Mirror {
         let tmp = tempfile::tempdir().unwrap();
         let list = upstreams
             .iter()
@@ -34,7 +41,9 @@ impl Mirror {
         let config = tmp.path().join("config.toml");
         std::fs::write(
             &config,
-            format!("insecure_registries = [{list}]\n{extra}\n[mirror]\nupstreams = [{list}]\n"),
+            format!(
+                "insecure_registries = [{list}]\n{extra}\n[mirror]\nupstreams = [{list}]\n{mirror_keys}\n"
+            ),
         )
         .unwrap();
         let log = std::fs::File::create(tmp.path().join("log.json")).unwrap();
@@ -123,23 +132,55 @@ impl Mirror {
 
     /// GET through the mirror with curl: (curl exit code, HTTP status, body).
     fn get(&self, path: &str) -> (i32, u16, Vec<u8>) {
-        let file = self
-            .tmp
-            .path()
-            .join(format!("body-{}", SEQ.fetch_add(1, Ordering::SeqCst)));
-        let out = run(Command::new("curl")
-            .args(["-s", "--max-time", "30", "-o"])
+        let r = self.request(path, None);
+        (r.code, r.status, r.body)
+    }
+
+    /// GET through the mirror with curl, with a `Range:` header when given.
+    fn request(&self, path: &str, range: Option<&str>) -> Got {
+        let n = SEQ.fetch_add(1, Ordering::SeqCst);
+        let file = self.tmp.path().join(format!("body-{n}"));
+        let head = self.tmp.path().join(format!("head-{n}"));
+        let mut c = Command::new("curl");
+        c.args(["-s", "--max-time", "30", "-o"])
             .arg(&file)
-            .args(["-w", "%{http_code}", &format!("http://{}{path}", self.addr)]));
+            .arg("-D")
+            .arg(&head);
+        if let Some(r) = range {
+            c.args(["-H", &format!("Range: {r}")]);
+        }
+        let out = run(c.args(["-w", "%{http_code}", &format!("http://{}{path}", self.addr)]));
         let status = String::from_utf8_lossy(&out.stdout)
             .trim()
             .parse()
             .unwrap_or(0);
-        (
-            out.status.code().unwrap_or(-1),
+        Got {
+            code: out.status.code().unwrap_or(-1),
             status,
-            std::fs::read(&file).unwrap_or_default(),
-        )
+            body: std::fs::read(&file).unwrap_or_default(),
+            head: std::fs::read_to_string(&head)
+                .unwrap_or_default()
+                .to_ascii_lowercase(),
+        }
+    }
+}
+
+/// One answer through the mirror: curl's exit code, the status, the body, the header block
+/// (lowercased).
+struct Got {
+    code: i32,
+    status: u16,
+    body: Vec<u8>,
+    head: String,
+}
+
+impl Got {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.head
+            .lines()
+            .filter_map(|l| l.split_once(':'))
+            .find(|(n, _)| n.trim() == name)
+            .map(|(_, v)| v.trim())
     }
 }
 
@@ -516,6 +557,28 @@ enum Fault {
     CorruptBlob(String),
     /// This blob's headers and half its bytes, then silence.
     StallBlob(String),
+    /// This blob's ranged answers (206) lie as the switch says (`None`: the truth).
+    LieInRanges(String, Arc<Mutex<Option<RangeLie>>>),
+    /// While the switch is on, this manifest (by digest, and the tag `signed`) comes back with
+    /// another manifest media type as its `Content-Type`: the same bytes, a different descriptor.
+    Retype(String, Arc<AtomicBool>),
+}
+
+/// How a fake upstream lies in a 206 answer.
+#[derive(Clone, Copy, Debug)]
+enum RangeLie {
+    /// Five bytes more than `Content-Range` says, `Content-Length` counting them.
+    Long,
+    /// Five bytes more, no `Content-Length` (the body ends when the connection closes).
+    LongUnframed,
+    /// Half the bytes, `Content-Length` counting them.
+    Short,
+    /// Half the bytes, no `Content-Length`.
+    ShortUnframed,
+    /// The bytes asked for, labelled as starting at 0.
+    Shifted,
+    /// The last byte flipped; lengths all true.
+    Flipped,
 }
 
 struct FakeUpstream {
@@ -614,9 +677,108 @@ fn fake_serve(mut c: TcpStream, real: &str, fault: &Fault) {
             let _ = c.flush();
             std::thread::sleep(Duration::from_secs(30));
         }
+        Fault::LieInRanges(d, lie) if is_blob(d) => {
+            let lie = *lie.lock().unwrap();
+            let resp = forward(real, &head);
+            let (h, body) = split_response(&resp);
+            let h = String::from_utf8_lossy(h).into_owned();
+            // Only a 206 lies, except Flipped, which flips a whole blob's last byte too.
+            let partial = h.starts_with("HTTP/1.1 206");
+            let lie = lie.filter(|l| partial || matches!(l, RangeLie::Flipped));
+            let Some(lie) = lie else {
+                let _ = c.write_all(&resp);
+                return;
+            };
+            let mut body = body.to_vec();
+            let mut range = header_of(&h, "content-range");
+            let mut length = true;
+            match lie {
+                RangeLie::Long | RangeLie::LongUnframed => {
+                    body.extend_from_slice(b"EXTRA");
+                    length = matches!(lie, RangeLie::Long);
+                }
+                RangeLie::Short | RangeLie::ShortUnframed => {
+                    body.truncate(body.len() / 2);
+                    length = matches!(lie, RangeLie::Short);
+                }
+                RangeLie::Shifted => {
+                    let total = range.as_deref().and_then(|r| r.rsplit('/').next());
+                    range = Some(format!(
+                        "bytes 0-{}/{}",
+                        body.len() - 1,
+                        total.unwrap_or("")
+                    ));
+                }
+                RangeLie::Flipped => {
+                    if let Some(last) = body.last_mut() {
+                        *last ^= 0xff;
+                    }
+                }
+            }
+            let mut out = String::new();
+            for l in h.split("\r\n").filter(|l| !l.is_empty()) {
+                let name = l.split(':').next().unwrap_or("").to_ascii_lowercase();
+                if name != "content-length" && name != "content-range" {
+                    out.push_str(l);
+                    out.push_str("\r\n");
+                }
+            }
+            if let Some(range) = range {
+                out.push_str(&format!("Content-Range: {range}\r\n"));
+            }
+            if length {
+                out.push_str(&format!("Content-Length: {}\r\n", body.len()));
+            }
+            out.push_str("\r\n");
+            let _ = c.write_all(out.as_bytes());
+            let _ = c.write_all(&body);
+        }
+        Fault::Retype(d, on) => {
+            let p = path.split('?').next().unwrap_or("");
+            let resp = forward(real, &head);
+            let is_it = p.ends_with(&format!("/manifests/{d}")) || p.ends_with("/manifests/signed");
+            if !is_it || !on.load(Ordering::SeqCst) {
+                let _ = c.write_all(&resp);
+                return;
+            }
+            let (h, body) = split_response(&resp);
+            let h = String::from_utf8_lossy(h).into_owned();
+            let mut out = String::new();
+            for l in h.split("\r\n").filter(|l| !l.is_empty()) {
+                match l.split_once(':') {
+                    Some((n, v)) if n.eq_ignore_ascii_case("content-type") => {
+                        out.push_str(&format!("Content-Type: {}\r\n", other_media_type(v.trim())));
+                    }
+                    _ => {
+                        out.push_str(l);
+                        out.push_str("\r\n");
+                    }
+                }
+            }
+            out.push_str("\r\n");
+            let _ = c.write_all(out.as_bytes());
+            let _ = c.write_all(body);
+        }
         _ => {
             let _ = c.write_all(&forward(real, &head));
         }
+    }
+}
+
+/// A header's value in a raw header block.
+fn header_of(head: &str, name: &str) -> Option<String> {
+    head.split("\r\n")
+        .filter_map(|l| l.split_once(':'))
+        .find(|(n, _)| n.trim().eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.trim().to_string())
+}
+
+/// The other image manifest media type (OCI for Docker's, Docker's for anything else).
+fn other_media_type(t: &str) -> &'static str {
+    if t == "application/vnd.oci.image.manifest.v1+json" {
+        "application/vnd.docker.distribution.manifest.v2+json"
+    } else {
+        "application/vnd.oci.image.manifest.v1+json"
     }
 }
 
@@ -760,4 +922,265 @@ fn bad_mirror_config_is_refused_at_startup() {
         .args(["--mirror-listen", "127.0.0.1:0"]));
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("no upstream"), "{}", stderr(&out));
+}
+
+/// A blob as the real registry stores it.
+fn blob_bytes(registry: &str, repo: &str, digest: &str) -> Vec<u8> {
+    let out = run(Command::new("curl").args([
+        "-sf",
+        &format!("http://{registry}/v2/{repo}/blobs/{digest}"),
+    ]));
+    assert!(out.status.success(), "cannot fetch {digest}");
+    out.stdout
+}
+
+/// The reasons of the denials and blob failures the mirror logged after the first `skip`.
+fn failures_since(m: &Mirror, skip: usize) -> Vec<String> {
+    m.events()
+        .into_iter()
+        .filter(|e| e["event"] == "denied" || e["event"] == "blob_failed")
+        .skip(skip)
+        .map(|e| e["reason"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+/// Ranged blob requests through the mirror, with `check_blob_digests` on (the part is cut out
+/// of the whole blob, which is hashed) or off (the Range goes upstream, its 206 is counted).
+fn ranges(check_digests: bool) {
+    let p = peers();
+    let imgs = Images::new(&p.registry);
+    let signed = imgs.push("signed", &unique("ranges"));
+    imgs.sign(&signed);
+    let layer = blobs(&format!("{}:signed", imgs.name()))[1].clone();
+    let real = blob_bytes(&p.registry, &imgs.repo, &layer);
+    let size = real.len();
+    assert!(size > 40, "{size}");
+    let lie = Arc::new(Mutex::new(None));
+    let fake = FakeUpstream::start(&p.registry, Fault::LieInRanges(layer.clone(), lie.clone()));
+    let keys = format!("check_blob_digests = {check_digests}");
+    let m = Mirror::start_with(&imgs.dir(), &[&fake.addr], "", &keys);
+    let (_, status, _) = m.get(&format!(
+        "/v2/{}/manifests/signed?ns={}",
+        imgs.repo, fake.addr
+    ));
+    assert_eq!(status, 200, "{}", m.log());
+    let path = format!("/v2/{}/blobs/{layer}?ns={}", imgs.repo, fake.addr);
+    let truth = |what: &str| {
+        // Every single byte range served as asked, with its own Content-Range and length.
+        for (range, start, end) in [
+            ("bytes=10-".to_string(), 10, size - 1),
+            ("bytes=3-7".to_string(), 3, 7),
+            ("bytes=-5".to_string(), size - 5, size - 1),
+            ("bytes=0-".to_string(), 0, size - 1),
+            (format!("bytes=10-{}", size * 10), 10, size - 1),
+        ] {
+            let r = m.request(&path, Some(&range));
+            assert_eq!((r.code, r.status), (0, 206), "{what} {range}: {}", m.log());
+            assert!(r.body == real[start..=end], "{what} {range}: other bytes");
+            let want = format!("bytes {start}-{end}/{size}");
+            assert_eq!(r.header("content-range"), Some(want.as_str()), "{range}");
+            let len = (end - start + 1).to_string();
+            assert_eq!(r.header("content-length"), Some(len.as_str()), "{range}");
+        }
+    };
+    truth("the truth");
+    // Not one satisfiable byte range: ignored (RFC 9110), the whole blob.
+    for range in ["bytes=0-1,4-5", "items=0-3", "bytes=7-3", "bytes=x-"] {
+        let r = m.request(&path, Some(range));
+        assert_eq!((r.code, r.status), (0, 200), "{range}: {}", m.log());
+        assert!(r.body == real, "{range}");
+    }
+    // Past the end: 416, and the size.
+    let r = m.request(&path, Some(&format!("bytes={size}-")));
+    assert_eq!(r.status, 416, "{}", m.log());
+    let want = format!("bytes */{size}");
+    assert_eq!(r.header("content-range"), Some(want.as_str()));
+
+    if check_digests {
+        // The upstream never sees a Range: its ranged lies change nothing...
+        for l in [
+            RangeLie::Long,
+            RangeLie::LongUnframed,
+            RangeLie::Short,
+            RangeLie::ShortUnframed,
+            RangeLie::Shifted,
+        ] {
+            *lie.lock().unwrap() = Some(l);
+            truth(&format!("{l:?}"));
+        }
+        // ...and a wrong byte anywhere in the blob breaks every part of it: the whole is hashed.
+        *lie.lock().unwrap() = Some(RangeLie::Flipped);
+        for range in ["bytes=0-", "bytes=10-", "bytes=3-7"] {
+            let before = failures_since(&m, 0).len();
+            let r = m.request(&path, Some(range));
+            let clean = r.code == 0 && (200..300).contains(&r.status);
+            assert!(
+                !clean,
+                "{range}: a clean {} of {} bytes",
+                r.status,
+                r.body.len()
+            );
+            let reasons = failures_since(&m, before);
+            assert!(
+                reasons.iter().any(|r| r.contains("hashing to")),
+                "{reasons:?}"
+            );
+        }
+        return;
+    }
+    // The Range goes upstream, and its lies end in a denial or a broken transfer, never in a
+    // clean answer with other bytes than the range asked for.
+    for (l, needle) in [
+        (RangeLie::Long, "Content-Length"),
+        (RangeLie::LongUnframed, "more than the"),
+        (RangeLie::Short, "Content-Length"),
+        (RangeLie::ShortUnframed, "bytes of the range"),
+        (RangeLie::Shifted, "Content-Range"),
+    ] {
+        *lie.lock().unwrap() = Some(l);
+        let before = failures_since(&m, 0).len();
+        let r = m.request(&path, Some("bytes=10-"));
+        let clean = r.code == 0 && (200..300).contains(&r.status);
+        assert!(
+            !clean,
+            "{l:?}: a clean {} of {} bytes: {}",
+            r.status,
+            r.body.len(),
+            m.log()
+        );
+        let reasons = failures_since(&m, before);
+        assert!(
+            reasons.iter().any(|r| r.contains(needle)),
+            "{l:?}: {reasons:?}"
+        );
+    }
+    // What cannot be checked without the digest: a part of the right length with the wrong
+    // bytes. The client's check of the whole blob is what catches it.
+    *lie.lock().unwrap() = Some(RangeLie::Flipped);
+    let r = m.request(&path, Some("bytes=10-"));
+    assert_eq!((r.code, r.status, r.body.len()), (0, 206, size - 10));
+    assert!(r.body != real[10..]);
+    *lie.lock().unwrap() = None;
+    truth("the truth again");
+}
+
+#[test]
+fn ranged_blobs_are_cut_from_the_whole_hashed_blob() {
+    ranges(true);
+}
+
+#[test]
+fn ranged_blobs_without_digest_checks_are_counted_and_must_be_the_range_asked_for() {
+    ranges(false);
+}
+
+/// Random hex, `n` characters: a layer that does not compress to one frame.
+fn noise(n: usize) -> String {
+    let mut b = vec![0u8; n / 2];
+    openssl::rand::rand_bytes(&mut b).unwrap();
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// containerd resumes a broken blob with `Range: bytes=N-`, and the mirror's own broken
+/// streams (a blob that does not hash to its digest) are such breaks. A part is cut out of the
+/// whole hashed blob, so a lying upstream cannot get a wrong tail into containerd's partial
+/// ingest: the next pull, through an honest upstream, completes.
+fn resumes_through_the_mirror(c: Ctrd) {
+    let p = peers();
+    let imgs = Images::new(&p.registry);
+    let signed = imgs.push("signed", &noise(4 << 20));
+    imgs.sign(&signed);
+    let layer = blobs(&format!("{}:signed", imgs.name()))[1].clone();
+    let corrupt = FakeUpstream::start(&p.registry, Fault::CorruptBlob(layer.clone()));
+    let m = Mirror::start(&imgs.dir(), &[&p.registry, &corrupt.addr], "");
+    let broken = format!("{}/{}:signed", corrupt.addr, imgs.repo);
+    let good = format!("{}:signed", imgs.name());
+    let _cleanup = c.cleanup(&p, &[broken.clone(), good.clone()]);
+    let ranges = |registry: &str| -> Vec<String> {
+        m.kind("blob")
+            .iter()
+            .filter(|e| e["digest"] == layer.as_str())
+            .filter(|e| e["image"] == format!("{registry}/{}", imgs.repo).as_str())
+            .map(|e| e["range"].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    let out = c.pull(&p, &m.hosts_dir(&corrupt.addr), &broken, None);
+    assert!(!out.status.success(), "{c:?} stored a corrupt blob");
+    let tried = ranges(&corrupt.addr);
+    assert!(
+        tried.first().is_some_and(String::is_empty)
+            && tried[1..]
+                .iter()
+                .any(|r| r.starts_with("bytes=") && r != "bytes=0-"),
+        "{c:?} did not resume the broken blob: {tried:?}"
+    );
+    let out = c.pull(&p, &m.hosts_dir(&p.registry), &good, None);
+    // (containerd 1.6 often resumes its partial ingest here too; 2.1 starts over.)
+    assert!(out.status.success(), "{c:?}: {}\n{}", stderr(&out), m.log());
+    assert!(c.content(&p).contains(&layer));
+}
+
+#[test]
+fn containerd_1_6_resumes_a_broken_blob_with_a_range() {
+    resumes_through_the_mirror(Ctrd::V16);
+}
+
+#[test]
+fn containerd_2_1_resumes_a_broken_blob_with_a_range() {
+    resumes_through_the_mirror(Ctrd::V21);
+}
+
+#[test]
+fn a_cached_allow_serves_only_the_descriptor_that_was_verified() {
+    let p = peers();
+    let imgs = Images::new(&p.registry);
+    let signed = imgs.push("signed", &unique("retype"));
+    imgs.sign(&signed);
+    let on = Arc::new(AtomicBool::new(false));
+    let fake = FakeUpstream::start(&p.registry, Fault::Retype(signed.clone(), on.clone()));
+    let m = Mirror::start(&imgs.dir(), &[&fake.addr], "negative_cache_secs = 0");
+    let by_tag = format!("/v2/{}/manifests/signed?ns={}", imgs.repo, fake.addr);
+    let by_digest = format!("/v2/{}/manifests/{signed}?ns={}", imgs.repo, fake.addr);
+    let first = m.request(&by_digest, None);
+    assert_eq!(first.status, 200, "{}", m.log());
+    let verified = first.header("content-type").unwrap().to_string();
+    let ctl = || {
+        let mut c = pullguard();
+        c.env(
+            "PULLGUARD_CONTROL_SOCKET",
+            m.tmp.path().join("control.sock"),
+        )
+        .arg("ctl");
+        c
+    };
+
+    // The upstream now labels the same bytes with another media type: the cached allow does
+    // not cover that descriptor. By digest the verdict needs no fetch: the manifest fetched to
+    // serve differs from the verified one. By tag the resolved descriptor differs from the
+    // cached verdict's, so it is verified afresh.
+    on.store(true, Ordering::SeqCst);
+    for (path, needle) in [
+        (&by_digest, "media type"),
+        (&by_tag, "content descriptor mismatch"),
+    ] {
+        let r = m.request(path, None);
+        let body = String::from_utf8_lossy(&r.body);
+        let served = r.header("content-type");
+        assert_eq!(r.status, 403, "{path}: served as {served:?}: {body}");
+        assert!(body.contains(&verified) && body.contains(needle), "{body}");
+    }
+    // A fresh check denies it too, for the signature's own reason.
+    run_ok(ctl().args(["cache", "purge"]));
+    let r = m.request(&by_digest, None);
+    let body = String::from_utf8_lossy(&r.body);
+    assert_eq!(r.status, 403, "{body}");
+    assert!(body.contains("content descriptor mismatch"), "{body}");
+
+    // The upstream tells the truth again: served, with the verified media type.
+    on.store(false, Ordering::SeqCst);
+    for path in [&by_digest, &by_tag] {
+        let r = m.request(path, None);
+        assert_eq!(r.status, 200, "{}", m.log());
+        assert_eq!(r.header("content-type"), Some(verified.as_str()));
+    }
 }

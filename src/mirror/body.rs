@@ -16,19 +16,27 @@ use super::{InFlight, MirrorCounters};
 use crate::docker::BoxError;
 use crate::oci::hex;
 
-/// The size and digest a whole blob must have, and how far it has got.
+/// What an upstream blob body must be, and how far it has got: a whole blob (its size, and its
+/// digest unless hashing is off), of which only a window may be passed on (a `Range:` answer cut
+/// out of the whole blob by the mirror); or an upstream's own 206 body, which is counted only.
 pub(super) struct Check {
     digest: String,
+    /// Bytes the upstream body must have.
     size: u64,
-    /// `None`: size only (`[mirror] check_blob_digests = false`; the client checks the digest).
+    /// `None`: count only (`[mirror] check_blob_digests = false`, or an upstream's 206 body).
     hasher: Option<Hasher>,
     alg: &'static str,
     total: u64,
+    /// The upstream bytes passed on, `[from, to)`; the rest is counted and hashed, not sent.
+    window: (u64, u64),
+    /// An upstream's 206 body: the `Content-Range` it claims, for the messages.
+    range: Option<String>,
     /// The last frame seen, sent on only once the next one (or a good end) arrives.
     held: Option<Bytes>,
 }
 
 impl Check {
+    /// A whole blob, every byte passed on.
     pub(super) fn new(digest: &str, size: u64, hash: bool) -> Result<Check, String> {
         let (hasher, alg) = hasher_for(digest)?;
         let hasher = hash.then_some(hasher);
@@ -38,29 +46,72 @@ impl Check {
             hasher,
             alg,
             total: 0,
+            window: (0, size),
+            range: None,
             held: None,
         })
     }
 
-    /// Take in one frame; the frame to send on now, if any.
+    /// Pass on only bytes `start..=end` of the whole blob.
+    pub(super) fn window(mut self, start: u64, end: u64) -> Check {
+        self.window = (start, end.saturating_add(1).min(self.size));
+        self
+    }
+
+    /// An upstream's 206 body for `range` (`bytes a-b/total`): `len` bytes, counted, not hashed
+    /// (no digest covers a part).
+    pub(super) fn part(len: u64, range: String) -> Check {
+        Check {
+            digest: String::new(),
+            size: len,
+            hasher: None,
+            alg: "",
+            total: 0,
+            window: (0, len),
+            range: Some(range),
+            held: None,
+        }
+    }
+
+    /// Take in one frame; the bytes to send on now, if any.
     fn feed(&mut self, data: Bytes) -> Result<Option<Bytes>, String> {
+        let offset = self.total;
         self.total += data.len() as u64;
         if self.total > self.size {
-            return Err(format!("the registry sent more than {} bytes", self.size));
+            return Err(match &self.range {
+                Some(r) => format!(
+                    "the registry sent more than the {} bytes of the range {r}",
+                    self.size
+                ),
+                None => format!("the registry sent more than {} bytes", self.size),
+            });
         }
         if let Some(h) = self.hasher.as_mut() {
             h.update(&data).map_err(|e| format!("cannot hash: {e}"))?;
         }
-        Ok(self.held.replace(data))
+        let (from, to) = self.window;
+        let (lo, hi) = (from.max(offset), to.min(self.total));
+        if lo >= hi {
+            return Ok(None);
+        }
+        // Within one frame: both ends are at most data.len() past `offset`.
+        let part = data.slice((lo - offset) as usize..(hi - offset) as usize);
+        Ok(self.held.replace(part))
     }
 
     /// At the end of the upstream body: the held frame when size and digest match.
     fn finish(&mut self) -> Result<Option<Bytes>, String> {
         if self.total != self.size {
-            return Err(format!(
-                "the registry sent {} bytes, the verified manifest says {}",
-                self.total, self.size
-            ));
+            return Err(match &self.range {
+                Some(r) => format!(
+                    "the registry sent {} bytes of the range {r}, which has {}",
+                    self.total, self.size
+                ),
+                None => format!(
+                    "the registry sent {} bytes, the verified manifest says {}",
+                    self.total, self.size
+                ),
+            });
         }
         let Some(hasher) = self.hasher.as_mut() else {
             return Ok(self.held.take());
@@ -79,13 +130,13 @@ impl Check {
     }
 }
 
-/// The upstream body passed through frame by frame, no buffering beyond one frame. With a
-/// [`Check`] (a whole blob) it is counted and hashed on the way and the last frame is held back
-/// until size and digest match: a blob that does not match ends in an error, so the client never
-/// gets a complete wrong body. A stall longer than `idle` is an error too.
+/// The upstream body passed through frame by frame, no buffering beyond one frame. It is
+/// counted (and, for a whole blob, hashed) on the way and the last frame sent is held back until
+/// size and digest match: a body that does not match ends in an error, so the client never gets
+/// a complete wrong body. A stall longer than `idle` is an error too.
 pub(super) struct BlobBody {
     pub(super) upstream: Incoming,
-    pub(super) check: Option<Check>,
+    pub(super) check: Check,
     pub(super) idle: Duration,
     pub(super) stall: Pin<Box<tokio::time::Sleep>>,
     pub(super) done: bool,
@@ -140,10 +191,9 @@ impl hyper::body::Body for BlobBody {
                 }
                 Poll::Ready(None) => {
                     this.done = true;
-                    let last = match this.check.as_mut().map(Check::finish) {
-                        Some(Err(why)) => return this.fail(why),
-                        Some(Ok(last)) => last,
-                        None => None,
+                    let last = match this.check.finish() {
+                        Err(why) => return this.fail(why),
+                        Ok(last) => last,
                     };
                     return Poll::Ready(last.map(|b| Ok(Frame::data(b))));
                 }
@@ -153,10 +203,7 @@ impl hyper::body::Body for BlobBody {
                     let Ok(data) = frame.into_data() else {
                         continue; // trailers: not passed on
                     };
-                    let Some(check) = this.check.as_mut() else {
-                        return Poll::Ready(Some(Ok(Frame::data(data))));
-                    };
-                    match check.feed(data) {
+                    match this.check.feed(data) {
                         Err(why) => return this.fail(why),
                         Ok(Some(prev)) => return Poll::Ready(Some(Ok(Frame::data(prev)))),
                         Ok(None) => continue,
@@ -217,6 +264,51 @@ mod tests {
         assert_eq!(c.finish().unwrap().as_deref(), Some(&b"hello, mirrot"[..]));
         let mut c = Check::new(&digest, 3, false).unwrap();
         assert!(c.feed(Bytes::from_static(b"hello")).is_err());
+    }
+
+    #[test]
+    fn windows_pass_on_only_the_range_and_still_hash_the_whole() {
+        let body = b"0123456789abcdef";
+        let digest = crate::oci::sha256_digest(body);
+        let run = |c: &mut Check, frames: &[&'static [u8]]| -> Result<Vec<u8>, String> {
+            let mut out = Vec::new();
+            for f in frames {
+                if let Some(b) = c.feed(Bytes::from_static(f))? {
+                    out.extend_from_slice(&b);
+                }
+            }
+            if let Some(b) = c.finish()? {
+                out.extend_from_slice(&b);
+            }
+            Ok(out)
+        };
+        let frames: &[&'static [u8]] = &[b"0123", b"4567", b"89ab", b"cdef"];
+        for (start, end) in [(0, 15), (2, 5), (4, 7), (5, 5), (10, 15), (3, 14)] {
+            let mut c = Check::new(&digest, 16, true).unwrap().window(start, end);
+            let got = run(&mut c, frames).unwrap();
+            assert_eq!(got, &body[start as usize..=end as usize], "{start}-{end}");
+        }
+        // The window's last bytes wait for the whole blob's digest.
+        let mut c = Check::new(&digest, 16, true).unwrap().window(2, 5);
+        assert_eq!(c.feed(Bytes::from_static(b"0123")).unwrap(), None);
+        assert_eq!(
+            c.feed(Bytes::from_static(b"4567")).unwrap().as_deref(),
+            Some(&b"23"[..])
+        );
+        assert_eq!(c.feed(Bytes::from_static(b"89ab")).unwrap(), None);
+        c.feed(Bytes::from_static(b"cdeF")).unwrap();
+        assert!(c.finish().unwrap_err().contains("hashing to"));
+        assert_eq!(c.held.as_deref(), Some(&b"45"[..]), "never sent");
+
+        // An upstream's part: counted against the range it claims, short and long.
+        let mut c = Check::part(6, "bytes 2-7/16".into());
+        assert_eq!(run(&mut c, &[b"234", b"567"]).unwrap(), b"234567");
+        let mut c = Check::part(6, "bytes 2-7/16".into());
+        let e = run(&mut c, &[b"234", b"56"]).unwrap_err();
+        assert!(e.contains("5 bytes of the range bytes 2-7/16"), "{e}");
+        let mut c = Check::part(6, "bytes 2-7/16".into());
+        let e = run(&mut c, &[b"234", b"5678"]).unwrap_err();
+        assert!(e.contains("more than the 6 bytes"), "{e}");
     }
 
     #[test]

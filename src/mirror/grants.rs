@@ -18,6 +18,8 @@ pub(super) enum Kind {
 #[derive(Debug, Clone)]
 pub(super) struct Grant {
     pub(super) kind: Kind,
+    /// The media type the verified manifest gives it (an index child is served only as that).
+    pub(super) media_type: String,
     pub(super) size: i64,
     /// `registry/repository@digest` of the verified manifest it was reached from.
     pub(super) via: String,
@@ -79,6 +81,7 @@ mod tests {
     fn grants_belong_to_one_generation() {
         let g = |kind| Grant {
             kind,
+            media_type: String::new(),
             size: 1,
             via: "r/x@sha256:1".into(),
             policy: None,
@@ -109,6 +112,7 @@ mod tests {
                 &format!("sha256:{i}"),
                 Grant {
                     kind: Kind::Blob,
+                    media_type: String::new(),
                     size: 1,
                     via: String::new(),
                     policy: None,
