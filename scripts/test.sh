@@ -10,8 +10,12 @@ command -v pkg-config >/dev/null && [[ -f /usr/include/openssl/ssl.h ]] || {
 command -v systemd-analyze >/dev/null || {
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends systemd >/dev/null
 }
+# The package test: man (systemd-analyze checks the unit's man: link), openssl (a test CA).
+command -v man >/dev/null && command -v openssl >/dev/null || {
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends man-db openssl >/dev/null
+}
 eval "$(bash scripts/peers-up.sh)"
-for bin in notation oras crane docker-registry dockerd containerd systemd-analyze setpriv python3 openssl; do
+for bin in notation oras crane docker-registry dockerd containerd systemd-analyze setpriv python3 dpkg-deb man openssl; do
   command -v "$bin" >/dev/null || { echo "test: peer $bin is missing" >&2; exit 1; }
 done
 export PG_REQUIRE_PEERS=1
@@ -20,6 +24,17 @@ trap 'rm -f "$LOG"' EXIT
 set +e
 cargo test --lib --bins --tests "$@" 2>&1 | tee "$LOG"
 rc=${PIPESTATUS[0]}
+# The Debian package (a release build and cargo-deb): built, installed into a throwaway root,
+# checked, removed. Counted as one test in the closing line; not run when cargo test is given a
+# filter (`bash scripts/test.sh mirror`).
+if [[ $# -eq 0 ]]; then
+  if bash scripts/test-package.sh; then
+    echo "test result: ok. 1 passed; 0 failed (scripts/test-package.sh)" >>"$LOG"
+  else
+    echo "test result: FAILED. 0 passed; 1 failed (scripts/test-package.sh)" | tee -a "$LOG"
+    rc=1
+  fi
+fi
 set -e
 # One closing line over every test binary.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }

@@ -131,6 +131,12 @@ struct VerifyArgs {
     reference: String,
 }
 
+/// The whole command line, for the man pages and shell completions the package is built with
+/// (`examples/gen_docs.rs`, run by `scripts/package.sh`).
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}
+
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(c) => c,

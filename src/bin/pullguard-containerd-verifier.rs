@@ -130,6 +130,40 @@ fn run() -> i32 {
     }
 }
 
+const USAGE: &str = "\
+pullguard-containerd-verifier: the containerd 2.x image verifier (bindir plugin) of pullguard
+
+containerd runs it once per pull; it asks the pullguard daemon to verify exactly NAME@DIGEST and
+exits 0 (allowed) or 1 (denied, the reason on stdout). Anything unexpected is a denial.
+
+Usage: pullguard-containerd-verifier -name REF -digest DIGEST [-stdin-media-type TYPE] [-operation OP]
+       pullguard-containerd-verifier --help | --version
+
+  -name REF                the image reference containerd resolved
+  -digest DIGEST           the resolved root manifest's digest: what is verified
+  -stdin-media-type TYPE   the media type of stdin (the root descriptor; checked against -digest)
+  -operation OP            pull or run (newer containerd); verified the same way
+
+Environment: PULLGUARD_CONTROL_SOCKET, the daemon's control socket (default
+/run/pullguard/control.sock).
+";
+
 fn main() {
+    // Alone on the command line only: containerd always passes -name and -digest.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        ["--version" | "-version" | "-V"] => {
+            println!(
+                "pullguard-containerd-verifier {}",
+                env!("CARGO_PKG_VERSION")
+            );
+            std::process::exit(0);
+        }
+        ["--help" | "-help" | "-h"] => {
+            print!("{USAGE}");
+            std::process::exit(0);
+        }
+        _ => {}
+    }
     std::process::exit(run());
 }
