@@ -35,12 +35,14 @@ enum Command {
     Verify(VerifyArgs),
     /// Run the daemon: the Docker Engine API proxy in front of docker.sock, and/or the
     /// verifying registry mirror.
+    #[command(after_help = SERVE_KEYS)]
     Serve(ServeArgs),
     /// Ask the running daemon (the control API).
     Ctl {
         /// Control socket (default $PULLGUARD_CONTROL_SOCKET, else /run/pullguard/control.sock).
         #[arg(long, global = true)]
         socket: Option<PathBuf>,
+        /// Output format: text, or json (one object per line for --follow).
         #[arg(long, short = 'o', value_enum, default_value_t = Output::Text, global = true)]
         output: Output,
         #[command(subcommand)]
@@ -53,12 +55,24 @@ enum Command {
     },
 }
 
+/// `serve --help`: where the settings without a flag are.
+const SERVE_KEYS: &str = "\
+Settings without a flag are keys of the config file (/etc/pullguard/config.toml lists every key,
+commented out at its default): docker_config, max_signatures, registry_connect_timeout_secs,
+registry_timeout_secs, negative_cache_secs, positive_cache_secs, require_platform_signature,
+shutdown_grace_secs; [docker] socket_mode, socket_user, socket_group, allow_load, allow_import,
+allow_build, allow_plugins, allow_services, allow_commit, allow_scratch; [control] allowed_uids,
+watch, debounce_ms; [mirror] upstreams, default_upstream, check_blob_digests.";
+
 #[derive(Subcommand, Debug)]
 enum PolicyCommand {
     /// Validate the trust policy and trust stores; print every problem.
     Check {
+        /// Directory with trustpolicy(.oci).json and truststore/ (default: policy_dir of the
+        /// config, else /etc/pullguard if it has a policy, else notation's config dir).
         #[arg(long)]
         policy_dir: Option<PathBuf>,
+        /// Config file (TOML; default /etc/pullguard/config.toml if present).
         #[arg(long)]
         config: Option<PathBuf>,
     },
@@ -69,6 +83,8 @@ struct ServeArgs {
     /// Config file (TOML; default /etc/pullguard/config.toml if present).
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Directory with trustpolicy(.oci).json and truststore/ (default: policy_dir of the
+    /// config, else /etc/pullguard).
     #[arg(long)]
     policy_dir: Option<PathBuf>,
     /// The proxy socket for Docker clients (default /run/pullguard/docker.sock).
@@ -88,6 +104,7 @@ struct ServeArgs {
     /// /run/docker/plugins/pullguard.sock for dockerd --authorization-plugin=pullguard).
     #[arg(long, value_name = "SOCK")]
     authz_listen: Option<PathBuf>,
+    /// Registry (host[:port]) to reach over plain HTTP, added to insecure_registries. Repeatable.
     #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
     insecure_registry: Vec<String>,
     /// Log format: text or json.
@@ -116,6 +133,7 @@ struct VerifyArgs {
     /// Docker config.json for registry credentials (default: $DOCKER_CONFIG, ~/.docker).
     #[arg(long)]
     docker_config: Option<PathBuf>,
+    /// Output format: text or json.
     #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
     output: Output,
     /// Signatures to try at most.

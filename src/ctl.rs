@@ -18,9 +18,13 @@ pub enum CtlCommand {
     /// Print the trust policy in force.
     Policy,
     /// Would this image be allowed? Exit 0 allowed, 1 denied.
-    Verify { reference: String },
+    Verify {
+        /// Image reference (name[:tag][@digest]).
+        reference: String,
+    },
     /// Recent decisions (newest last); --follow streams new ones.
     Decisions {
+        /// Keep streaming new decisions as they are made.
         #[arg(long)]
         follow: bool,
         /// allowed or denied
@@ -32,6 +36,7 @@ pub enum CtlCommand {
         /// RFC 3339 time.
         #[arg(long)]
         since: Option<String>,
+        /// At most this many (the newest).
         #[arg(long)]
         limit: Option<u32>,
     },
