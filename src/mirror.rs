@@ -971,6 +971,36 @@ mod tests {
     }
 
     #[test]
+    fn only_the_verified_descriptor_is_served() {
+        let bytes = Bytes::from_static(b"{}");
+        let digest = crate::oci::sha256_digest(&bytes);
+        let f = |media_type: &str, digest: &str| Fetched {
+            bytes: bytes.clone(),
+            media_type: media_type.into(),
+            digest: digest.into(),
+        };
+        let verified = f(crate::oci::MEDIA_OCI_INDEX, &digest).descriptor();
+        assert_eq!(
+            descriptor_differs(&verified, &f(crate::oci::MEDIA_OCI_INDEX, &digest)),
+            None
+        );
+        let e = descriptor_differs(&verified, &f(crate::oci::MEDIA_DOCKER_LIST, &digest)).unwrap();
+        assert!(
+            e.contains("media type") && e.contains(crate::oci::MEDIA_OCI_INDEX),
+            "{e}"
+        );
+        let other = format!("sha256:{}", "0".repeat(64));
+        let e = descriptor_differs(&verified, &f(crate::oci::MEDIA_OCI_INDEX, &other)).unwrap();
+        assert!(e.contains("was verified"), "{e}");
+        let bigger = Descriptor {
+            size: 3,
+            ..verified.clone()
+        };
+        let e = descriptor_differs(&bigger, &f(crate::oci::MEDIA_OCI_INDEX, &digest)).unwrap();
+        assert!(e.contains("(3 bytes) was verified"), "{e}");
+    }
+
+    #[test]
     fn ranges_parse_against_the_size() {
         use Want::*;
         for (h, want) in [
