@@ -24,11 +24,12 @@ trap 'rm -f "$LOG"' EXIT
 set +e
 cargo test --lib --bins --tests "$@" 2>&1 | tee "$LOG"
 rc=${PIPESTATUS[0]}
-# The Debian package (a release build and cargo-deb): built, installed into a throwaway root,
+# The Debian package (cargo-deb, from the debug build the tests just made: PACKAGE_PROFILE=dev;
+# scripts/package.sh alone packages a release build): built, installed into a throwaway root,
 # checked, removed. Counted as one test in the closing line; not run when cargo test is given a
 # filter (`bash scripts/test.sh mirror`).
 if [[ $# -eq 0 ]]; then
-  if bash scripts/test-package.sh; then
+  if PACKAGE_PROFILE=${PACKAGE_PROFILE:-dev} bash scripts/test-package.sh; then
     echo "test result: ok. 1 passed; 0 failed (scripts/test-package.sh)" >>"$LOG"
   else
     echo "test result: FAILED. 0 passed; 1 failed (scripts/test-package.sh)" | tee -a "$LOG"
