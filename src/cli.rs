@@ -48,6 +48,9 @@ enum Command {
         #[command(subcommand)]
         command: crate::ctl::CtlCommand,
     },
+    /// Inventory the Docker and containerd image stores: each image's digest, verdict, policy
+    /// and reason. Exit 1 when any image does not verify.
+    Audit(crate::store::audit::AuditArgs),
     /// Trust policy tools.
     Policy {
         #[command(subcommand)]
@@ -186,6 +189,10 @@ pub fn main() -> i32 {
                     EXIT_USAGE
                 }
             }
+        }
+        Command::Audit(args) => {
+            init_tracing(false);
+            crate::store::audit::run(args)
         }
         Command::Policy {
             command: PolicyCommand::Check { policy_dir, config },

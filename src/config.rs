@@ -42,6 +42,36 @@ pub struct Config {
     pub mirror: MirrorSection,
     #[serde(default)]
     pub authz: AuthzSection,
+    #[serde(default)]
+    pub watch: WatchSection,
+}
+
+/// `[watch]`: the store watch (off unless `containerd` or `docker` names a socket): every image
+/// that appears in or changes in an image store is verified, however it arrived.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatchSection {
+    /// containerd's gRPC socket (e.g. /run/containerd/containerd.sock).
+    pub containerd: Option<PathBuf>,
+    /// containerd namespaces to watch (e.g. ["k8s.io", "default"]); empty: all of them.
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+    /// dockerd's socket (the real one, e.g. /var/run/docker.sock).
+    pub docker: Option<PathBuf>,
+    /// What to do with an image that does not verify (default: report).
+    #[serde(default)]
+    pub on_unverified: OnUnverified,
+}
+
+/// `watch.on_unverified`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnUnverified {
+    /// Log the verdict (decision origin `store`) and leave the image.
+    #[default]
+    Report,
+    /// Also delete the image record (containerd: the image; docker: the image, forced).
+    Remove,
 }
 
 /// `[control]`: the gRPC control API.
@@ -236,6 +266,24 @@ mod tests {
         assert_eq!(c.mirror.upstreams, vec!["127.0.0.1:5000"]);
         assert_eq!(c.mirror.default_upstream.as_deref(), Some("r.example"));
         assert!(Config::parse("[mirror]\nbogus = 1\n").is_err());
+    }
+
+    #[test]
+    fn watch_section() {
+        let c = Config::parse(
+            "[watch]\ncontainerd = \"/run/c.sock\"\nnamespaces = [\"k8s.io\"]\non_unverified = \"remove\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.watch.containerd.as_deref(),
+            Some(Path::new("/run/c.sock"))
+        );
+        assert_eq!(c.watch.namespaces, vec!["k8s.io"]);
+        assert_eq!(c.watch.on_unverified, OnUnverified::Remove);
+        assert!(c.watch.docker.is_none());
+        assert_eq!(Config::default().watch.on_unverified, OnUnverified::Report);
+        assert!(Config::parse("[watch]\non_unverified = \"delete\"\n").is_err());
+        assert!(Config::parse("[watch]\nbogus = 1\n").is_err());
     }
 
     #[test]

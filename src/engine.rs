@@ -425,6 +425,13 @@ impl Engine {
         let _ = self.watch.send(d);
     }
 
+    /// Put a verdict made without a verification (e.g. an image with no registry digest at all)
+    /// into the decision log, under the current generation.
+    pub fn note(&self, origin: &str, o: &Outcome) {
+        let generation = self.snapshot().generation;
+        self.record(origin, o, generation, false, Instant::now());
+    }
+
     pub fn decisions(&self) -> Vec<Decision> {
         self.decisions
             .lock()

@@ -13,6 +13,7 @@
 //! - [`engine`], [`docker`], [`mirror`], [`control`], [`serve`], [`systemd`], [`listen`]: the daemon:
 //!   verdict cache, Docker API proxy, verifying registry mirror, gRPC control API, lifecycle,
 //!   its own sockets.
+//! - [`store`]: the image stores themselves: the store watch and `pullguard audit`.
 //! - [`config`] and [`cli`]: the command line.
 
 pub mod auth;
@@ -33,6 +34,7 @@ pub mod policy;
 pub mod registry;
 pub mod revocation;
 pub mod serve;
+pub mod store;
 pub mod systemd;
 pub mod timestamp;
 pub mod truststore;

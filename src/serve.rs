@@ -176,9 +176,10 @@ pub async fn run(opts: ServeOptions) -> i32 {
             "systemd passed a socket pullguard does not use; ignored"
         );
     }
-    if docker_listener.is_none() && mirror.is_none() && authz_listener.is_none() {
+    let watching = cfg.watch.containerd.is_some() || cfg.watch.docker.is_some();
+    if docker_listener.is_none() && mirror.is_none() && authz_listener.is_none() && !watching {
         return fail(
-            "nothing to serve: configure the Docker proxy (--docker-listen), the mirror (--mirror-listen) and/or the authorization plugin (--authz-listen)",
+            "nothing to serve: configure the Docker proxy (--docker-listen), the mirror (--mirror-listen), the authorization plugin (--authz-listen) and/or the store watch ([watch])",
         );
     }
     let listeners = sockets.lines();
@@ -217,6 +218,13 @@ pub async fn run(opts: ServeOptions) -> i32 {
         }
         v
     });
+    // The store watch: images that arrive around every pull guard.
+    let _store_tasks = crate::store::watch::start(
+        engine.clone(),
+        &cfg.watch,
+        cfg.require_platform_signature,
+        stop_rx.clone(),
+    );
     let mut control_stop = stop_rx.clone();
     let control_task = tokio::spawn(control::serve(
         state.clone(),

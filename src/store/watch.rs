@@ -1,0 +1,367 @@
+//! The store watch in `pullguard serve`: subscribe to a store's image events, catch up with a
+//! listing on every (re)connect (so nothing that arrived while disconnected is missed), verify
+//! each image that appears or changes through the engine (decision origin `store`; the verdict
+//! cache means a digest is not verified twice), and report or remove what does not verify.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use http_body_util::BodyExt;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinHandle;
+
+use super::containerd::{Containerd, Envelope, Record, image_event};
+use super::{Finding, check_containerd, check_docker, docker};
+use crate::config::{OnUnverified, WatchSection};
+use crate::docker::{Dockerd, Guard};
+use crate::engine::Engine;
+
+/// Verifications running at once per store.
+const PARALLEL: usize = 8;
+const BACKOFF_MIN: Duration = Duration::from_millis(200);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// How long a Subscribe request gets to reach containerd before the catch-up listing.
+const SUBSCRIBE_SETTLE: Duration = Duration::from_millis(200);
+
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+pub struct Watcher {
+    engine: Arc<Engine>,
+    on_unverified: OnUnverified,
+    require_platform_signature: bool,
+    /// What was last handled per record (store/namespace/name or docker image ID): its digest
+    /// and the policy generation, so a replayed event or a catch-up does not report it again.
+    seen: Mutex<HashMap<String, (String, u64)>>,
+    limit: Arc<Semaphore>,
+}
+
+/// Start the configured watches; each ends when `stop` turns true.
+pub fn start(
+    engine: Arc<Engine>,
+    cfg: &WatchSection,
+    require_platform_signature: bool,
+    stop: watch::Receiver<bool>,
+) -> Vec<JoinHandle<()>> {
+    let w = Arc::new(Watcher {
+        engine,
+        on_unverified: cfg.on_unverified,
+        require_platform_signature,
+        seen: Mutex::new(HashMap::new()),
+        limit: Arc::new(Semaphore::new(PARALLEL)),
+    });
+    let mut tasks = Vec::new();
+    if let Some(sock) = &cfg.containerd {
+        tasks.push(tokio::spawn(w.clone().containerd(
+            sock.clone(),
+            cfg.namespaces.clone(),
+            stop.clone(),
+        )));
+    }
+    if let Some(sock) = &cfg.docker {
+        tasks.push(tokio::spawn(w.clone().docker(sock.clone(), stop)));
+    }
+    tasks
+}
+
+/// Run `session` again and again (with backoff) until `stop`.
+async fn reconnecting<F, Fut>(store: &str, mut stop: watch::Receiver<bool>, mut session: F)
+where
+    F: FnMut(Arc<std::sync::atomic::AtomicBool>) -> Fut,
+    Fut: std::future::Future<Output = String>,
+{
+    let mut backoff = BACKOFF_MIN;
+    loop {
+        let connected = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let why = tokio::select! {
+            w = session(connected.clone()) => w,
+            _ = stop.changed() => return,
+        };
+        if *stop.borrow() {
+            return;
+        }
+        if connected.load(std::sync::atomic::Ordering::Relaxed) {
+            backoff = BACKOFF_MIN;
+        }
+        tracing::warn!(target: "pullguard::store", store, error = %why, retry_ms = backoff.as_millis() as u64, "store watch disconnected; reconnecting");
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = stop.changed() => return,
+        }
+        backoff = (backoff * 2).min(BACKOFF_MAX);
+    }
+}
+
+impl Watcher {
+    /// Already handled at this digest and generation? Marks it handled otherwise.
+    fn first_time(&self, key: String, digest: &str) -> bool {
+        let generation = self.engine.snapshot().generation;
+        let Ok(mut seen) = self.seen.lock() else {
+            return true;
+        };
+        let now = (digest.to_string(), generation);
+        if seen.get(&key) == Some(&now) {
+            return false;
+        }
+        if seen.len() > 100_000 {
+            seen.clear();
+        }
+        seen.insert(key, now);
+        true
+    }
+
+    /// Forget a record, so the next event or catch-up about it is handled again.
+    fn forget(&self, key: &str) {
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.remove(key);
+        }
+    }
+
+    fn log(&self, f: &Finding, action: &str) {
+        if f.verified {
+            tracing::info!(target: "pullguard::store", store = f.store, namespace = f.namespace.as_deref().unwrap_or(""), image = %f.image, digest = f.digest.as_deref().unwrap_or(""), id = f.id.as_deref().unwrap_or(""), policy = f.policy.as_deref().unwrap_or(""), verdict = "verified", reason = %f.reason, action, "store image");
+        } else {
+            tracing::warn!(target: "pullguard::store", store = f.store, namespace = f.namespace.as_deref().unwrap_or(""), image = %f.image, digest = f.digest.as_deref().unwrap_or(""), id = f.id.as_deref().unwrap_or(""), policy = f.policy.as_deref().unwrap_or(""), verdict = "unverified", reason = %f.reason, action, "store image");
+        }
+    }
+
+    async fn containerd(
+        self: Arc<Self>,
+        socket: PathBuf,
+        namespaces: Vec<String>,
+        stop: watch::Receiver<bool>,
+    ) {
+        reconnecting("containerd", stop, |connected| {
+            let me = self.clone();
+            let socket = socket.clone();
+            let namespaces = namespaces.clone();
+            async move {
+                match me.containerd_session(&socket, &namespaces, connected).await {
+                    Ok(()) => "the event stream ended".to_string(),
+                    Err(e) => e,
+                }
+            }
+        })
+        .await
+    }
+
+    async fn containerd_session(
+        self: &Arc<Self>,
+        socket: &std::path::Path,
+        namespaces: &[String],
+        connected: Arc<std::sync::atomic::AtomicBool>,
+    ) -> Result<(), String> {
+        let c = Containerd::connect(socket).await?;
+        connected.store(true, std::sync::atomic::Ordering::Relaxed);
+        // containerd answers a Subscribe only with its first event: read the stream in a task
+        // of its own, and list once the subscription is in place, so whatever arrives in
+        // between is in one or the other.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Envelope, String>>(1024);
+        let sub = c.clone();
+        let filters_ns = namespaces.to_vec();
+        let _reader = AbortOnDrop(tokio::spawn(async move {
+            let mut stream = match sub.subscribe(&filters_ns).await {
+                Ok(s) => s,
+                Err(e) => {
+                    let _ = tx.send(Err(e)).await;
+                    return;
+                }
+            };
+            loop {
+                let item = match stream.message().await {
+                    Ok(Some(env)) => Ok(env),
+                    Ok(None) => Err("the event stream ended".to_string()),
+                    Err(s) => Err(format!(
+                        "containerd event stream: {:?}: {}",
+                        s.code(),
+                        s.message()
+                    )),
+                };
+                let end = item.is_err();
+                if tx.send(item).await.is_err() || end {
+                    return;
+                }
+            }
+        }));
+        tokio::time::sleep(SUBSCRIBE_SETTLE).await;
+        let all = if namespaces.is_empty() {
+            c.namespaces().await?
+        } else {
+            namespaces.to_vec()
+        };
+        tracing::info!(target: "pullguard::store", store = "containerd", socket = %socket.display(), namespaces = ?all, "watching the containerd image store");
+        for ns in &all {
+            for rec in c.images(ns, Vec::new()).await? {
+                self.containerd_record(&c, ns, rec);
+            }
+        }
+        loop {
+            let Some(env) = rx.recv().await else {
+                return Ok(());
+            };
+            let env = env?;
+            let ev = match image_event(&env) {
+                Ok(Some(ev)) => ev,
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::warn!(target: "pullguard::store", store = "containerd", error = %e, "unreadable event skipped");
+                    continue;
+                }
+            };
+            if !namespaces.is_empty() && !namespaces.contains(&ev.namespace) {
+                continue;
+            }
+            match c.image(&ev.namespace, &ev.name).await {
+                Ok(Some(rec)) => self.containerd_record(&c, &ev.namespace, rec),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(target: "pullguard::store", store = "containerd", namespace = %ev.namespace, image = %ev.name, error = %e, "cannot read the image record")
+                }
+            }
+        }
+    }
+
+    /// Verify one record (in a task of its own, at most PARALLEL at once).
+    fn containerd_record(self: &Arc<Self>, c: &Containerd, ns: &str, rec: Record) {
+        let key = format!("containerd\0{ns}\0{}", rec.name);
+        if !self.first_time(key.clone(), &rec.digest) {
+            return;
+        }
+        let me = self.clone();
+        let c = c.clone();
+        let ns = ns.to_string();
+        tokio::spawn(async move {
+            let Ok(_permit) = me.limit.clone().acquire_owned().await else {
+                return;
+            };
+            let f =
+                check_containerd(&me.engine, &c, &ns, &rec, me.require_platform_signature).await;
+            if f.verified {
+                me.log(&f, "none");
+                return;
+            }
+            if me.on_unverified == OnUnverified::Report {
+                me.log(&f, "reported");
+                // Still unverified: a later event or catch-up reports it again.
+                me.forget(&key);
+                return;
+            }
+            match c.delete(&ns, &rec.name, &rec.digest).await {
+                Ok(()) => me.log(&f, "removed"),
+                Err(e) => {
+                    me.log(&f, "remove failed");
+                    me.forget(&key);
+                    tracing::error!(target: "pullguard::store", store = "containerd", namespace = %ns, image = %rec.name, error = %e, "could not remove an unverified image");
+                }
+            }
+        });
+    }
+
+    async fn docker(self: Arc<Self>, socket: PathBuf, stop: watch::Receiver<bool>) {
+        let guard = Arc::new(Guard {
+            engine: self.engine.clone(),
+            dockerd: Dockerd::new(socket.clone()),
+            switches: Default::default(),
+            require_platform_signature: self.require_platform_signature,
+        });
+        reconnecting("docker", stop, |connected| {
+            let me = self.clone();
+            let guard = guard.clone();
+            async move {
+                match me.docker_session(&guard, connected).await {
+                    Ok(()) => "the event stream ended".to_string(),
+                    Err(e) => e,
+                }
+            }
+        })
+        .await
+    }
+
+    async fn docker_session(
+        self: &Arc<Self>,
+        guard: &Arc<Guard>,
+        connected: Arc<std::sync::atomic::AtomicBool>,
+    ) -> Result<(), String> {
+        let mut body = docker::events(&guard.dockerd).await?;
+        connected.store(true, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(target: "pullguard::store", store = "docker", socket = %guard.dockerd.socket.display(), "watching the Docker image store");
+        for img in docker::list(&guard.dockerd).await? {
+            self.docker_image(guard, img.id, img.tags);
+        }
+        let mut lines = docker::EventLines::default();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| format!("dockerd event stream: {e}"))?;
+            let Some(chunk) = frame.data_ref() else {
+                continue;
+            };
+            for ev in lines.push(chunk)? {
+                if docker::ARRIVALS.contains(&ev.action.as_str()) {
+                    // The reference the event names (a pull's), else the image's own tags.
+                    let tags = if ev.image.starts_with("sha256:") {
+                        Vec::new()
+                    } else {
+                        vec![ev.image.clone()]
+                    };
+                    self.docker_image(guard, ev.image, tags);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn docker_image(self: &Arc<Self>, guard: &Arc<Guard>, image: String, tags: Vec<String>) {
+        let me = self.clone();
+        let guard = guard.clone();
+        tokio::spawn(async move {
+            let Ok(_permit) = me.limit.clone().acquire_owned().await else {
+                return;
+            };
+            // Resolve to the image ID first: a tag event and a pull of the same image are one.
+            let id = match guard.dockerd.image("", &image).await {
+                Ok(Some(i)) => i.id,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::warn!(target: "pullguard::store", store = "docker", image = %image, error = %e, "cannot inspect the image");
+                    return;
+                }
+            };
+            let key = format!("docker\0{id}");
+            if !me.first_time(key.clone(), &id) {
+                return;
+            }
+            let (f, info) = match check_docker(&guard, &id, &tags).await {
+                Ok(Some(x)) => x,
+                Ok(None) => return,
+                Err(e) => {
+                    me.forget(&key);
+                    tracing::warn!(target: "pullguard::store", store = "docker", image = %image, error = %e, "cannot check the image");
+                    return;
+                }
+            };
+            if f.verified {
+                me.log(&f, "none");
+                return;
+            }
+            if me.on_unverified == OnUnverified::Report {
+                me.log(&f, "reported");
+                me.forget(&key);
+                return;
+            }
+            match docker::remove(&guard.dockerd, &info.id).await {
+                Ok(()) => me.log(&f, "removed"),
+                Err(e) => {
+                    me.log(&f, "remove failed");
+                    me.forget(&key);
+                    tracing::error!(target: "pullguard::store", store = "docker", image = %f.image, error = %e, "could not remove an unverified image");
+                }
+            }
+        });
+    }
+}
