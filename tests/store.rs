@@ -50,6 +50,26 @@ fn wait_store(
     }
 }
 
+/// Wait until `n` store lines about `image` say `verdict`.
+fn wait_store_count(d: &Daemon, image: &str, verdict: &str, n: usize, within: Duration) {
+    let start = Instant::now();
+    loop {
+        let got = store_lines(d)
+            .into_iter()
+            .filter(|v| v["image"].as_str() == Some(image) && v["verdict"] == verdict)
+            .count();
+        if got >= n {
+            return;
+        }
+        assert!(
+            start.elapsed() < within,
+            "{got} of {n} {verdict} store verdicts for {image} within {within:?}:\n{}",
+            d.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn wait_log(d: &Daemon, needle: &str, count: usize, within: Duration) {
     let start = Instant::now();
     while d.log().matches(needle).count() < count {
@@ -233,6 +253,18 @@ fn containerd_watch(ctr: Ctr, mode: &str) {
             names = ctr.names(&ns);
         }
         assert_eq!(names, vec![signed_ref.clone()]);
+        // The same tarball again: removed again (a removal is not remembered as handled).
+        ctr.import(&ns, &tar);
+        wait_store_count(&d, &imported_ref, "unverified", 2, Duration::from_secs(2));
+        let start = Instant::now();
+        while ctr.names(&ns) != vec![signed_ref.clone()] {
+            assert!(
+                start.elapsed() < Duration::from_secs(2),
+                "{:?}",
+                ctr.names(&ns)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     } else {
         assert_eq!(v["action"], "reported", "{v}");
         let mut want = vec![
@@ -523,6 +555,10 @@ fn docker_watch_removes_unverified_images_and_survives_a_restart() {
             .contains("no registry digest"),
         "{v}"
     );
+    wait_gone(&dd, &loaded);
+    // Loaded again after its removal: removed again.
+    run_ok(dd.docker().args(["load", "-i", tar.to_str().unwrap()]));
+    wait_store_count(&d, &loaded, "unverified", 2, Duration::from_secs(2));
     wait_gone(&dd, &loaded);
     eprintln!("docker pull reported in {took:?}, docker load in {took_load:?}");
     assert!(docker_has(&dd, &signed_ref), "the signed image must stay");

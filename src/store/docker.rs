@@ -16,7 +16,7 @@ const MAX_LIST: usize = 64 << 20;
 const MAX_EVENT_LINE: usize = 1 << 20;
 
 /// The image event actions that bring an image in or give it a new name.
-pub const ARRIVALS: &[&str] = &["pull", "tag", "load", "import", "create"];
+pub const ARRIVALS: &[&str] = &["pull", "tag", "load", "import"];
 
 /// One image in dockerd's list.
 #[derive(Debug, Clone)]

@@ -247,17 +247,17 @@ impl Watcher {
                 me.log(&f, "none");
                 return;
             }
+            // Only a verified record is remembered: one that is still there, or brought back
+            // after its removal (the same tarball imported again), is handled again.
+            me.forget(&key);
             if me.on_unverified == OnUnverified::Report {
                 me.log(&f, "reported");
-                // Still unverified: a later event or catch-up reports it again.
-                me.forget(&key);
                 return;
             }
             match c.delete(&ns, &rec.name, &rec.digest).await {
                 Ok(()) => me.log(&f, "removed"),
                 Err(e) => {
                     me.log(&f, "remove failed");
-                    me.forget(&key);
                     tracing::error!(target: "pullguard::store", store = "containerd", namespace = %ns, image = %rec.name, error = %e, "could not remove an unverified image");
                 }
             }
@@ -349,16 +349,15 @@ impl Watcher {
                 me.log(&f, "none");
                 return;
             }
+            me.forget(&key);
             if me.on_unverified == OnUnverified::Report {
                 me.log(&f, "reported");
-                me.forget(&key);
                 return;
             }
             match docker::remove(&guard.dockerd, &info.id).await {
                 Ok(()) => me.log(&f, "removed"),
                 Err(e) => {
                     me.log(&f, "remove failed");
-                    me.forget(&key);
                     tracing::error!(target: "pullguard::store", store = "docker", image = %f.image, error = %e, "could not remove an unverified image");
                 }
             }
