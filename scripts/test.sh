@@ -14,8 +14,12 @@ command -v systemd-analyze >/dev/null || {
 command -v man >/dev/null && command -v openssl >/dev/null || {
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends man-db openssl >/dev/null
 }
+# podman and skopeo through the mirror (tests/podman.rs).
+command -v podman >/dev/null && command -v skopeo >/dev/null || {
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends podman skopeo >/dev/null
+}
 eval "$(bash scripts/peers-up.sh)"
-for bin in notation oras crane docker-registry dockerd containerd systemd-analyze setpriv python3 dpkg-deb man openssl; do
+for bin in notation oras crane docker-registry dockerd containerd systemd-analyze setpriv python3 dpkg-deb man openssl podman skopeo; do
   command -v "$bin" >/dev/null || { echo "test: peer $bin is missing" >&2; exit 1; }
 done
 export PG_REQUIRE_PEERS=1
