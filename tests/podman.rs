@@ -17,17 +17,26 @@ use std::time::{Duration, Instant};
 use common::daemon::*;
 use common::*;
 
+/// podman keeps some state outside `--root` (its events log, locks): one test at a time.
+static PODMAN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 struct Podman {
+    _one: std::sync::MutexGuard<'static, ()>,
     dir: tempfile::TempDir,
     conf: PathBuf,
 }
 
 impl Podman {
     fn new(registries_conf: &str) -> Podman {
+        let one = PODMAN.lock().unwrap_or_else(|e| e.into_inner());
         let dir = tempfile::tempdir().unwrap();
         let conf = dir.path().join("registries.conf");
         std::fs::write(&conf, registries_conf).unwrap();
-        Podman { dir, conf }
+        Podman {
+            _one: one,
+            dir,
+            conf,
+        }
     }
     fn cmd(&self) -> Command {
         let mut c = Command::new("podman");
@@ -36,6 +45,8 @@ impl Podman {
             .arg(self.dir.path().join("root"))
             .arg("--runroot")
             .arg(self.dir.path().join("run"))
+            .arg("--tmpdir")
+            .arg(self.dir.path().join("tmp"))
             .args(["--storage-driver", "vfs"]);
         c
     }
@@ -63,7 +74,6 @@ impl Podman {
 
 impl Drop for Podman {
     fn drop(&mut self) {
-        let _ = run(self.cmd().args(["system", "reset", "-f"]));
         let _ = Command::new("umount")
             .args([
                 "-R",

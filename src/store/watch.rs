@@ -211,7 +211,15 @@ impl Watcher {
                 Ok(Some(ev)) => ev,
                 Ok(None) => continue,
                 Err(e) => {
-                    tracing::warn!(target: "pullguard::store", store = "containerd", error = %e, "unreadable event skipped");
+                    // Which image it was about is unknown: look at the whole namespace again.
+                    tracing::warn!(target: "pullguard::store", store = "containerd", namespace = %env.namespace, error = %e, "unreadable image event; listing the namespace again");
+                    if !env.namespace.is_empty()
+                        && (namespaces.is_empty() || namespaces.contains(&env.namespace))
+                    {
+                        for rec in c.images(&env.namespace, Vec::new()).await? {
+                            self.containerd_record(&c, &env.namespace, rec);
+                        }
+                    }
                     continue;
                 }
             };
