@@ -27,8 +27,11 @@ pub struct AuditArgs {
     /// Config file (TOML); its `[watch]` section names the stores by default.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Directory with trustpolicy(.oci).json and truststore/ (default: policy_dir of the
+    /// config, else /etc/pullguard if it has a policy, else notation's config dir).
     #[arg(long)]
     policy_dir: Option<PathBuf>,
+    /// Registry (host[:port]) to reach over plain HTTP, added to insecure_registries. Repeatable.
     #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
     insecure_registry: Vec<String>,
     /// containerd's socket (default: watch.containerd).
@@ -40,6 +43,7 @@ pub struct AuditArgs {
     /// dockerd's socket (default: watch.docker).
     #[arg(long, value_name = "SOCK")]
     docker: Option<PathBuf>,
+    /// Output format: text (one line per image and a total) or json.
     #[arg(long, short = 'o', value_enum, default_value_t = AuditOutput::Text)]
     output: AuditOutput,
 }
