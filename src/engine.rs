@@ -28,7 +28,7 @@ pub struct Snapshot {
 #[derive(Debug, Clone, Serialize)]
 pub struct Decision {
     pub time: String,
-    /// Who asked: docker, containerd-verifier, mirror, ctl.
+    /// Who asked: docker, containerd-verifier, mirror, ctl, store (the store watch and audit).
     pub origin: String,
     pub image: String,
     #[serde(skip_serializing_if = "Option::is_none")]
