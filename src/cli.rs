@@ -100,8 +100,9 @@ struct ServeArgs {
     /// The control API socket (default /run/pullguard/control.sock).
     #[arg(long)]
     control_listen: Option<PathBuf>,
-    /// Serve the verifying registry mirror on this TCP address (IP:PORT). With the mirror or the
-    /// authorization plugin on, the Docker proxy runs only when its socket is configured.
+    /// Serve the verifying registry mirror on this TCP address (IP:PORT). With the mirror, the
+    /// authorization plugin or the store watch on, the Docker proxy runs only when its socket is
+    /// configured.
     #[arg(long, value_name = "ADDR")]
     mirror_listen: Option<String>,
     /// Serve the Docker authorization plugin on this socket (e.g.
@@ -263,8 +264,12 @@ fn run_serve(args: ServeArgs) -> i32 {
             .clone()
             .or_else(|| cfg.docker.listen.clone())
             .or_else(|| {
-                (mirror_listen.is_none() && authz_listen.is_none())
-                    .then(|| PathBuf::from(config::DEFAULT_DOCKER_LISTEN))
+                // The proxy keeps its default socket only when nothing else is served.
+                let other = mirror_listen.is_some()
+                    || authz_listen.is_some()
+                    || cfg.watch.containerd.is_some()
+                    || cfg.watch.docker.is_some();
+                (!other).then(|| PathBuf::from(config::DEFAULT_DOCKER_LISTEN))
             }),
         docker_upstream: args
             .docker_upstream
