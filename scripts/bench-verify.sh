@@ -25,8 +25,8 @@ JSON
 DIR=$XDG_CONFIG_HOME/notation
 hyperfine -N --warmup 5 --runs ${RUNS:-50} --export-markdown "$W/by-digest.md" \
   -n "notation verify @digest" "notation verify --insecure-registry $REPO@$DIGEST" \
-  -n "pullguard verify @digest" "$PG verify --policy-dir $DIR --insecure-registry $PG_REGISTRY $REPO@$DIGEST"
+  -n "pullguard verify @digest" "$PG verify --policy-dir $DIR --insecure-registry $REPO@$DIGEST"
 hyperfine -N --warmup 5 --runs ${RUNS:-50} --export-markdown "$W/by-tag.md" \
   -n "notation verify :tag" "notation verify --insecure-registry $REPO:v1" \
-  -n "pullguard verify :tag" "$PG verify --policy-dir $DIR --insecure-registry $PG_REGISTRY $REPO:v1"
+  -n "pullguard verify :tag" "$PG verify --policy-dir $DIR --insecure-registry $REPO:v1"
 cat "$W/by-digest.md" "$W/by-tag.md"

@@ -33,12 +33,12 @@ JSON
 $PG policy check --policy-dir "$XDG_CONFIG_HOME/notation"
 
 say "pullguard verify $REPO:signed   (expect: allowed, exit 0)"
-$PG verify --policy-dir "$XDG_CONFIG_HOME/notation" --insecure-registry "$PG_REGISTRY" "$REPO:signed"
+$PG verify --policy-dir "$XDG_CONFIG_HOME/notation" --insecure-registry "$REPO:signed"
 echo "exit $?"
 
 say "pullguard verify $REPO:unsigned (expect: denied, exit 1)"
 set +e
-$PG verify --policy-dir "$XDG_CONFIG_HOME/notation" --insecure-registry "$PG_REGISTRY" "$REPO:unsigned"
+$PG verify --policy-dir "$XDG_CONFIG_HOME/notation" --insecure-registry "$REPO:unsigned"
 rc=$?
 set -e
 echo "exit $rc"

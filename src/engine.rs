@@ -256,6 +256,7 @@ impl Engine {
                     now: OffsetDateTime::now_utc(),
                     scope: None,
                     revocation: self.revocation.clone(),
+                    user_metadata: Default::default(),
                 };
                 let o = verify_target(&snap.trust, &source, image, &target, &opts).await;
                 (Arc::new(o), Instant::now())

@@ -1,4 +1,4 @@
-//! Notation OCI trust policy (`trustpolicy.oci.json` / legacy `trustpolicy.json`): loading,
+//! Notation OCI trust policy (`trustpolicy.json`, as notation 1.3 reads it): loading,
 //! validation, policy selection and the trusted-identity check, reproducing notation-go
 //! (v1.x, `verifier/trustpolicy`) including its exact error messages.
 //!
@@ -26,6 +26,23 @@ const WILDCARD: &str = "*";
 const X509_SUBJECT: &str = "x509.subject";
 const OCI_POLICY_FILE: &str = "trustpolicy.oci.json";
 const LEGACY_POLICY_FILE: &str = "trustpolicy.json";
+
+/// `dir/trustpolicy.oci.json` when it exists (as any kind of file): notation 1.3 does not
+/// read it, and neither does pullguard.
+pub fn ignored_policy_file(dir: &Path) -> Option<PathBuf> {
+    let p = dir.join(OCI_POLICY_FILE);
+    std::fs::symlink_metadata(&p).is_ok().then_some(p)
+}
+
+/// The loud note about an ignored `trustpolicy.oci.json`.
+pub fn ignored_policy_message(path: &Path) -> String {
+    format!(
+        "{} is ignored: notation 1.3 (and pullguard) read only trustpolicy.json from {}",
+        path.display(),
+        path.parent()
+            .map_or_else(String::new, |d| d.display().to_string())
+    )
+}
 
 /// A signature validation type of the verification-level table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -246,21 +263,22 @@ impl PolicyDocument {
         validate(raw)
     }
 
-    /// Load from a notation configuration directory: `trustpolicy.oci.json`, else the legacy
-    /// `trustpolicy.json`, with notation-go's loader errors (spec §6.1). Returns the path used.
+    /// Load from a notation configuration directory as notation 1.3 (notation-go 1.3's
+    /// `trustpolicy.LoadDocument`) does: `trustpolicy.json` only. A `trustpolicy.oci.json`
+    /// (read first by later notation releases) is not read; [`ignored_policy_file`] names it so
+    /// that callers can say so, and when it is the only file the error says so too.
     pub fn load_dir(dir: &Path) -> Result<(PolicyDocument, PathBuf), Vec<String>> {
-        let path = match read_policy_file(&dir.join(OCI_POLICY_FILE)) {
-            Err(LoadError::NotExist) => dir.join(LEGACY_POLICY_FILE),
-            Err(LoadError::Other(e)) => return Err(vec![e]),
-            Ok(bytes) => {
-                let path = dir.join(OCI_POLICY_FILE);
-                return Self::from_json(&bytes).map(|doc| (doc, path));
-            }
-        };
+        let path = dir.join(LEGACY_POLICY_FILE);
         match read_policy_file(&path) {
-            Err(LoadError::NotExist) => Err(vec![format!(
-                "trust policy is not present. To create a trust policy, see: {TRUST_POLICY_LINK}"
-            )]),
+            Err(LoadError::NotExist) => {
+                let mut problems = vec![format!(
+                    "trust policy is not present. To create a trust policy, see: {TRUST_POLICY_LINK}"
+                )];
+                if let Some(oci) = ignored_policy_file(dir) {
+                    problems.push(ignored_policy_message(&oci));
+                }
+                Err(problems)
+            }
             Err(LoadError::Other(e)) => Err(vec![e]),
             Ok(bytes) => Self::from_json(&bytes).map(|doc| (doc, path)),
         }
@@ -2334,18 +2352,34 @@ mod tests {
         assert_eq!(path, d.0.join("trustpolicy.json"));
         assert_eq!(doc.statements[0].level.name, "strict");
 
+        // notation 1.3 reads trustpolicy.json only: a trustpolicy.oci.json beside it is ignored
+        // (and named), and alone it is "not present".
         fs::write(d.0.join("trustpolicy.oci.json"), &other).unwrap_or_default();
         let (doc, path) = PolicyDocument::load_dir(&d.0).unwrap_or_else(|e| panic!("{e:?}"));
-        assert_eq!(path, d.0.join("trustpolicy.oci.json"));
-        assert_eq!(doc.statements[0].level.name, "audit");
+        assert_eq!(path, d.0.join("trustpolicy.json"));
+        assert_eq!(doc.statements[0].level.name, "strict");
+        assert_eq!(
+            ignored_policy_file(&d.0),
+            Some(d.0.join("trustpolicy.oci.json"))
+        );
+        fs::remove_file(d.0.join("trustpolicy.json")).unwrap_or_default();
+        let errs = PolicyDocument::load_dir(&d.0).err().unwrap_or_default();
+        assert_eq!(
+            errs.first(),
+            Some(&format!("trust policy is not present. {LINK_TAIL}"))
+        );
+        assert!(
+            errs.get(1)
+                .is_some_and(|e| e.contains("trustpolicy.oci.json is ignored")),
+            "{errs:?}"
+        );
 
         let not_regular = vec![format!(
             "trust policy is not a regular file (symlinks are not supported). {LINK_TAIL}"
         )];
         let d = TempDir::new("symlink");
         fs::write(d.0.join("real.json"), &good).unwrap_or_default();
-        fs::write(d.0.join("trustpolicy.json"), &good).unwrap_or_default();
-        std::os::unix::fs::symlink(d.0.join("real.json"), d.0.join("trustpolicy.oci.json"))
+        std::os::unix::fs::symlink(d.0.join("real.json"), d.0.join("trustpolicy.json"))
             .unwrap_or_default();
         assert_eq!(
             PolicyDocument::load_dir(&d.0).err(),
@@ -2357,7 +2391,7 @@ mod tests {
         assert_eq!(PolicyDocument::load_dir(&d.0).err(), Some(not_regular));
 
         let d = TempDir::new("malformed");
-        fs::write(d.0.join("trustpolicy.oci.json"), b"{").unwrap_or_default();
+        fs::write(d.0.join("trustpolicy.json"), b"{").unwrap_or_default();
         let errs = PolicyDocument::load_dir(&d.0).err().unwrap_or_default();
         assert_eq!(
             errs.first(),
@@ -2371,7 +2405,7 @@ mod tests {
             PolicyDocument::load_dir(&inner).err(),
             Some(vec![format!(
                 "lstat {}: not a directory",
-                inner.join("trustpolicy.oci.json").display()
+                inner.join("trustpolicy.json").display()
             )])
         );
     }

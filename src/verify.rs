@@ -2,7 +2,7 @@
 //! statement (the five validations and their actions), and one image end to end (resolve once,
 //! pick the statement, discover signatures, first one that passes wins).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -13,10 +13,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::envelope::{self, Envelope, MAX_ENVELOPE_SIZE, SigningScheme};
 use crate::layout::OciLayout;
-use crate::oci::{
-    ARTIFACT_TYPE_NOTATION, Descriptor, ImageRef, MAX_MANIFEST_SIZE, MEDIA_EMPTY_JSON,
-    MEDIA_OCI_ARTIFACT, MEDIA_OCI_MANIFEST, Manifest, sha256_digest,
-};
+use crate::oci::{Descriptor, ImageRef, MAX_MANIFEST_SIZE, sha256_digest};
 use crate::policy::{
     Action, PolicyDocument, Statement, StoreKind, ValidationType, VerifyTimestamp,
 };
@@ -41,10 +38,12 @@ pub struct TrustConfig {
     pub stores: HashMap<(StoreKind, String), LoadedStore>,
     /// sha256 over the policy file and every loaded certificate.
     pub source_hash: String,
+    /// Not errors, but to be said (an ignored `trustpolicy.oci.json`).
+    pub warnings: Vec<String>,
 }
 
 impl TrustConfig {
-    /// Load `trustpolicy.oci.json` (else `trustpolicy.json`) and `truststore/x509/...` from `dir`.
+    /// Load `trustpolicy.json` (only, as notation 1.3) and `truststore/x509/...` from `dir`.
     pub fn load(dir: &Path) -> Result<TrustConfig, Vec<String>> {
         let (policy, policy_path) = PolicyDocument::load_dir(dir).map_err(|mut problems| {
             problems.extend(named_store_problems(dir));
@@ -82,7 +81,15 @@ impl TrustConfig {
                 stores.insert(key, loaded.map(Arc::new));
             }
         }
+        let warnings: Vec<String> = crate::policy::ignored_policy_file(dir)
+            .map(|p| crate::policy::ignored_policy_message(&p))
+            .into_iter()
+            .collect();
+        for w in &warnings {
+            tracing::warn!("{w}");
+        }
         Ok(TrustConfig {
+            warnings,
             dir: dir.to_path_buf(),
             policy_path,
             policy,
@@ -126,9 +133,7 @@ impl TrustConfig {
 /// For a policy document that did not validate: the problems of the trust stores named by its
 /// well-formed `type:name` references (read loosely), so that one run reports every problem.
 fn named_store_problems(dir: &Path) -> Vec<String> {
-    let file = ["trustpolicy.oci.json", "trustpolicy.json"]
-        .iter()
-        .find_map(|f| std::fs::read(dir.join(f)).ok());
+    let file = std::fs::read(dir.join("trustpolicy.json")).ok();
     let Some(doc) = file.and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok()) else {
         return Vec::new();
     };
@@ -187,6 +192,9 @@ pub struct SignatureReport {
     pub expiry: Option<String>,
     #[serde(rename = "signingAgent", skip_serializing_if = "Option::is_none")]
     pub signing_agent: Option<String>,
+    /// The payload's `targetArtifact.annotations`: the user metadata `notation sign -m` adds.
+    #[serde(rename = "userMetadata", skip_serializing_if = "Option::is_none")]
+    pub user_metadata: Option<std::collections::BTreeMap<String, String>>,
     pub validations: Vec<ValidationResult>,
     /// Why this signature did not pass; `None` when it passed.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -203,6 +211,7 @@ impl SignatureReport {
             signing_time: None,
             expiry: None,
             signing_agent: None,
+            user_metadata: None,
             validations: Vec::new(),
             error: None,
         }
@@ -267,6 +276,7 @@ pub async fn verify_envelope(
     report.signing_time = Some(rfc3339(env.signing_time));
     report.expiry = env.expiry.map(rfc3339);
     report.signing_agent = env.signing_agent.clone();
+    report.user_metadata = env.target.annotations.clone();
 
     if let Some(p) = &env.verification_plugin {
         report.error = Some(format!(
@@ -460,13 +470,23 @@ impl Source<'_> {
         }
     }
 
+    /// A manifest by its descriptor. From a registry, the served media type must be the
+    /// descriptor's (oras-go's manifest store refuses a mismatched `Content-Type`).
     async fn manifest(&self, image: &ImageRef, desc: &Descriptor) -> Result<Vec<u8>, String> {
         match self {
-            Source::Registry(c) => c
-                .manifest(image, &desc.digest)
-                .await
-                .map(|f| f.bytes.to_vec())
-                .map_err(|e| e.message),
+            Source::Registry(c) => {
+                let f = c
+                    .manifest(image, &desc.digest)
+                    .await
+                    .map_err(|e| e.message)?;
+                if f.media_type != desc.media_type {
+                    return Err(format!(
+                        "manifest {}: mismatch response Content-Type {:?}: expect {:?}",
+                        desc.digest, f.media_type, desc.media_type
+                    ));
+                }
+                Ok(f.bytes.to_vec())
+            }
             Source::Layout(l) => l.read_blob(desc, MAX_MANIFEST_SIZE),
         }
     }
@@ -492,6 +512,9 @@ pub struct VerifyOptions {
     pub scope: Option<String>,
     /// OCSP/CRL checker (HTTP clients and the CRL cache); the daemon shares one.
     pub revocation: Arc<RevocationChecker>,
+    /// `key=value` pairs the signature's payload annotations must carry (notation's
+    /// `--user-metadata`, notation-go's `VerifyOptions.UserMetadata`).
+    pub user_metadata: BTreeMap<String, String>,
 }
 
 impl Default for VerifyOptions {
@@ -501,6 +524,7 @@ impl Default for VerifyOptions {
             now: OffsetDateTime::now_utc(),
             scope: None,
             revocation: Arc::new(RevocationChecker::default()),
+            user_metadata: BTreeMap::new(),
         }
     }
 }
@@ -511,6 +535,21 @@ pub struct Timings {
     pub discover_ms: f64,
     pub verify_ms: f64,
     pub total_ms: f64,
+}
+
+/// How a denial ends, in the classes notation's CLI tells apart (it prints a different line
+/// for each; `pullguard verify` prints the same).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// The reference did not resolve: `failed to get manifest descriptor: <error>`.
+    Resolve(String),
+    /// Verification stopped before a verdict on every signature (no applicable policy, no
+    /// signature, a listing error, a signature that cannot be retrieved):
+    /// `signature verification failed: <error>`.
+    Stopped(String),
+    /// Every signature tried failed (or the limit was reached):
+    /// `signature verification failed for all the signatures associated with <artifact>`.
+    AllFailed,
 }
 
 /// The verdict on one image.
@@ -530,6 +569,9 @@ pub struct Outcome {
     /// Why the image was denied (or, when allowed by `skip`, that it was skipped).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The class of the denial (for the notation-compatible CLI line).
+    #[serde(skip)]
+    pub failure: Option<Failure>,
     /// The signature that passed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signature: Option<SignatureReport>,
@@ -548,6 +590,7 @@ impl Outcome {
             level: None,
             allowed: false,
             reason: None,
+            failure: None,
             signature: None,
             failed: Vec::new(),
             timings: Timings::default(),
@@ -561,8 +604,30 @@ impl Outcome {
         o
     }
 
+    /// Stop with `reason` (notation: an error out of `notation.Verify`, not a verdict).
+    fn stop(&mut self, reason: String, failure_text: String) {
+        self.reason = Some(reason);
+        self.failure = Some(Failure::Stopped(failure_text));
+    }
+
     pub fn digest(&self) -> Option<&str> {
         self.descriptor.as_ref().map(|d| d.digest.as_str())
+    }
+
+    /// The line notation's CLI prints after `Error: ` for this denial, with `resolved` (the
+    /// `registry/repository@digest` or `layout-path@digest` of the artifact) where it names it.
+    pub fn notation_error(&self, resolved: &str) -> String {
+        match &self.failure {
+            Some(Failure::Resolve(e)) => format!("failed to get manifest descriptor: {e}"),
+            Some(Failure::Stopped(e)) => format!("signature verification failed: {e}"),
+            Some(Failure::AllFailed) => format!(
+                "signature verification failed for all the signatures associated with {resolved}"
+            ),
+            None => self
+                .reason
+                .clone()
+                .unwrap_or_else(|| "verification failed".into()),
+        }
     }
 
     /// One line naming the image, the digest, the policy and the reason.
@@ -621,6 +686,11 @@ pub async fn verify_image(
         }
         Err(e) => {
             let mut out = Outcome::new(&image.to_string());
+            out.failure = Some(match e.strip_prefix(RESOLVE_PREFIX) {
+                Some(inner) => Failure::Resolve(inner.to_string()),
+                // A digest that does not match: notation's own line, verbatim.
+                None => Failure::Stopped(e.clone()),
+            });
             out.reason = Some(e);
             out.timings.total_ms = ms(start);
             out
@@ -628,12 +698,14 @@ pub async fn verify_image(
     }
 }
 
+const RESOLVE_PREFIX: &str = "cannot resolve the image: ";
+
 /// Resolve a tag or digest to the manifest, checking a digest reference against the content.
 pub async fn resolve(source: &Source<'_>, image: &ImageRef) -> Result<Fetched, String> {
     let resolved = source
         .resolve(image)
         .await
-        .map_err(|e| format!("cannot resolve the image: {e}"))?;
+        .map_err(|e| format!("{RESOLVE_PREFIX}{e}"))?;
     if let Some(d) = &image.digest
         && *d != resolved.digest
     {
@@ -646,7 +718,9 @@ pub async fn resolve(source: &Source<'_>, image: &ImageRef) -> Result<Fetched, S
 }
 
 /// Verify the already resolved `target` of `image`: select the statement, discover signatures,
-/// and try them in order until one passes.
+/// and try them in order until one passes. As in notation-go's `Verify`, a signature that
+/// cannot be retrieved (or whose manifest has the wrong shape) stops the whole verification:
+/// it is not skipped.
 pub async fn verify_target(
     cfg: &TrustConfig,
     source: &Source<'_>,
@@ -657,7 +731,8 @@ pub async fn verify_target(
     let start = Instant::now();
     let mut out = Outcome::new(&image.to_string());
     if opts.max_signatures == 0 {
-        out.reason = Some("max_signatures must be a positive number, got 0".into());
+        let e = "max_signatures must be a positive number, got 0".to_string();
+        out.stop(e.clone(), e);
         return out;
     }
     let target = target.clone();
@@ -668,7 +743,7 @@ pub async fn verify_target(
     let stmt = match cfg.policy.statement_for(&artifact) {
         Ok(s) => s,
         Err(e) => {
-            out.reason = Some(e);
+            out.stop(e.clone(), e);
             out.timings.total_ms = ms(start);
             return out;
         }
@@ -686,17 +761,18 @@ pub async fn verify_target(
     let sigs = match source.signatures(&pinned, &target.digest).await {
         Ok(s) => s,
         Err(e) => {
-            out.reason = Some(format!("cannot list signatures: {e}"));
+            out.stop(format!("cannot list signatures: {e}"), e);
             out.timings.total_ms = ms(start);
             return out;
         }
     };
     out.timings.discover_ms = ms(t);
     if sigs.is_empty() {
-        out.reason = Some(format!(
+        let e = format!(
             "no signature is associated with {}, make sure the artifact was signed successfully",
             x509::go_quote(&artifact)
-        ));
+        );
+        out.stop(e.clone(), e);
         out.timings.total_ms = ms(start);
         return out;
     }
@@ -707,29 +783,37 @@ pub async fn verify_target(
                 "signature evaluation stopped. The configured limit of {} signatures to verify per artifact exceeded",
                 opts.max_signatures
             ));
+            out.failure = Some(Failure::AllFailed);
             break;
         }
-        let report = match fetch_envelope(source, &pinned, desc).await {
-            Ok((media_type, bytes)) => {
-                let mut r = verify_envelope(
-                    cfg,
-                    stmt,
-                    &media_type,
-                    &bytes,
-                    &target,
-                    opts.now,
-                    &opts.revocation,
-                )
-                .await;
-                r.digest = desc.digest.clone();
-                r
-            }
+        let (media_type, bytes) = match fetch_envelope(source, &pinned, desc).await {
+            Ok(v) => v,
             Err(e) => {
-                let mut r = SignatureReport::new(desc.digest.clone(), "");
-                r.error = Some(e);
-                r
+                let e = format!(
+                    "unable to retrieve digital signature with digest {} associated with {} from the Repository, error : {e}",
+                    x509::go_quote(&desc.digest),
+                    x509::go_quote(&artifact)
+                );
+                out.stop(e.clone(), e);
+                break;
             }
         };
+        let mut report = verify_envelope(
+            cfg,
+            stmt,
+            &media_type,
+            &bytes,
+            &target,
+            opts.now,
+            &opts.revocation,
+        )
+        .await;
+        report.digest = desc.digest.clone();
+        if report.passed()
+            && let Some(e) = check_user_metadata(&report, &opts.user_metadata)
+        {
+            report.error = Some(e);
+        }
         if report.passed() {
             out.allowed = true;
             out.reason = None;
@@ -755,51 +839,112 @@ pub async fn verify_target(
             "signature verification failed for all the signatures associated with {artifact}: {}",
             reasons.join("; ")
         ));
+        out.failure = Some(Failure::AllFailed);
     }
     out.timings.total_ms = ms(start);
     out
 }
 
-/// Fetch a signature manifest and its envelope, applying notation's shape rules and limits.
+/// notation-go's `verifyUserMetadata`: every wanted pair must be among the payload's
+/// `targetArtifact.annotations`, with the same value.
+fn check_user_metadata(
+    report: &SignatureReport,
+    wanted: &BTreeMap<String, String>,
+) -> Option<String> {
+    let have = report.user_metadata.as_ref();
+    let missing = wanted
+        .iter()
+        .any(|(k, v)| have.and_then(|m| m.get(k)) != Some(v));
+    missing.then(|| "unable to find specified metadata in the signature".to_string())
+}
+
+/// The signature-manifest shape rules, in one place (notation-go
+/// `registry.repositoryClient.getSignatureBlobDesc` and `FetchSignatureBlob`): the descriptor
+/// in the referrers list must name an OCI image manifest or an OCI artifact manifest of at most
+/// 4 MiB; the manifest is decoded as that type (Go's `encoding/json` into `ocispec.Manifest` /
+/// `artifactspec.Artifact`) and its `layers` (image manifest) or `blobs` (artifact manifest)
+/// must hold exactly one descriptor, the envelope, of at most 32 MiB. Its media type is the
+/// envelope's. Nothing else about the manifest (artifactType, config) is checked, as in
+/// notation-go: the listing already filtered by artifact type, and the envelope's payload binds
+/// the signature to the target.
+pub mod shape {
+    use crate::envelope::MAX_ENVELOPE_SIZE;
+    use crate::oci::{Descriptor, MAX_MANIFEST_SIZE, MEDIA_OCI_ARTIFACT, MEDIA_OCI_MANIFEST};
+
+    /// Check the signature manifest's descriptor before fetching it.
+    pub fn check_manifest_descriptor(desc: &Descriptor) -> Result<(), String> {
+        if desc.media_type != MEDIA_OCI_ARTIFACT && desc.media_type != MEDIA_OCI_MANIFEST {
+            return Err(format!(
+                "sigManifestDesc.MediaType requires {:?} or {:?}, got {:?}",
+                MEDIA_OCI_ARTIFACT, MEDIA_OCI_MANIFEST, desc.media_type
+            ));
+        }
+        if desc.size > MAX_MANIFEST_SIZE as i64 {
+            return Err(format!("signature manifest too large: {} bytes", desc.size));
+        }
+        if desc.size < 0 {
+            return Err(format!("invalid descriptor size {}", desc.size));
+        }
+        Ok(())
+    }
+
+    #[derive(serde::Deserialize)]
+    struct Layers {
+        #[serde(default)]
+        layers: Option<Vec<Descriptor>>,
+    }
+
+    #[derive(serde::Deserialize)]
+    struct Blobs {
+        #[serde(default)]
+        blobs: Option<Vec<Descriptor>>,
+    }
+
+    /// The envelope's descriptor, from the fetched (digest- and size-checked) manifest bytes.
+    pub fn envelope_descriptor(desc: &Descriptor, manifest: &[u8]) -> Result<Descriptor, String> {
+        let blobs = if desc.media_type == MEDIA_OCI_MANIFEST {
+            serde_json::from_slice::<Layers>(manifest)
+                .map_err(|e| format!("malformed signature manifest: {e}"))?
+                .layers
+        } else {
+            serde_json::from_slice::<Blobs>(manifest)
+                .map_err(|e| format!("malformed signature manifest: {e}"))?
+                .blobs
+        }
+        .unwrap_or_default();
+        let [blob] = <[Descriptor; 1]>::try_from(blobs).map_err(|b| {
+            format!(
+                "signature manifest requries exactly one signature envelope blob, got {}",
+                b.len()
+            )
+        })?;
+        if blob.size > MAX_ENVELOPE_SIZE as i64 {
+            return Err(format!("signature blob too large: {} bytes", blob.size));
+        }
+        if blob.size < 0 {
+            return Err(format!("invalid descriptor size {}", blob.size));
+        }
+        Ok(blob)
+    }
+}
+
+/// Fetch a signature manifest and its envelope, applying the [`shape`] rules and limits.
 async fn fetch_envelope(
     source: &Source<'_>,
     image: &ImageRef,
     desc: &Descriptor,
 ) -> Result<(String, Vec<u8>), String> {
-    if desc.media_type != MEDIA_OCI_MANIFEST && desc.media_type != MEDIA_OCI_ARTIFACT {
-        return Err(format!(
-            "signature manifest has unsupported media type {:?}",
-            desc.media_type
-        ));
-    }
-    if desc.size < 0 || desc.size as u64 > MAX_MANIFEST_SIZE {
-        return Err("signature manifest too large".into());
-    }
+    shape::check_manifest_descriptor(desc)?;
     let bytes = source.manifest(image, desc).await?;
-    let m = Manifest::parse(&bytes)?;
-    let config_type = m.config.as_ref().map(|c| c.media_type.as_str());
-    let form_ok = match m.artifact_type.as_deref() {
-        Some(ARTIFACT_TYPE_NOTATION) => config_type == Some(MEDIA_EMPTY_JSON) || m.blobs.is_some(),
-        None => config_type == Some(ARTIFACT_TYPE_NOTATION),
-        Some(_) => false,
-    };
-    if !form_ok {
+    if bytes.len() as i64 != desc.size {
         return Err(format!(
-            "manifest {} is not a Notation signature (artifactType {:?}, config media type {:?})",
-            desc.digest, m.artifact_type, config_type
+            "signature manifest {} is {} bytes, the descriptor says {}",
+            desc.digest,
+            bytes.len(),
+            desc.size
         ));
     }
-    let layers = m.layers.or(m.blobs).unwrap_or_default();
-    if layers.len() != 1 {
-        return Err(format!(
-            "signature manifest requries exactly one signature envelope blob, got {}",
-            layers.len()
-        ));
-    }
-    let layer = &layers[0];
-    if layer.size < 0 || layer.size as u64 > MAX_ENVELOPE_SIZE {
-        return Err("signature blob too large".into());
-    }
-    let env = source.blob(image, layer, MAX_ENVELOPE_SIZE).await?;
-    Ok((layer.media_type.clone(), env))
+    let layer = shape::envelope_descriptor(desc, &bytes)?;
+    let env = source.blob(image, &layer, MAX_ENVELOPE_SIZE).await?;
+    Ok((layer.media_type, env))
 }

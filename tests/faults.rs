@@ -418,7 +418,7 @@ impl Scenario {
         }
         c.arg("--policy-dir")
             .arg(self.policy_dir())
-            .args(["--insecure-registry", &reg.host, reference])
+            .args(["-v", "--insecure-registries", &reg.host, reference])
             .env("DOCKER_CONFIG", self.tmp.path().join("no-docker"))
             .env_remove("PULLGUARD_LOG");
         run(&mut c)
@@ -554,9 +554,12 @@ fn garbage_manifests_and_indexes_are_denied() {
     let mut s = Scenario::new("garbage-sigmanifest");
     let sig = s.add_signature_manifest(b"{\"schemaVersion\": 2, \"layers\": [".to_vec());
     let reg = s.serve();
+    // notation-go stops the whole verification on a signature it cannot retrieve.
     let err = assert_denied(
         &s.verify(&reg, &s.by_tag(&reg), None),
-        &[&format!("failed to verify signature with digest {sig}")],
+        &[&format!(
+            "Error: signature verification failed: unable to retrieve digital signature with digest \"{sig}\""
+        )],
     );
     assert!(
         err.to_lowercase().contains("json") || err.contains("manifest"),
@@ -599,7 +602,10 @@ fn garbage_manifests_and_indexes_are_denied() {
     let reg = s.serve();
     assert_denied(
         &s.verify(&reg, &s.by_tag(&reg), None),
-        &["signature manifest has unsupported media type"],
+        &[
+            "Error: signature verification failed: unable to retrieve digital signature",
+            "sigManifestDesc.MediaType requires",
+        ],
     );
 }
 
@@ -809,11 +815,22 @@ fn oversize_envelope_descriptor_is_refused_before_download() {
     big["artifactType"] = NOTATION.into();
     s.referrers.push(big);
     let reg = s.serve();
+    // The first one stops the verification (notation-go: a signature that cannot be
+    // retrieved is an error, not a failed signature); neither is downloaded.
     assert_denied(
         &s.verify(&reg, &s.by_tag(&reg), None),
-        &["signature blob too large", "signature manifest too large"],
+        &["signature blob too large: 33554433 bytes"],
     );
-    let reqs = reg.requests();
+    let mut reqs = reg.requests();
+    s.referrers.remove(0);
+    s.routes
+        .retain(|path, _| !path.starts_with(&format!("/v2/{}/referrers/", s.repo)));
+    let reg = s.serve();
+    assert_denied(
+        &s.verify(&reg, &s.by_tag(&reg), None),
+        &["signature manifest too large: 5242880 bytes"],
+    );
+    reqs.extend(reg.requests());
     assert!(
         !reqs.iter().any(|r| r.contains(&digest)),
         "the oversize blob was requested: {reqs:?}"
@@ -1125,7 +1142,7 @@ fn policy_check_valid_dir_and_missing_trust_stores() {
 }
 
 #[test]
-fn verify_usage_errors_exit_2() {
+fn verify_usage_errors_exit_1_like_notation() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("policy");
     write_policy(&dir, "strict", &["ca:x"]);
@@ -1135,8 +1152,10 @@ fn verify_usage_errors_exit_2() {
         c.arg("verify").args(args).env_remove("PULLGUARD_LOG");
         run(&mut c)
     };
+    // notation exits 1 on every error, usage ones included; so does `pullguard verify`.
     let usage = |out: Output, needle: &str| {
-        assert_eq!(exit_code(&out), 2, "{}", stderr_of(&out));
+        assert_eq!(exit_code(&out), 1, "{}", stderr_of(&out));
+        assert_eq!(stdout_of(&out), "", "nothing on stdout");
         assert!(
             stderr_of(&out).contains(needle),
             "{needle:?}: {}",
@@ -1197,8 +1216,11 @@ fn verify_usage_errors_exit_2() {
         "nope.toml",
     );
     // An unknown flag, and no reference at all (clap).
-    usage(verify(&["--no-such-flag", "x"]), "no-such-flag");
-    usage(verify(&[]), "Usage");
+    usage(
+        verify(&["--no-such-flag", "x"]),
+        "Error: unknown flag: --no-such-flag",
+    );
+    usage(verify(&[]), "Error: missing reference to the artifact");
 }
 
 #[test]

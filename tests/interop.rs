@@ -143,7 +143,7 @@ impl Fixture {
             "verify",
             "--policy-dir",
             self.dir().to_str().unwrap(),
-            "--insecure-registry",
+            "--insecure-registries",
             &self.registry,
             "--output",
             "json",
@@ -598,7 +598,8 @@ fn registry_down_or_hanging_is_a_clear_denial() {
         "verify",
         "--policy-dir",
         dir.to_str().unwrap(),
-        "--insecure-registry",
+        "-v",
+        "--insecure-registries",
         &format!("127.0.0.1:{port}"),
         &reference,
     ]));
@@ -620,7 +621,8 @@ fn registry_down_or_hanging_is_a_clear_denial() {
         dir.join("config.toml").to_str().unwrap(),
         "--policy-dir",
         dir.to_str().unwrap(),
-        "--insecure-registry",
+        "-v",
+        "--insecure-registries",
         &format!("127.0.0.1:{port}"),
         &format!("127.0.0.1:{port}/a/b:1"),
     ]));

@@ -261,7 +261,7 @@ impl Signed {
             .arg(&self.policy_dir)
             .arg("--docker-config")
             .arg(docker_config)
-            .args(["--insecure-registry", &self.reg.host, reference])
+            .args(["-v", "--insecure-registries", &self.reg.host, reference])
             // Nothing from the test's own environment may supply credentials.
             .env("DOCKER_CONFIG", self.reg.path("nowhere"))
             .env("HOME", self.reg.path("nowhere"))
@@ -287,7 +287,11 @@ impl Signed {
             so.contains("Successfully verified signature") && so.contains(&self.digest),
             "{so}"
         );
-        assert!(so.contains("pgauth.test"), "signer shown: {so}");
+        assert!(
+            stderr_of(out).contains("pgauth.test"),
+            "signer shown under -v: {}",
+            stderr_of(out)
+        );
     }
 
     fn assert_no_secret(&self, out: &Output, passwords: &[&str]) {
