@@ -3,8 +3,6 @@
 //! protected headers (`crit` enforced from the protected header only), algorithm derived from the
 //! signing certificate, the cryptographic signature, and the certificate chain shape.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use ciborium::Value;
 use openssl::bn::BigNum;
 use openssl::ecdsa::EcdsaSig;
@@ -12,8 +10,8 @@ use openssl::rsa::Padding;
 use openssl::sign::{RsaPssSaltlen, Verifier};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
+use crate::gocompat;
 use crate::x509::{Cert, SigAlg, signature_algorithm, validate_code_signing_chain};
 
 pub const MEDIA_TYPE_JWS: &str = "application/jose+json";
@@ -141,17 +139,94 @@ enum HeaderValue {
     Other,
 }
 
+/// A header label: JWS names, COSE integers or text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Label {
+    Int(i128),
+    Text(String),
+}
+
+impl Label {
+    fn text(&self) -> Option<&str> {
+        match self {
+            Label::Text(t) => Some(t),
+            Label::Int(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Label {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Label::Int(i) => write!(f, "{i}"),
+            Label::Text(t) => f.write_str(t),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Jws,
+    Cose,
+}
+
+/// The protected header as notation-core-go reads it.
 struct Protected {
+    format: Format,
     alg: Option<String>,
     cty: Option<String>,
-    crit: Vec<String>,
-    /// Every other label, with its value.
-    rest: Vec<(String, HeaderValue)>,
+    /// `crit`, when present (JWS: a non-null array; COSE: the label exists).
+    crit: Option<Vec<Label>>,
+    /// The Notary system headers (signingScheme, signingTime, authenticSigningTime, expiry),
+    /// under their canonical names. JWS: the struct fields Go's decoder filled (names matched
+    /// case-insensitively, the last one wins); COSE: those text labels.
+    known: Vec<(&'static str, HeaderValue)>,
+    /// The extended attributes: JWS: every key but exactly the system header names
+    /// (notation-core-go deletes only those); COSE: every label but alg, crit, content type and
+    /// the four Notary system headers.
+    ext: Vec<(Label, HeaderValue)>,
+    /// COSE: every label of the protected map.
+    labels: Vec<Label>,
 }
 
 impl Protected {
+    fn new(format: Format) -> Protected {
+        Protected {
+            format,
+            alg: None,
+            cty: None,
+            crit: None,
+            known: Vec::new(),
+            ext: Vec::new(),
+            labels: Vec::new(),
+        }
+    }
+
     fn get(&self, key: &str) -> Option<&HeaderValue> {
-        self.rest.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        self.known
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v)
+    }
+
+    fn set(&mut self, key: &'static str, v: Option<HeaderValue>) {
+        self.known.retain(|(k, _)| *k != key);
+        if let Some(v) = v {
+            self.known.push((key, v));
+        }
+    }
+
+    fn ext_get(&self, key: &str) -> Option<&HeaderValue> {
+        self.ext
+            .iter()
+            .rev()
+            .find(|(k, _)| k.text() == Some(key))
+            .map(|(_, v)| v)
+    }
+
+    fn crit_has(&self, label: &Label) -> bool {
+        self.crit.as_ref().is_some_and(|c| c.contains(label))
     }
 }
 
@@ -163,110 +238,164 @@ struct SignedAttrs {
     extended: Vec<ExtendedAttribute>,
 }
 
-const KNOWN_HEADERS: [&str; 6] = [
+/// The Notary system headers (notation-core-go's `headerKeys` minus alg/cty/crit).
+const SYSTEM_HEADERS: [&str; 4] = [
     HDR_SIGNING_SCHEME,
     HDR_SIGNING_TIME,
     HDR_AUTHENTIC_SIGNING_TIME,
     HDR_EXPIRY,
-    HDR_PLUGIN,
-    HDR_PLUGIN_MIN_VERSION,
 ];
 
-/// The Notary rules on the protected header, common to JWS and COSE.
-fn check_signed_attrs(p: &Protected) -> Result<SignedAttrs, Stage> {
-    if p.crit.is_empty() {
-        return Err(verify(r#"missing "crit" header"#));
-    }
-    for c in &p.crit {
-        if p.get(c).is_none() {
-            return Err(verify(format!(
-                "{c:?} header is marked critical but not present"
-            )));
-        }
-    }
-    let scheme = match p.get(HDR_SIGNING_SCHEME) {
-        Some(HeaderValue::Str(s)) if s == "notary.x509" => SigningScheme::X509,
-        Some(HeaderValue::Str(s)) if s == "notary.x509.signingAuthority" => {
-            SigningScheme::SigningAuthority
-        }
-        Some(HeaderValue::Str(s)) => {
-            return Err(verify(format!("unsupported SigningScheme: `{s}`")));
-        }
-        Some(_) => return Err(verify("signing scheme header is not a string")),
-        None => return Err(verify(format!("missing {HDR_SIGNING_SCHEME:?} header"))),
-    };
-    let time_of = |key: &str| -> Result<Option<OffsetDateTime>, Stage> {
-        match p.get(key) {
-            None => Ok(None),
-            Some(HeaderValue::Time(t)) => Ok(Some(*t)),
-            Some(_) => Err(verify(format!("header {key:?} is not a valid time"))),
-        }
-    };
-    let signing_time = time_of(HDR_SIGNING_TIME)?;
-    let authentic = time_of(HDR_AUTHENTIC_SIGNING_TIME)?;
-    let expiry = time_of(HDR_EXPIRY)?;
+/// Go's `time.Time.IsZero`: 0001-01-01T00:00:00Z, which notation-core-go treats as absent.
+fn is_go_zero(t: &OffsetDateTime) -> bool {
+    t.unix_timestamp() == -62_135_596_800 && t.nanosecond() == 0
+}
 
-    let mut required_crit = vec![HDR_SIGNING_SCHEME];
-    let time = match scheme {
-        SigningScheme::X509 => {
-            if authentic.is_some() {
+fn time_of(p: &Protected, key: &str) -> Result<Option<OffsetDateTime>, Stage> {
+    match p.get(key) {
+        None => Ok(None),
+        Some(HeaderValue::Time(t)) => Ok(Some(*t)),
+        Some(_) => Err(verify(format!("header {key:?} is not a valid time"))),
+    }
+}
+
+/// `these required headers are not marked as critical: [...]` (Go prints a slice with `%v`).
+fn not_critical(missing: &[&str]) -> Stage {
+    verify(format!(
+        "these required headers are not marked as critical: [{}]",
+        missing.join(" ")
+    ))
+}
+
+/// The Notary rules on the protected header, per envelope format as notation-core-go applies
+/// them (`signature/jws` `validateProtectedHeaders`/`validateCriticalHeaders`, `signature/cose`
+/// `validateCritHeaders`/`parseProtectedHeaders`, and the base envelope's
+/// `validateSignerInfo`).
+fn check_signed_attrs(p: &Protected) -> Result<SignedAttrs, Stage> {
+    let scheme_str = match p.get(HDR_SIGNING_SCHEME) {
+        Some(HeaderValue::Str(s)) => Some(s.clone()),
+        Some(_) if p.format == Format::Cose => return Err(verify("invalid signingScheme")),
+        // JWS: a non-string value failed decoding already; absent is the empty scheme.
+        _ => None,
+    };
+    let scheme = match scheme_str.as_deref() {
+        Some("notary.x509") => Some(SigningScheme::X509),
+        Some("notary.x509.signingAuthority") => Some(SigningScheme::SigningAuthority),
+        _ => None,
+    };
+    let signing_time = time_of(p, HDR_SIGNING_TIME)?;
+    let authentic = time_of(p, HDR_AUTHENTIC_SIGNING_TIME)?;
+    let expiry = time_of(p, HDR_EXPIRY)?;
+    let (scheme, time, expiry) = match p.format {
+        Format::Jws => {
+            let scheme = match scheme {
+                Some(SigningScheme::X509) if authentic.is_some() => {
+                    return Err(verify(format!(
+                        "{HDR_AUTHENTIC_SIGNING_TIME:?} header must not be present for notary.x509 signing scheme"
+                    )));
+                }
+                Some(SigningScheme::SigningAuthority) if signing_time.is_some() => {
+                    return Err(verify(format!(
+                        "{HDR_SIGNING_TIME:?} header must not be present for notary.x509.signingAuthority signing scheme"
+                    )));
+                }
+                Some(SigningScheme::SigningAuthority) if authentic.is_none() => {
+                    return Err(verify(format!(
+                        "{HDR_AUTHENTIC_SIGNING_TIME:?} header must be present for notary.x509 signing scheme"
+                    )));
+                }
+                Some(s) => s,
+                None => {
+                    return Err(verify(format!(
+                        "unsupported SigningScheme: `{}`",
+                        scheme_str.unwrap_or_default()
+                    )));
+                }
+            };
+            // validateCriticalHeaders
+            let crit = p.crit.as_deref().unwrap_or_default();
+            if crit.is_empty() {
+                return Err(verify(r#"missing "crit" header"#));
+            }
+            let expiry = expiry.filter(|e| !is_go_zero(e));
+            let mut must: Vec<&str> = vec![HDR_SIGNING_SCHEME];
+            if expiry.is_some() {
+                must.push(HDR_EXPIRY);
+            }
+            if scheme == SigningScheme::SigningAuthority {
+                must.push(HDR_AUTHENTIC_SIGNING_TIME);
+            }
+            for c in crit {
+                let name = c.text().unwrap_or_default();
+                if let Some(i) = must.iter().position(|m| *m == name) {
+                    must.remove(i);
+                } else if !p.ext.iter().any(|(k, _)| k == c) {
+                    return Err(verify(format!(
+                        "{name:?} header is marked critical but not present"
+                    )));
+                }
+            }
+            if !must.is_empty() {
+                return Err(not_critical(&must));
+            }
+            let time = match scheme {
+                SigningScheme::X509 => signing_time,
+                SigningScheme::SigningAuthority => authentic,
+            };
+            (scheme, time, expiry)
+        }
+        Format::Cose => {
+            // validateCritHeaders (crit's own shape was checked at decoding).
+            let mut must: Vec<&str> = vec![HDR_SIGNING_SCHEME];
+            if scheme == Some(SigningScheme::SigningAuthority) {
+                must.push(HDR_AUTHENTIC_SIGNING_TIME);
+            }
+            if p.get(HDR_EXPIRY).is_some() {
+                must.push(HDR_EXPIRY);
+            }
+            must.retain(|m| !p.crit_has(&Label::Text((*m).to_string())));
+            if !must.is_empty() {
+                return Err(not_critical(&must));
+            }
+            let Some(scheme) = scheme else {
                 return Err(verify(format!(
-                    "{HDR_AUTHENTIC_SIGNING_TIME:?} header must not be present for notary.x509 signing scheme"
+                    "unsupported signingScheme: {}",
+                    scheme_str.unwrap_or_default()
+                )));
+            };
+            let (label, time) = match scheme {
+                SigningScheme::X509 => (HDR_SIGNING_TIME, signing_time),
+                SigningScheme::SigningAuthority => (HDR_AUTHENTIC_SIGNING_TIME, authentic),
+            };
+            if time.is_none() {
+                return Err(verify(format!(
+                    "invalid signingTime: protected header {label:?} is missing"
                 )));
             }
-            signing_time.ok_or_else(|| verify("signing-time not present"))?
-        }
-        SigningScheme::SigningAuthority => {
-            if signing_time.is_some() {
-                return Err(verify(format!(
-                    "{HDR_SIGNING_TIME:?} header must not be present for notary.x509.signingAuthority signing scheme"
-                )));
-            }
-            required_crit.push(HDR_AUTHENTIC_SIGNING_TIME);
-            authentic.ok_or_else(|| {
-                verify(format!(
-                    "{HDR_AUTHENTIC_SIGNING_TIME:?} header must be present for notary.x509.signingAuthority signing scheme"
-                ))
-            })?
+            (scheme, time, expiry.filter(|e| !is_go_zero(e)))
         }
     };
-    if expiry.is_some() {
-        required_crit.push(HDR_EXPIRY);
-    }
-    let plugin = match p.get(HDR_PLUGIN) {
-        None => None,
-        Some(HeaderValue::Str(s)) => {
-            required_crit.push(HDR_PLUGIN);
-            Some(s.clone())
-        }
-        Some(_) => return Err(verify(format!("{HDR_PLUGIN:?} header must be a string"))),
-    };
-    if p.get(HDR_PLUGIN_MIN_VERSION).is_some() {
-        required_crit.push(HDR_PLUGIN_MIN_VERSION);
-    }
-    let missing: Vec<&str> = required_crit
-        .iter()
-        .copied()
-        .filter(|r| !p.crit.iter().any(|c| c == r))
-        .collect();
-    if !missing.is_empty() {
-        return Err(verify(format!(
-            "these required headers are not marked as critical: [{}]",
-            missing.join(" ")
-        )));
-    }
+    // validateSignerInfo / validateSigningAndExpiryTime
+    let time = time
+        .filter(|t| !is_go_zero(t))
+        .ok_or_else(|| verify("signing-time not present"))?;
     if let Some(e) = expiry
         && e <= time
     {
         return Err(verify("expiry cannot be equal or before the signing time"));
     }
+    let plugin = match p.ext_get(HDR_PLUGIN) {
+        None => None,
+        Some(HeaderValue::Str(s)) => Some(s.clone()),
+        Some(_) => return Err(verify(format!("{HDR_PLUGIN:?} header must be a string"))),
+    };
     let extended = p
-        .rest
+        .ext
         .iter()
-        .filter(|(k, _)| !KNOWN_HEADERS.contains(&k.as_str()))
+        .filter(|(k, _)| k.text() != Some(HDR_PLUGIN) && k.text() != Some(HDR_PLUGIN_MIN_VERSION))
         .map(|(k, _)| ExtendedAttribute {
-            key: k.clone(),
-            critical: p.crit.iter().any(|c| c == k),
+            key: k.to_string(),
+            critical: p.crit_has(k),
         })
         .collect();
     Ok(SignedAttrs {
@@ -450,9 +579,9 @@ fn parse_jws(bytes: &[u8]) -> Result<Envelope, Stage> {
                 let s = item
                     .as_str()
                     .ok_or_else(|| parse("x5c entries must be strings"))?;
+                // encoding/json decodes a []byte with StdEncoding (\r and \n skipped).
                 chain_der.push(
-                    STANDARD
-                        .decode(s)
+                    gocompat::b64_std(s)
                         .map_err(|e| parse(format!("x5c entry is not valid base64: {e}")))?,
                 );
             }
@@ -462,8 +591,7 @@ fn parse_jws(bytes: &[u8]) -> Result<Envelope, Stage> {
     let timestamp_token = match hdr(HDR_TIMESTAMP) {
         None | Some(serde_json::Value::Null) => None,
         Some(serde_json::Value::String(s)) => Some(
-            STANDARD
-                .decode(s)
+            gocompat::b64_std(s)
                 .map_err(|e| parse(format!("timestamp signature is not valid base64: {e}")))?,
         ),
         Some(_) => return Err(parse("timestamp signature must be a string")),
@@ -475,9 +603,10 @@ fn parse_jws(bytes: &[u8]) -> Result<Envelope, Stage> {
     if chain_der.is_empty() {
         return Err(verify("certificate chain is not present"));
     }
-    // golang-jwt decodes each segment separately; Go reports the offset within the segment.
+    // golang-jwt decodes each segment separately (RawURLEncoding, not strict); Go reports the
+    // offset within the segment.
     let b64 = |seg: &str| {
-        URL_SAFE_NO_PAD.decode(seg.as_bytes()).map_err(|e| {
+        gocompat::b64_raw_url(seg).map_err(|e| {
             verify(format!(
                 "signature is invalid. Error: {}",
                 go_b64_err(seg, &e)
@@ -513,78 +642,221 @@ fn go_b64_err(input: &str, e: &base64::DecodeError) -> String {
     format!("illegal base64 data at input byte {offset}")
 }
 
+/// The members of a JSON object in document order, each with its raw text.
+struct OrderedObject(Vec<(String, Box<serde_json::value::RawValue>)>);
+
+impl<'de> Deserialize<'de> for OrderedObject {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = OrderedObject;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut v = Vec::new();
+                while let Some(e) = m.next_entry()? {
+                    v.push(e);
+                }
+                Ok(OrderedObject(v))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// Go's `encoding/json` field-name folding (`foldName`): ASCII upper-cased, other runes
+/// `ToUpper(ToLower(r))`.
+fn go_fold(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii() {
+                return c.to_ascii_uppercase();
+            }
+            let mut l = c.to_lowercase();
+            let lower = match (l.next(), l.next()) {
+                (Some(x), None) => x,
+                _ => c,
+            };
+            let mut u = lower.to_uppercase();
+            match (u.next(), u.next()) {
+                (Some(x), None) => x,
+                _ => lower,
+            }
+        })
+        .collect()
+}
+
+/// The `jwsProtectedHeader` struct fields (their JSON names).
+const JWS_FIELDS: [&str; 7] = [
+    "alg",
+    "cty",
+    "crit",
+    HDR_EXPIRY,
+    HDR_SIGNING_SCHEME,
+    HDR_SIGNING_TIME,
+    HDR_AUTHENTIC_SIGNING_TIME,
+];
+
+/// The protected header as notation-core-go's `parseProtectedHeaders` reads it: decoded into
+/// the `jwsProtectedHeader` struct with Go's rules (members in document order, a name matches a
+/// field exactly or else case-insensitively, the last one wins, `null` leaves a field unset, a
+/// time is Go's `time.Time.UnmarshalJSON`: the raw JSON text between the quotes, escapes not
+/// decoded, parsed as RFC 3339), then into a map from which exactly the system header names are
+/// deleted: what is left are the extended attributes.
 fn jws_protected(json: &[u8]) -> Result<Protected, Stage> {
-    let v: serde_json::Value = serde_json::from_slice(json)
-        .map_err(|e| verify(format!("protected header is not valid JSON: {e}")))?;
-    let obj = v
-        .as_object()
-        .ok_or_else(|| verify("protected header is not a JSON object"))?;
-    let mut p = Protected {
-        alg: None,
-        cty: None,
-        crit: Vec::new(),
-        rest: Vec::new(),
+    let bad = |e: String| {
+        verify(format!(
+            "jws envelope protected header can't be decoded: {e}"
+        ))
     };
-    for (k, v) in obj {
-        match k.as_str() {
-            "alg" => {
-                p.alg = Some(
-                    v.as_str()
-                        .ok_or_else(|| verify("alg must be a string"))?
-                        .into(),
-                )
-            }
-            "cty" => {
-                p.cty = Some(
-                    v.as_str()
-                        .ok_or_else(|| verify("cty must be a string"))?
-                        .into(),
-                )
-            }
-            "crit" => {
-                let arr = v
-                    .as_array()
-                    .ok_or_else(|| verify("crit must be an array"))?;
-                for c in arr {
-                    p.crit.push(
-                        c.as_str()
-                            .ok_or_else(|| verify("crit entries must be strings"))?
-                            .into(),
-                    );
+    let obj: OrderedObject = serde_json::from_slice(json).map_err(|e| bad(e.to_string()))?;
+    let mut p = Protected::new(Format::Jws);
+    let mut jwt_alg: Option<String> = None;
+    for (key, raw) in &obj.0 {
+        let text = raw.get();
+        let is_null = text == "null";
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
+        // golang-jwt reads the header into a map: the exact "alg" key picks the method.
+        if key == "alg" {
+            jwt_alg = value.as_str().map(str::to_owned);
+        }
+        let field = JWS_FIELDS
+            .iter()
+            .find(|f| **f == key.as_str())
+            .or_else(|| JWS_FIELDS.iter().find(|f| go_fold(f) == go_fold(key)));
+        let type_err = |want: &str| {
+            bad(format!(
+                "json: cannot unmarshal {} into Go struct field jwsProtectedHeader.{} of type {want}",
+                json_kind(&value),
+                field.copied().unwrap_or_default()
+            ))
+        };
+        match field.copied() {
+            Some("alg") | Some("cty") | Some(HDR_SIGNING_SCHEME) => {
+                let s = match &value {
+                    serde_json::Value::Null => None,
+                    serde_json::Value::String(s) => Some(s.clone()),
+                    _ => return Err(type_err("string")),
+                };
+                match (field.copied(), s) {
+                    (Some("alg"), Some(s)) => p.alg = Some(s),
+                    (Some("cty"), Some(s)) => p.cty = Some(s),
+                    (Some(_), Some(s)) => p.set(HDR_SIGNING_SCHEME, Some(HeaderValue::Str(s))),
+                    _ => {}
                 }
             }
-            HDR_SIGNING_TIME | HDR_AUTHENTIC_SIGNING_TIME | HDR_EXPIRY => {
-                let s = v
-                    .as_str()
-                    .ok_or_else(|| verify(format!("header {k:?} must be a string")))?;
-                let t = OffsetDateTime::parse(s, &Rfc3339)
-                    .map_err(|e| verify(format!("header {k:?} is not an RFC 3339 time: {e}")))?;
-                p.rest.push((k.clone(), HeaderValue::Time(t)));
+            Some("crit") => match &value {
+                serde_json::Value::Null => p.crit = None,
+                serde_json::Value::Array(items) => {
+                    let mut crit = Vec::new();
+                    for i in items {
+                        match i {
+                            serde_json::Value::String(s) => crit.push(Label::Text(s.clone())),
+                            serde_json::Value::Null => crit.push(Label::Text(String::new())),
+                            _ => return Err(type_err("string")),
+                        }
+                    }
+                    p.crit = Some(crit);
+                }
+                _ => return Err(type_err("[]string")),
+            },
+            Some(f @ (HDR_EXPIRY | HDR_SIGNING_TIME | HDR_AUTHENTIC_SIGNING_TIME)) => {
+                if is_null {
+                    p.set(f, None);
+                    continue;
+                }
+                let inner = text
+                    .strip_prefix('"')
+                    .and_then(|t| t.strip_suffix('"'))
+                    .filter(|_| text.len() >= 2)
+                    .ok_or_else(|| bad("Time.UnmarshalJSON: input is not a JSON string".into()))?;
+                let t = gocompat::parse_rfc3339(inner).ok_or_else(|| {
+                    bad(format!(
+                        "parsing time {} as \"2006-01-02T15:04:05Z07:00\": cannot parse",
+                        x509_quote(inner)
+                    ))
+                })?;
+                p.set(f, Some(HeaderValue::Time(t)));
             }
-            _ => {
-                let value = match v {
-                    serde_json::Value::String(s) => HeaderValue::Str(s.clone()),
-                    _ => HeaderValue::Other,
-                };
-                p.rest.push((k.clone(), value));
+            _ => {}
+        }
+        // The map pass: every key except exactly the system header names.
+        if !JWS_FIELDS.contains(&key.as_str()) {
+            let v = match value {
+                serde_json::Value::String(s) => HeaderValue::Str(s),
+                _ => HeaderValue::Other,
+            };
+            let label = Label::Text(key.clone());
+            p.ext.retain(|(k, _)| *k != label);
+            p.ext.push((label, v));
+        }
+    }
+    // golang-jwt: the method named by the map's "alg" must be one of the valid methods, and it
+    // is the one the signature is checked with; notation-core-go then takes the struct's.
+    match jwt_alg.as_deref() {
+        Some(a) if SigAlg::from_jws(a).is_some() => {
+            if p.alg.as_deref() != Some(a) {
+                return Err(verify(format!(
+                    "signature is invalid. Error: token signature is invalid: the signing method {a:?} is not the header's algorithm {:?}",
+                    p.alg.as_deref().unwrap_or_default()
+                )));
             }
+        }
+        Some(a) => {
+            return Err(verify(format!(
+                "signature is invalid. Error: token is unverifiable: signing method {a} is invalid"
+            )));
+        }
+        None => {
+            return Err(verify(
+                "signature is invalid. Error: token is unverifiable: signing method (alg) is unavailable",
+            ));
         }
     }
     Ok(p)
 }
 
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "bool",
+        serde_json::Value::Number(_) => "number",
+        serde_json::Value::String(_) => "string",
+        serde_json::Value::Array(_) => "array",
+        serde_json::Value::Object(_) => "object",
+    }
+}
+
+fn x509_quote(s: &str) -> String {
+    crate::x509::go_quote(s)
+}
+
 // ---------------------------------------------------------------------------------------------
 // COSE
 
+/// The first two bytes of a COSE_Sign1_Tagged message as go-cose requires them
+/// (`sign1MessagePrefix`: tag 18, an array of four).
+const SIGN1_PREFIX: [u8; 2] = [0xd2, 0x84];
+
 fn parse_cose(bytes: &[u8]) -> Result<Envelope, Stage> {
+    // go-cose: the prefix, then the rest decoded with tags forbidden, definite lengths only,
+    // duplicate map keys refused, and no extraneous data.
+    if !bytes.starts_with(&SIGN1_PREFIX) {
+        return Err(parse("cbor: invalid COSE_Sign1_Tagged object"));
+    }
+    gocompat::cbor_scan(&bytes[1..], gocompat::CborRules { tags: false }).map_err(parse)?;
     let v: Value = ciborium::from_reader(bytes).map_err(|e| parse(format!("cbor: {e}")))?;
     let items = match v {
         Value::Tag(18, inner) => match *inner {
             Value::Array(items) if items.len() == 4 => items,
             _ => return Err(parse("cbor: COSE_Sign1 must be an array of 4 items")),
         },
-        Value::Tag(t, _) => return Err(parse(format!("cbor: unexpected tag {t}, want 18"))),
-        _ => return Err(parse("cbor: COSE_Sign1 tag 18 is missing")),
+        _ => return Err(parse("cbor: invalid COSE_Sign1_Tagged object")),
     };
     let mut it = items.into_iter();
     let (Some(protected_v), Some(unprotected_v), Some(payload_v), Some(sig_v)) =
@@ -593,23 +865,48 @@ fn parse_cose(bytes: &[u8]) -> Result<Envelope, Stage> {
         return Err(parse("cbor: COSE_Sign1 must be an array of 4 items"));
     };
     let Value::Bytes(protected_bytes) = protected_v else {
-        return Err(parse("cbor: protected header must be a byte string"));
+        return Err(parse("cbor: require bstr type"));
     };
     let Value::Map(unprotected) = unprotected_v else {
-        return Err(parse("cbor: unprotected header must be a map"));
-    };
-    let Value::Bytes(payload) = payload_v else {
         return Err(parse(
-            "cbor: payload must be a byte string (detached payloads are not used by Notation)",
+            "cbor: invalid unprotected header: cbor: require map type",
         ));
     };
-    let Value::Bytes(signature) = sig_v else {
-        return Err(parse("cbor: signature must be a byte string"));
+    let payload = match payload_v {
+        Value::Bytes(b) => b,
+        Value::Null => return Err(parse("missing payload")),
+        _ => return Err(parse("cbor: require bstr type")),
     };
-    let protected_map: Value = ciborium::from_reader(protected_bytes.as_slice())
-        .map_err(|e| parse(format!("cbor: protected header: {e}")))?;
-    let Value::Map(protected_map) = protected_map else {
-        return Err(parse("cbor: protected header must encode a map"));
+    let signature = match sig_v {
+        Value::Bytes(b) if !b.is_empty() => b,
+        Value::Bytes(_) | Value::Null => return Err(parse("empty signature")),
+        _ => return Err(parse("cbor: require bstr type")),
+    };
+    check_header_map(&unprotected, false)
+        .map_err(|e| parse(format!("cbor: invalid unprotected header: {e}")))?;
+    let protected_map = if protected_bytes.is_empty() {
+        Vec::new()
+    } else {
+        if protected_bytes[0] >> 5 != 5 {
+            return Err(parse(
+                "cbor: invalid protected header: cbor: protected header: require map type",
+            ));
+        }
+        gocompat::cbor_scan(&protected_bytes, gocompat::CborRules { tags: true })
+            .map_err(|e| parse(format!("cbor: invalid protected header: {e}")))?;
+        let v: Value = ciborium::from_reader(protected_bytes.as_slice())
+            .map_err(|e| parse(format!("cbor: invalid protected header: {e}")))?;
+        let Value::Map(m) = v else {
+            return Err(parse(
+                "cbor: invalid protected header: cbor: protected header: require map type",
+            ));
+        };
+        check_header_map(&m, true).map_err(|e| {
+            parse(format!(
+                "cbor: invalid protected header: protected header: {e}"
+            ))
+        })?;
+        m
     };
     let protected = cose_protected(protected_map)?;
 
@@ -620,9 +917,12 @@ fn parse_cose(bytes: &[u8]) -> Result<Envelope, Stage> {
         match (k, v) {
             (Value::Integer(i), v) if i128::from(i) == 33 => match v {
                 Value::Array(certs) => {
-                    for c in certs {
+                    for (n, c) in certs.into_iter().enumerate() {
                         match c {
                             Value::Bytes(b) => chain_der.push(b),
+                            _ if n == 0 => {
+                                return Err(verify("COSE envelope malformed leaf certificate"));
+                            }
                             _ => return Err(verify("certificate chain is not present")),
                         }
                     }
@@ -657,80 +957,226 @@ fn parse_cose(bytes: &[u8]) -> Result<Envelope, Stage> {
     )
 }
 
+fn cbor_label(v: &Value) -> Option<Label> {
+    match v {
+        Value::Integer(i) => Some(Label::Int(i128::from(*i))),
+        Value::Text(t) => Some(Label::Text(t.clone())),
+        _ => None,
+    }
+}
+
+/// An integer outside Go's int64 (go-cose decodes with `IntDecConvertSigned`).
+fn has_int64_overflow(v: &Value) -> bool {
+    match v {
+        Value::Integer(i) => i64::try_from(i128::from(*i)).is_err(),
+        Value::Array(a) => a.iter().any(has_int64_overflow),
+        Value::Map(m) => m
+            .iter()
+            .any(|(k, v)| has_int64_overflow(k) || has_int64_overflow(v)),
+        Value::Tag(_, inner) => has_int64_overflow(inner),
+        _ => false,
+    }
+}
+
+fn bstr(v: &Value) -> bool {
+    matches!(v, Value::Bytes(_))
+}
+
+/// go-cose's checks on a header map (`validateHeaderLabelCBOR`, the decoder's
+/// `DupMapKeyEnforcedAPF` and `IntDecConvertSigned`, `validateHeaderParameters`).
+fn check_header_map(m: &[(Value, Value)], protected: bool) -> Result<(), String> {
+    for (i, (k, _)) in m.iter().enumerate() {
+        if m[..i].iter().any(|(prev, _)| prev == k) {
+            let shown = match k {
+                Value::Text(t) => t.clone(),
+                Value::Integer(n) => i128::from(*n).to_string(),
+                other => format!("{other:?}"),
+            };
+            return Err(format!(
+                "cbor: found duplicate map key \"{shown}\" at map element index {i}"
+            ));
+        }
+    }
+    for (k, v) in m {
+        if has_int64_overflow(k) || has_int64_overflow(v) {
+            return Err(
+                "cbor: cannot unmarshal integer into Go value of type int64 (overflows)".into(),
+            );
+        }
+        let Some(label) = cbor_label(k) else {
+            return Err("cbor: header label: require int / tstr type".into());
+        };
+        let present = |n: i128| m.iter().any(|(k, _)| cbor_label(k) == Some(Label::Int(n)));
+        let content_type = |what: &str| -> Result<(), String> {
+            match v {
+                Value::Integer(i) if i128::from(*i) >= 0 => Ok(()),
+                Value::Text(t) => {
+                    if t.is_empty() {
+                        Err(format!(
+                            "header parameter: {what}: require non-empty string"
+                        ))
+                    } else if t.starts_with(' ') || t.ends_with(' ') {
+                        Err(format!(
+                            "header parameter: {what}: require no leading/trailing whitespace"
+                        ))
+                    } else if t.matches('/').count() != 1 {
+                        Err(format!(
+                            "header parameter: {what}: require text of form type/subtype"
+                        ))
+                    } else {
+                        Ok(())
+                    }
+                }
+                _ => Err(format!(
+                    "header parameter: {what}: require tstr / uint type"
+                )),
+            }
+        };
+        match label {
+            Label::Int(1) if !matches!(v, Value::Integer(_) | Value::Text(_)) => {
+                return Err("header parameter: alg: require int / tstr type".into());
+            }
+            Label::Int(2) => {
+                if !protected {
+                    return Err("header parameter: crit: not allowed".into());
+                }
+                let Value::Array(labels) = v else {
+                    return Err("header parameter: crit: invalid crit header".into());
+                };
+                if labels.is_empty() {
+                    return Err("header parameter: crit: empty crit header".into());
+                }
+                for l in labels {
+                    let Some(l) = cbor_label(l) else {
+                        return Err("header parameter: crit: require int / tstr type".into());
+                    };
+                    if !m.iter().any(|(k, _)| cbor_label(k).as_ref() == Some(&l)) {
+                        return Err(format!(
+                            "header parameter: crit: missing critical header: {l}"
+                        ));
+                    }
+                }
+            }
+            Label::Int(3) => content_type("content type")?,
+            Label::Int(16) => content_type("type")?,
+            Label::Int(4) if !bstr(v) => {
+                return Err("header parameter: kid: require bstr type".into());
+            }
+            Label::Int(n @ (5 | 6)) => {
+                if !bstr(v) {
+                    return Err(format!(
+                        "header parameter: {}: require bstr type",
+                        if n == 5 { "IV" } else { "Partial IV" }
+                    ));
+                }
+                if present(if n == 5 { 6 } else { 5 }) {
+                    return Err(
+                        "header parameter: IV and PartialIV: parameters must not both be present"
+                            .into(),
+                    );
+                }
+            }
+            Label::Int(n @ (7 | 9 | 11 | 12)) if protected => {
+                return Err(format!(
+                    "header parameter: counter signature {n}: not allowed"
+                ));
+            }
+            Label::Int(n @ (9 | 12)) if !bstr(v) => {
+                return Err(format!(
+                    "header parameter: countersignature {n}: require bstr type"
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 fn cose_protected(map: Vec<(Value, Value)>) -> Result<Protected, Stage> {
-    let mut p = Protected {
-        alg: None,
-        cty: None,
-        crit: Vec::new(),
-        rest: Vec::new(),
-    };
+    let mut p = Protected::new(Format::Cose);
     for (k, v) in map {
-        match k {
-            Value::Integer(i) => match i128::from(i) {
-                1 => {
-                    let Value::Integer(a) = v else {
-                        return Err(verify("COSE alg must be an integer"));
-                    };
-                    let a = i128::from(a);
-                    let alg = i64::try_from(a)
-                        .ok()
-                        .and_then(SigAlg::from_cose)
-                        .ok_or_else(|| {
-                            verify(format!("signature algorithm {a} is not supported"))
-                        })?;
-                    p.alg = Some(alg.as_jws().to_string());
-                }
-                2 => {
-                    let Value::Array(arr) = v else {
-                        return Err(verify("COSE crit must be an array"));
-                    };
-                    for c in arr {
-                        match c {
-                            Value::Text(t) => p.crit.push(t),
-                            Value::Integer(i) => p.crit.push(i128::from(i).to_string()),
-                            _ => return Err(verify("COSE crit entries must be labels")),
-                        }
-                    }
-                }
-                3 => match v {
-                    Value::Text(t) => p.cty = Some(t),
-                    _ => return Err(verify("COSE content type must be a text string")),
-                },
-                other => p.rest.push((other.to_string(), HeaderValue::Other)),
+        let Some(label) = cbor_label(&k) else {
+            return Err(verify("COSE header labels must be integers or text"));
+        };
+        p.labels.push(label.clone());
+        match &label {
+            Label::Int(1) => {
+                let Value::Integer(a) = v else {
+                    return Err(verify("algorithm not supported"));
+                };
+                let a = i128::from(a);
+                let alg = i64::try_from(a)
+                    .ok()
+                    .and_then(SigAlg::from_cose)
+                    .ok_or_else(|| verify(format!("signature algorithm not supported: {a}")))?;
+                p.alg = Some(alg.as_jws().to_string());
+            }
+            Label::Int(2) => {
+                let Value::Array(arr) = v else {
+                    return Err(verify("invalid crit header"));
+                };
+                p.crit = Some(arr.iter().filter_map(cbor_label).collect());
+            }
+            Label::Int(3) => match v {
+                Value::Text(t) => p.cty = Some(t),
+                _ => return Err(verify("content type should be of 'tstr' type")),
             },
-            Value::Text(key) => {
-                let value = match key.as_str() {
-                    HDR_SIGNING_TIME | HDR_AUTHENTIC_SIGNING_TIME | HDR_EXPIRY => {
-                        HeaderValue::Time(cose_time(&key, v)?)
-                    }
-                    _ => match v {
+            Label::Text(key) if SYSTEM_HEADERS.contains(&key.as_str()) => {
+                let name = SYSTEM_HEADERS
+                    .iter()
+                    .copied()
+                    .find(|h| h == key)
+                    .unwrap_or_default();
+                let value = if name == HDR_SIGNING_SCHEME {
+                    match v {
                         Value::Text(s) => HeaderValue::Str(s),
                         _ => HeaderValue::Other,
-                    },
+                    }
+                } else {
+                    HeaderValue::Time(cose_time(name, v)?)
                 };
-                p.rest.push((key, value));
+                p.set(name, Some(value));
             }
-            _ => return Err(verify("COSE header labels must be integers or text")),
+            _ => {
+                let value = match v {
+                    Value::Text(s) => HeaderValue::Str(s),
+                    _ => HeaderValue::Other,
+                };
+                p.ext.push((label, value));
+            }
         }
     }
     Ok(p)
 }
 
+/// notation-core-go's `parseTime`: a tag 1 date-time (what fxamacker/cbor decodes to a
+/// `time.Time` and notation accepts); any other value is refused.
 fn cose_time(key: &str, v: Value) -> Result<OffsetDateTime, Stage> {
+    let what = if key == HDR_EXPIRY {
+        "invalid expiry"
+    } else {
+        "invalid signingTime"
+    };
     match v {
         Value::Tag(1, inner) => {
-            let secs = match *inner {
+            let t = match *inner {
                 Value::Integer(i) => i64::try_from(i128::from(i))
-                    .map_err(|_| verify(format!("header {key:?} time is out of range")))?,
-                Value::Float(f) if f.is_finite() => f.trunc() as i64,
-                _ => return Err(verify(format!("header {key:?} time value is not a number"))),
+                    .ok()
+                    .and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok()),
+                Value::Float(f) if f.is_finite() => {
+                    let secs = f.trunc();
+                    let nanos = ((f - secs) * 1e9) as i64;
+                    OffsetDateTime::from_unix_timestamp(secs as i64)
+                        .ok()
+                        .and_then(|t| t.checked_add(time::Duration::nanoseconds(nanos)))
+                }
+                _ => None,
             };
-            OffsetDateTime::from_unix_timestamp(secs)
-                .map_err(|_| verify(format!("header {key:?} time is out of range")))
+            t.ok_or_else(|| verify(format!("{what}: header {key:?} time value is out of range")))
         }
-        Value::Tag(_, _) => Err(verify("only Tag `1` Datetime CBOR object is supported")),
-        _ => Err(verify(format!(
-            "header {key:?} time value does not have a tag"
+        Value::Tag(0, _) => Err(verify(format!(
+            "{what}: only Tag `1` Datetime CBOR object is supported"
         ))),
+        _ => Err(verify(format!("{what}: invalid timeValue type"))),
     }
 }

@@ -25,6 +25,7 @@ pub mod docker;
 pub mod drain;
 pub mod engine;
 pub mod envelope;
+pub mod gocompat;
 pub mod http;
 pub mod layout;
 pub mod listen;
