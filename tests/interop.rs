@@ -632,3 +632,640 @@ fn registry_down_or_hanging_is_a_clear_denial() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("denied"), "{err}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Drop-in: envelopes crafted at the edges of the Go decoders, and every `notation verify` flag,
+// through both CLIs.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+
+/// Both CLIs on the same command line (pullguard gets `--policy-dir` in front).
+struct Both {
+    n: std::process::Output,
+    p: std::process::Output,
+}
+
+impl Both {
+    fn summary(&self) -> String {
+        format!(
+            "notation: exit {:?}\n  stdout: {}\n  stderr: {}\npullguard: exit {:?}\n  stdout: {}\n  stderr: {}",
+            self.n.status.code(),
+            String::from_utf8_lossy(&self.n.stdout),
+            String::from_utf8_lossy(&self.n.stderr),
+            self.p.status.code(),
+            String::from_utf8_lossy(&self.p.stdout),
+            String::from_utf8_lossy(&self.p.stderr)
+        )
+    }
+
+    /// Same exit code and byte-identical stdout.
+    fn assert_same(&self, what: &str) {
+        assert_eq!(
+            self.n.status.code(),
+            self.p.status.code(),
+            "{what}: exit codes differ\n{}",
+            self.summary()
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&self.n.stdout),
+            String::from_utf8_lossy(&self.p.stdout),
+            "{what}: stdout differs\n{}",
+            self.summary()
+        );
+    }
+}
+
+impl Fixture {
+    fn both(&self, args: &[&str], env: &[(&str, &str)]) -> Both {
+        let mut n = self.notation();
+        n.arg("verify").args(args);
+        let mut p = pullguard();
+        p.env("XDG_CONFIG_HOME", &self.home)
+            .arg("verify")
+            .arg("--policy-dir")
+            .arg(self.dir())
+            .args(args)
+            .env_remove("PULLGUARD_LOG");
+        for (k, v) in env {
+            n.env(k, v);
+            p.env(k, v);
+        }
+        let both = Both {
+            n: run(&mut n),
+            p: run(&mut p),
+        };
+        exit_code(&both.p);
+        both
+    }
+
+    fn payload_for(&self, digest: &str) -> Vec<u8> {
+        let r = format!("{}/{}@{digest}", self.registry, self.repo);
+        let m = run_ok(Command::new("crane").args(["manifest", "--insecure", &r]));
+        let v: serde_json::Value = serde_json::from_str(&m).unwrap();
+        payload(v["mediaType"].as_str().unwrap(), digest, m.len() as i64)
+    }
+
+    fn attach_to(&self, digest: &str, envelope: &[u8], media_type: &str) {
+        let saved = format!("{}/{}@{digest}", self.registry, self.repo);
+        let file = if media_type == "application/cose" {
+            "sig.cose"
+        } else {
+            "sig.jws"
+        };
+        let dir = self
+            .home
+            .join(format!("sig-{}", SEQ.fetch_add(1, Ordering::SeqCst)));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(file), envelope).unwrap();
+        run_ok(Command::new("oras").current_dir(&dir).args([
+            "attach",
+            "--plain-http",
+            "--disable-path-validation",
+            "--artifact-type",
+            "application/vnd.cncf.notary.signature",
+            &saved,
+            &format!("{file}:{media_type}"),
+        ]));
+    }
+}
+
+/// A flattened JWS over the exact segment strings given (so that a test can put newlines or
+/// odd trailing bits into them); `header` is the unprotected header.
+fn jws_from_segments(
+    pki: &Pki,
+    protected_seg: &str,
+    payload_seg: &str,
+    header: serde_json::Value,
+) -> Vec<u8> {
+    let sig = pki.raw_sign(format!("{protected_seg}.{payload_seg}").as_bytes(), false);
+    serde_json::to_vec(&serde_json::json!({
+        "payload": payload_seg,
+        "protected": protected_seg,
+        "header": header,
+        "signature": URL_SAFE_NO_PAD.encode(sig),
+    }))
+    .unwrap()
+}
+
+fn x5c(pki: &Pki) -> Vec<String> {
+    pki.chain()
+        .iter()
+        .map(|c| STANDARD.encode(c.to_der().unwrap()))
+        .collect()
+}
+
+/// Set the unused low bits of the last base64 character (before any padding).
+fn set_trailing_bits(b64: &str) -> String {
+    const ALPHA: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const STD_ALPHA: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let body = b64.trim_end_matches('=');
+    let pad = b64.len() - body.len();
+    let unused_bits = match body.len() % 4 {
+        2 => 4,
+        3 => 2,
+        _ => return b64.to_string(),
+    };
+    let alpha = if b64.contains(['+', '/']) || pad > 0 {
+        STD_ALPHA
+    } else {
+        ALPHA
+    };
+    let last = *body.as_bytes().last().unwrap();
+    let idx = alpha.iter().position(|c| *c == last).unwrap();
+    let tweaked = alpha[idx | ((1 << unused_bits) - 1)] as char;
+    format!("{}{tweaked}{}", &body[..body.len() - 1], "=".repeat(pad))
+}
+
+/// A raw JSON protected header for the x509 scheme; `fields` is inserted verbatim.
+fn raw_protected(alg: &str, fields: &str) -> String {
+    format!(
+        r#"{{"alg":"{alg}","cty":"application/vnd.cncf.notary.payload.v1+json","io.cncf.notary.signingScheme":"notary.x509"{fields}}}"#
+    )
+}
+
+/// A COSE_Sign1 message from raw protected-header bytes and an unprotected header built by
+/// `unprotected` (given the chain); `prefix` replaces the usual tag-18 + array(4) bytes.
+fn cose_raw(pki: &Pki, protected: &[u8], payload: &[u8], unprotected: &[u8]) -> Vec<u8> {
+    use ciborium::Value;
+    let tbs = Value::Array(vec![
+        Value::Text("Signature1".into()),
+        Value::Bytes(protected.to_vec()),
+        Value::Bytes(vec![]),
+        Value::Bytes(payload.to_vec()),
+    ]);
+    let mut tbs_bytes = Vec::new();
+    ciborium::into_writer(&tbs, &mut tbs_bytes).unwrap();
+    let sig = pki.raw_sign(&tbs_bytes, true);
+    let mut out = vec![0xd2, 0x84];
+    let enc = |v: &Value| {
+        let mut b = Vec::new();
+        ciborium::into_writer(v, &mut b).unwrap();
+        b
+    };
+    out.extend(enc(&Value::Bytes(protected.to_vec())));
+    out.extend(unprotected);
+    out.extend(enc(&Value::Bytes(payload.to_vec())));
+    out.extend(enc(&Value::Bytes(sig)));
+    out
+}
+
+fn cbor(v: &ciborium::Value) -> Vec<u8> {
+    let mut b = Vec::new();
+    ciborium::into_writer(v, &mut b).unwrap();
+    b
+}
+
+fn cose_chain(pki: &Pki) -> ciborium::Value {
+    ciborium::Value::Array(
+        pki.chain()
+            .iter()
+            .map(|c| ciborium::Value::Bytes(c.to_der().unwrap()))
+            .collect(),
+    )
+}
+
+/// The usual protected-header pairs of a COSE x509 signature (alg, cty, scheme, signing time,
+/// crit), for tests to edit.
+fn cose_pairs(pki: &Pki, signing_time: i64) -> Vec<(ciborium::Value, ciborium::Value)> {
+    use ciborium::Value;
+    let (_, alg, _) = alg_for(pki.spec);
+    vec![
+        (Value::Integer(1.into()), Value::Integer(alg.into())),
+        (
+            Value::Integer(2.into()),
+            Value::Array(vec![Value::Text("io.cncf.notary.signingScheme".into())]),
+        ),
+        (
+            Value::Integer(3.into()),
+            Value::Text("application/vnd.cncf.notary.payload.v1+json".into()),
+        ),
+        (
+            Value::Text("io.cncf.notary.signingScheme".into()),
+            Value::Text("notary.x509".into()),
+        ),
+        (
+            Value::Text("io.cncf.notary.signingTime".into()),
+            Value::Tag(1, Box::new(Value::Integer(signing_time.into()))),
+        ),
+    ]
+}
+
+#[test]
+fn envelope_edge_cases_get_notations_verdict() {
+    use ciborium::Value;
+    let reg = peers().registry;
+    let (f, pki) = made(&reg, "edges", KeySpec::Rsa(2048), CertOpts::default());
+    let now = time::OffsetDateTime::now_utc();
+    let day = |d: i64| (now + time::Duration::days(d)).date();
+    let date = day(-1).to_string();
+    let ts = |rest: &str| format!("{date}T{rest}");
+    let t0 = unix(-1);
+    let unprot = |extra: Vec<(Value, Value)>| {
+        let mut m = vec![(Value::Integer(33.into()), cose_chain(&pki))];
+        m.extend(extra);
+        cbor(&Value::Map(m))
+    };
+
+    type Build<'a> = Box<dyn Fn(&[u8]) -> (Vec<u8>, &'static str) + 'a>;
+    let jws_time = |time: String| -> Build {
+        let pki = &pki;
+        Box::new(move |payload: &[u8]| {
+            let p = raw_protected(
+                "PS256",
+                &format!(
+                    r#","io.cncf.notary.signingTime":"{time}","crit":["io.cncf.notary.signingScheme"]"#
+                ),
+            );
+            (
+                jws_from_segments(
+                    pki,
+                    &URL_SAFE_NO_PAD.encode(p),
+                    &URL_SAFE_NO_PAD.encode(payload),
+                    serde_json::json!({"x5c": x5c(pki)}),
+                ),
+                "application/jose+json",
+            )
+        })
+    };
+    let jws_prot = |p: String| -> Build {
+        let pki = &pki;
+        Box::new(move |payload: &[u8]| {
+            (
+                jws_from_segments(
+                    pki,
+                    &URL_SAFE_NO_PAD.encode(&p),
+                    &URL_SAFE_NO_PAD.encode(payload),
+                    serde_json::json!({"x5c": x5c(pki)}),
+                ),
+                "application/jose+json",
+            )
+        })
+    };
+    let jws_raw = |fields: String| jws_prot(raw_protected("PS256", &fields));
+    let good_time = ts("03:04:05Z");
+    let crit_scheme = r#","crit":["io.cncf.notary.signingScheme"]"#;
+    type Edit = Box<dyn Fn(&mut Vec<(Value, Value)>)>;
+    let cose_with = |edit: Edit, unprotected: Vec<u8>| -> Build {
+        let pki = &pki;
+        Box::new(move |payload: &[u8]| {
+            let mut pairs = cose_pairs(pki, t0);
+            edit(&mut pairs);
+            (
+                cose_raw(pki, &cbor(&Value::Map(pairs)), payload, &unprotected),
+                "application/cose",
+            )
+        })
+    };
+
+    // (case, expected notation verdict from the Go rules, envelope)
+    let cases: Vec<(&str, bool, Build)> = vec![
+        ("jws: baseline", true, jws_time(good_time.clone())),
+        (
+            "jws time: lowercase t",
+            false,
+            jws_time(format!("{date}t03:04:05Z")),
+        ),
+        ("jws time: lowercase z", false, jws_time(ts("03:04:05z"))),
+        (
+            "jws time: space separator",
+            false,
+            jws_time(format!("{date} 03:04:05Z")),
+        ),
+        (
+            "jws time: comma fraction (Go's generic parser)",
+            true,
+            jws_time(ts("03:04:05,5Z")),
+        ),
+        (
+            "jws time: one-digit hour (Go's generic parser)",
+            true,
+            jws_time(ts("3:04:05Z")),
+        ),
+        (
+            "jws time: offset +24:00",
+            true,
+            jws_time(ts("03:04:05+24:00")),
+        ),
+        (
+            "jws time: offset +25:00",
+            false,
+            jws_time(ts("03:04:05+25:00")),
+        ),
+        (
+            "jws time: offset without colon",
+            false,
+            jws_time(ts("03:04:05+0100")),
+        ),
+        (
+            "jws time: 12 fraction digits",
+            true,
+            jws_time(ts("03:04:05.123456789123Z")),
+        ),
+        ("jws time: no zone", false, jws_time(ts("03:04:05"))),
+        (
+            "jws time: JSON escape (Go parses the raw text)",
+            false,
+            jws_time(format!("\\u0032{}", &good_time[1..])),
+        ),
+        (
+            "jws: \"Cty\" (Go matches struct fields case-insensitively)",
+            true,
+            jws_prot(
+                raw_protected(
+                    "PS256",
+                    &format!(r#","io.cncf.notary.signingTime":"{good_time}"{crit_scheme}"#),
+                )
+                .replace("\"cty\"", "\"Cty\""),
+            ),
+        ),
+        (
+            "jws: \"IO.CNCF.NOTARY.SIGNINGTIME\"",
+            true,
+            jws_raw(format!(
+                r#","IO.CNCF.NOTARY.SIGNINGTIME":"{good_time}"{crit_scheme}"#
+            )),
+        ),
+        (
+            "jws: duplicate signingScheme, the last one valid",
+            true,
+            jws_raw(format!(
+                r#","io.cncf.notary.signingScheme":"bogus","io.cncf.notary.signingScheme":"notary.x509","io.cncf.notary.signingTime":"{good_time}"{crit_scheme}"#
+            )),
+        ),
+        (
+            "jws crit: signingTime marked critical (not allowed for JWS)",
+            false,
+            jws_raw(format!(
+                r#","io.cncf.notary.signingTime":"{good_time}","crit":["io.cncf.notary.signingScheme","io.cncf.notary.signingTime"]"#
+            )),
+        ),
+        (
+            "jws crit: signingScheme twice",
+            false,
+            jws_raw(format!(
+                r#","io.cncf.notary.signingTime":"{good_time}","crit":["io.cncf.notary.signingScheme","io.cncf.notary.signingScheme"]"#
+            )),
+        ),
+        (
+            "jws crit: empty",
+            false,
+            jws_raw(format!(
+                r#","io.cncf.notary.signingTime":"{good_time}","crit":[]"#
+            )),
+        ),
+        (
+            "jws: zero expiry, not critical (Go: IsZero, ignored)",
+            true,
+            jws_raw(format!(
+                r#","io.cncf.notary.signingTime":"{good_time}","io.cncf.notary.expiry":"0001-01-01T00:00:00Z"{crit_scheme}"#
+            )),
+        ),
+        (
+            "jws: expiry not marked critical",
+            false,
+            jws_raw(format!(
+                r#","io.cncf.notary.signingTime":"{good_time}","io.cncf.notary.expiry":"{}T00:00:00Z"{crit_scheme}"#,
+                day(30)
+            )),
+        ),
+        ("jws: x5c with \\r\\n in the base64", true, {
+            let pki = &pki;
+            let good_time = good_time.clone();
+            Box::new(move |payload: &[u8]| {
+                let p = raw_protected(
+                    "PS256",
+                    &format!(r#","io.cncf.notary.signingTime":"{good_time}"{crit_scheme}"#),
+                );
+                let chain: Vec<String> = x5c(pki)
+                    .into_iter()
+                    .map(|c| format!("{}\r\n{}", &c[..64], &c[64..]))
+                    .collect();
+                (
+                    jws_from_segments(
+                        pki,
+                        &URL_SAFE_NO_PAD.encode(p),
+                        &URL_SAFE_NO_PAD.encode(payload),
+                        serde_json::json!({ "x5c": chain }),
+                    ),
+                    "application/jose+json",
+                )
+            })
+        }),
+        ("jws: x5c with non-zero unused bits", true, {
+            let pki = &pki;
+            let good_time = good_time.clone();
+            Box::new(move |payload: &[u8]| {
+                let p = raw_protected(
+                    "PS256",
+                    &format!(r#","io.cncf.notary.signingTime":"{good_time}"{crit_scheme}"#),
+                );
+                let chain: Vec<String> = x5c(pki).iter().map(|c| set_trailing_bits(c)).collect();
+                (
+                    jws_from_segments(
+                        pki,
+                        &URL_SAFE_NO_PAD.encode(p),
+                        &URL_SAFE_NO_PAD.encode(payload),
+                        serde_json::json!({ "x5c": chain }),
+                    ),
+                    "application/jose+json",
+                )
+            })
+        }),
+        (
+            "jws: segments with non-zero unused bits and a newline",
+            true,
+            {
+                let pki = &pki;
+                let good_time = good_time.clone();
+                Box::new(move |payload: &[u8]| {
+                    // Pad the header so that its base64url leaves unused bits.
+                    let mut p = raw_protected(
+                        "PS256",
+                        &format!(r#","io.cncf.notary.signingTime":"{good_time}"{crit_scheme}"#),
+                    );
+                    while p.len().is_multiple_of(3) {
+                        p.insert(1, ' ');
+                    }
+                    let prot = set_trailing_bits(&URL_SAFE_NO_PAD.encode(&p));
+                    let mut pl = URL_SAFE_NO_PAD.encode(payload);
+                    pl.insert(8, '\n');
+                    (
+                        jws_from_segments(pki, &prot, &pl, serde_json::json!({"x5c": x5c(pki)})),
+                        "application/jose+json",
+                    )
+                })
+            },
+        ),
+        (
+            "cose: baseline",
+            true,
+            cose_with(Box::new(|_| {}), unprot(vec![])),
+        ),
+        (
+            "cose: duplicate key in the protected header",
+            false,
+            cose_with(
+                Box::new(|p| {
+                    p.push((
+                        Value::Integer(3.into()),
+                        Value::Text("application/vnd.cncf.notary.payload.v1+json".into()),
+                    ))
+                }),
+                unprot(vec![]),
+            ),
+        ),
+        (
+            "cose: duplicate key in the unprotected header",
+            false,
+            cose_with(
+                Box::new(|_| {}),
+                unprot(vec![
+                    (
+                        Value::Text("io.cncf.notary.signingAgent".into()),
+                        Value::Text("a".into()),
+                    ),
+                    (
+                        Value::Text("io.cncf.notary.signingAgent".into()),
+                        Value::Text("b".into()),
+                    ),
+                ]),
+            ),
+        ),
+        (
+            "cose crit: signingTime marked critical (allowed for COSE)",
+            true,
+            cose_with(
+                Box::new(|p| {
+                    p[1].1 = Value::Array(vec![
+                        Value::Text("io.cncf.notary.signingScheme".into()),
+                        Value::Text("io.cncf.notary.signingTime".into()),
+                    ])
+                }),
+                unprot(vec![]),
+            ),
+        ),
+        (
+            "cose crit: absent",
+            false,
+            cose_with(
+                Box::new(|p| {
+                    p.remove(1);
+                }),
+                unprot(vec![]),
+            ),
+        ),
+        (
+            "cose crit: empty",
+            false,
+            cose_with(Box::new(|p| p[1].1 = Value::Array(vec![])), unprot(vec![])),
+        ),
+        (
+            "cose: authenticSigningTime beside signingTime for notary.x509 (not checked for COSE)",
+            true,
+            cose_with(
+                Box::new(move |p| {
+                    p.push((
+                        Value::Text("io.cncf.notary.authenticSigningTime".into()),
+                        Value::Tag(1, Box::new(Value::Integer(t0.into()))),
+                    ))
+                }),
+                unprot(vec![]),
+            ),
+        ),
+        (
+            "cose: signing time without tag 1",
+            false,
+            cose_with(
+                Box::new(move |p| p[4].1 = Value::Integer(t0.into())),
+                unprot(vec![]),
+            ),
+        ),
+        (
+            "cose: a tag in the unprotected header",
+            false,
+            cose_with(
+                Box::new(|_| {}),
+                unprot(vec![(
+                    Value::Text("io.cncf.notary.signingAgent".into()),
+                    Value::Tag(32, Box::new(Value::Text("x".into()))),
+                )]),
+            ),
+        ),
+        ("cose: indefinite-length crit array", false, {
+            let pki = &pki;
+            let unprotected = unprot(vec![]);
+            Box::new(move |payload: &[u8]| {
+                let mut prot = cbor(&Value::Map(cose_pairs(pki, t0)));
+                // crit is [tstr]: 0x81 -> 0x9f ... 0xff
+                let crit_at = prot.windows(2).position(|w| w == [0x02, 0x81]).unwrap() + 1;
+                prot[crit_at] = 0x9f;
+                let end = crit_at + 1 + 1 + "io.cncf.notary.signingScheme".len();
+                prot.insert(end, 0xff);
+                (
+                    cose_raw(pki, &prot, payload, &unprotected),
+                    "application/cose",
+                )
+            })
+        }),
+        ("cose: indefinite-length unprotected map", false, {
+            let pki = &pki;
+            Box::new(move |payload: &[u8]| {
+                let mut u = vec![0xbf];
+                u.extend(cbor(&Value::Integer(33.into())));
+                u.extend(cbor(&cose_chain(pki)));
+                u.push(0xff);
+                let prot = cbor(&Value::Map(cose_pairs(pki, t0)));
+                (cose_raw(pki, &prot, payload, &u), "application/cose")
+            })
+        }),
+        ("cose: trailing byte", false, {
+            let pki = &pki;
+            let unprotected = unprot(vec![]);
+            Box::new(move |payload: &[u8]| {
+                let prot = cbor(&Value::Map(cose_pairs(pki, t0)));
+                let mut m = cose_raw(pki, &prot, payload, &unprotected);
+                m.push(0x00);
+                (m, "application/cose")
+            })
+        }),
+        ("cose: tag 18 in two bytes", false, {
+            let pki = &pki;
+            let unprotected = unprot(vec![]);
+            Box::new(move |payload: &[u8]| {
+                let prot = cbor(&Value::Map(cose_pairs(pki, t0)));
+                let m = cose_raw(pki, &prot, payload, &unprotected);
+                let mut out = vec![0xd8, 0x12];
+                out.extend(&m[1..]);
+                (out, "application/cose")
+            })
+        }),
+    ];
+
+    let mut table =
+        String::from("| case | expected (Go rules) | notation | pullguard |\n|---|---|---|---|\n");
+    let mut mismatches = Vec::new();
+    for (i, (name, expected, build)) in cases.iter().enumerate() {
+        let digest = f.push_image(&format!("e{i}"), &format!("edge case {i}: {name}"));
+        let (envelope, media_type) = build(&f.payload_for(&digest));
+        f.attach_to(&digest, &envelope, media_type);
+        let reference = format!("{}/{}@{digest}", f.registry, f.repo);
+        let both = f.both(&["--insecure-registry", &reference], &[]);
+        let (n, p) = (both.n.status.success(), both.p.status.success());
+        table.push_str(&format!("| {name} | {expected} | {n} | {p} |\n"));
+        if n != *expected || p != n {
+            mismatches.push(format!(
+                "{name}: expected {expected}, notation {n}, pullguard {p}\n{}",
+                both.summary()
+            ));
+        } else {
+            both.assert_same(name);
+        }
+    }
+    println!("{table}");
+    assert!(
+        mismatches.is_empty(),
+        "{table}\n{}",
+        mismatches.join("\n\n")
+    );
+}

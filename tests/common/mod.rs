@@ -172,7 +172,7 @@ impl Pki {
         std::fs::write(d.join("root.pem"), self.root.to_pem().unwrap()).unwrap();
     }
 
-    fn raw_sign(&self, input: &[u8], cose: bool) -> Vec<u8> {
+    pub fn raw_sign(&self, input: &[u8], cose: bool) -> Vec<u8> {
         let md = alg_for(self.spec).2;
         let mut s = Signer::new(md, &self.leaf_key).unwrap();
         match self.spec {
