@@ -1269,3 +1269,393 @@ fn envelope_edge_cases_get_notations_verdict() {
         mismatches.join("\n\n")
     );
 }
+
+/// The tag-schema referrers index of `digest` (registry 2.8 has no Referrers API), edited and
+/// pushed back, so that a signature notation would stop on comes first.
+impl Fixture {
+    fn referrers_tag(&self, digest: &str) -> String {
+        format!(
+            "{}/{}:{}",
+            self.registry,
+            self.repo,
+            digest.replace(':', "-")
+        )
+    }
+
+    fn edit_referrers(&self, digest: &str, edit: impl Fn(&mut Vec<serde_json::Value>)) {
+        let tag = self.referrers_tag(digest);
+        let idx = run_ok(Command::new("crane").args(["manifest", "--insecure", &tag]));
+        let mut v: serde_json::Value = serde_json::from_str(&idx).unwrap();
+        let mut list = v["manifests"].as_array().cloned().unwrap_or_default();
+        edit(&mut list);
+        v["manifests"] = list.into();
+        let file = self
+            .home
+            .join(format!("index-{}.json", SEQ.fetch_add(1, Ordering::SeqCst)));
+        std::fs::write(&file, v.to_string()).unwrap();
+        run_ok(Command::new("oras").args([
+            "manifest",
+            "push",
+            "--plain-http",
+            "--media-type",
+            "application/vnd.oci.image.index.v1+json",
+            &tag,
+            file.to_str().unwrap(),
+        ]));
+    }
+}
+
+#[test]
+fn signature_discovery_stops_where_notation_stops() {
+    // registry 2.8: the tag schema, whose index a test can rewrite.
+    let reg = peers().registry;
+    let f = Fixture::new(&reg, "discovery");
+    let sign = |digest: &str| {
+        run_ok(f.notation().args([
+            "sign",
+            "--insecure-registry",
+            &format!("{}/{}@{digest}", f.registry, f.repo),
+        ]));
+    };
+    // (case, expected notation verdict, edit of the index whose only entry is a good signature)
+    type Edit = Box<dyn Fn(&mut Vec<serde_json::Value>)>;
+    let cases: Vec<(&str, bool, Edit)> = vec![
+        ("unchanged", true, Box::new(|_| {})),
+        (
+            "an index-typed entry first",
+            false,
+            Box::new(move |l| {
+                let mut bad = l[0].clone();
+                bad["mediaType"] = "application/vnd.oci.image.index.v1+json".into();
+                l.insert(0, bad);
+            }),
+        ),
+        (
+            "an entry whose size is wrong, first",
+            false,
+            Box::new(move |l| {
+                let mut bad = l[0].clone();
+                bad["size"] = (bad["size"].as_i64().unwrap() + 1).into();
+                l.insert(0, bad);
+            }),
+        ),
+        (
+            "an entry of another artifact type first (filtered out)",
+            true,
+            Box::new(move |l| {
+                let mut other = l[0].clone();
+                other["artifactType"] = "application/example".into();
+                other["size"] = 1.into();
+                l.insert(0, other);
+            }),
+        ),
+        (
+            "the good signature first, a broken entry after",
+            true,
+            Box::new(move |l| {
+                let mut bad = l[0].clone();
+                bad["mediaType"] = "application/vnd.oci.image.index.v1+json".into();
+                l.push(bad);
+            }),
+        ),
+    ];
+    let mut table =
+        String::from("| index | expected | notation | pullguard |\n|---|---|---|---|\n");
+    let mut mismatches = Vec::new();
+    for (i, (name, expected, edit)) in cases.iter().enumerate() {
+        let digest = f.push_image(&format!("d{i}"), &format!("discovery {i}"));
+        sign(&digest);
+        f.edit_referrers(&digest, edit);
+        let reference = format!("{}/{}@{digest}", f.registry, f.repo);
+        let both = f.both(&["--insecure-registry", &reference], &[]);
+        let (n, p) = (both.n.status.success(), both.p.status.success());
+        table.push_str(&format!("| {name} | {expected} | {n} | {p} |\n"));
+        if n != *expected || p != n {
+            mismatches.push(format!("{name}: expected {expected}\n{}", both.summary()));
+            continue;
+        }
+        both.assert_same(name);
+        if !n {
+            // Both stop with the retrieval error, not "all signatures failed".
+            let err = String::from_utf8_lossy(&both.p.stderr);
+            assert!(
+                err.contains(
+                    "Error: signature verification failed: unable to retrieve digital signature"
+                ),
+                "{name}: {}",
+                both.summary()
+            );
+            assert!(
+                String::from_utf8_lossy(&both.n.stderr).contains(
+                    "Error: signature verification failed: unable to retrieve digital signature"
+                ),
+                "{name}: {}",
+                both.summary()
+            );
+        }
+    }
+    println!("{table}");
+    assert!(
+        mismatches.is_empty(),
+        "{table}\n{}",
+        mismatches.join("\n\n")
+    );
+
+    // First in the index: an image manifest with two layers, listed as a signature (notation:
+    // "exactly one signature envelope blob"), or a Docker manifest under an OCI media type
+    // (oras-go: "mismatch response Content-Type"). Then a good signature.
+    let docker_digest = f.digest.clone();
+    let docker_size =
+        run_ok(Command::new("crane").args(["manifest", "--insecure", &f.by_digest()])).len();
+    let work = f.home.join("two-layers");
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::write(work.join("a.txt"), "a").unwrap();
+    std::fs::write(work.join("b.txt"), "b").unwrap();
+    let two_layers = format!("{}/{}:two-layers", f.registry, f.repo);
+    run_ok(Command::new("oras").current_dir(&work).args([
+        "push",
+        "--plain-http",
+        "--disable-path-validation",
+        &two_layers,
+        "a.txt",
+        "b.txt",
+    ]));
+    let m = run_ok(Command::new("crane").args(["manifest", "--insecure", &two_layers]));
+    let two_digest = run_ok(Command::new("crane").args(["digest", "--insecure", &two_layers]))
+        .trim()
+        .to_string();
+    for (name, bad_digest, bad_size, needle) in [
+        (
+            "two layers",
+            two_digest.clone(),
+            m.len(),
+            "signature manifest requries exactly one signature envelope blob, got 2",
+        ),
+        (
+            "a Docker manifest as OCI",
+            docker_digest,
+            docker_size,
+            "mismatch response Content-Type \"application/vnd.docker.distribution.manifest.v2+json\": expect \"application/vnd.oci.image.manifest.v1+json\"",
+        ),
+    ] {
+        let digest = f.push_image(&format!("first-{}", name.len()), name);
+        sign(&digest);
+        f.edit_referrers(&digest, |l| {
+            let mut bad = l[0].clone();
+            bad["digest"] = bad_digest.clone().into();
+            bad["size"] = (bad_size as i64).into();
+            l.insert(0, bad);
+        });
+        let reference = format!("{}/{}@{digest}", f.registry, f.repo);
+        let both = f.both(&["--insecure-registry", &reference], &[]);
+        assert!(!both.n.status.success(), "{name}: {}", both.summary());
+        both.assert_same(name);
+        for out in [&both.n, &both.p] {
+            assert!(
+                String::from_utf8_lossy(&out.stderr).contains(needle),
+                "{name}: {}",
+                both.summary()
+            );
+        }
+    }
+}
+
+#[test]
+fn every_notation_verify_flag_works_the_same() {
+    let reg = peers().registry;
+    let f = Fixture::new(&reg, "flags");
+    f.notation_sign(&["--user-metadata", "team=blue"]);
+    let by_digest = f.by_digest();
+    let by_tag = f.by_tag("1");
+    let unsigned_digest = f.push_image("unsigned", "nobody signed this");
+    let unsigned = format!("{}/{}@{unsigned_digest}", f.registry, f.repo);
+    let no_tag = format!("{}/{}", f.registry, f.repo);
+    let missing_tag = format!("{}/{}:no-such-tag", f.registry, f.repo);
+    let ir = "--insecure-registry";
+    let exp = [("NOTATION_EXPERIMENTAL", "1")];
+    let creds = [
+        ("NOTATION_USERNAME", "someone"),
+        ("NOTATION_PASSWORD", "secret"),
+    ];
+    // (args, env, expected exit code)
+    type Case<'a> = (Vec<&'a str>, &'a [(&'a str, &'a str)], i32);
+    let cases: Vec<Case> = vec![
+        (vec![ir, &by_digest], &[], 0),
+        (vec![ir, &by_tag], &[], 0),
+        (vec!["--insecure-registry=true", &by_digest], &[], 0),
+        (vec![ir, &by_digest, "ignored-extra-argument"], &[], 0),
+        (vec!["-d", ir, &by_digest], &[], 0),
+        (vec!["--debug", ir, &by_digest], &[], 0),
+        (vec!["-v", ir, &by_digest], &[], 0),
+        (vec!["--verbose", ir, &by_tag], &[], 0),
+        (
+            vec!["--debug=false", "--verbose=false", ir, &by_digest],
+            &[],
+            0,
+        ),
+        (vec!["-m", "team=blue", ir, &by_digest], &[], 0),
+        (vec!["--user-metadata", "team=blue", ir, &by_tag], &[], 0),
+        (vec!["--user-metadata=team=blue", ir, &by_digest], &[], 0),
+        (vec!["-m", "team=red", ir, &by_digest], &[], 1),
+        (
+            vec!["-m", "team=blue", "-m", "env=prod", ir, &by_digest],
+            &[],
+            1,
+        ),
+        (vec!["-m", "team", ir, &by_digest], &[], 1),
+        (vec!["-m", "=blue", ir, &by_digest], &[], 1),
+        (vec!["--plugin-config", "k=v", ir, &by_digest], &[], 0),
+        (vec!["--plugin-config", "k", ir, &by_digest], &[], 1),
+        (vec!["--max-signatures", "1", ir, &by_digest], &[], 0),
+        (vec!["--max-signatures=0x10", ir, &by_digest], &[], 0),
+        (vec!["--max-signatures", "0", ir, &by_digest], &[], 1),
+        (vec!["--max-signatures=-1", ir, &by_digest], &[], 1),
+        (vec!["--max-signatures", "x", ir, &by_digest], &[], 1),
+        (
+            vec!["-u", "someone", "-p", "secret", ir, &by_digest],
+            &[],
+            0,
+        ),
+        (
+            vec!["--username=someone", "--password=secret", ir, &by_tag],
+            &[],
+            0,
+        ),
+        (vec![ir, &by_digest], &creds, 0),
+        (vec!["--allow-referrers-api", ir, &by_digest], &exp, 0),
+        (vec!["--scope", "local/x", ir, &by_digest], &exp, 1),
+        (vec!["--scope", "local/x", ir, &by_digest], &[], 1),
+        (vec!["--oci-layout", "./nowhere:1"], &exp, 1),
+        (vec!["--no-such-flag", ir, &by_digest], &[], 1),
+        (vec!["-x", ir, &by_digest], &[], 1),
+        (vec![], &[], 1),
+        (vec![ir, &no_tag], &[], 1),
+        (vec![ir, "not-a-reference"], &[], 1),
+        (vec![ir, &unsigned], &[], 1),
+        (vec![ir, &missing_tag], &[], 1),
+        // Plain HTTP registry without the switch: both fail to reach it over TLS.
+        (vec![&by_digest], &[], 1),
+    ];
+    let mut table = String::from(
+        "| arguments | env | exit notation | exit pullguard | stdout equal |\n|---|---|---|---|---|\n",
+    );
+    for (args, env, want) in &cases {
+        let both = f.both(args, env);
+        let what = format!("{args:?} {env:?}");
+        let equal = both.n.stdout == both.p.stdout;
+        table.push_str(&format!(
+            "| `{}` | {} | {:?} | {:?} | {equal} |\n",
+            args.join(" "),
+            env.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(" "),
+            both.n.status.code(),
+            both.p.status.code()
+        ));
+        both.assert_same(&what);
+        assert_eq!(
+            both.n.status.code(),
+            Some(*want),
+            "{what}\n{}",
+            both.summary()
+        );
+    }
+    // --oci-layout with --scope, on a layout signed by `notation sign --oci-layout`.
+    let layout = f.home.join("layout");
+    run_ok(Command::new("oras").args([
+        "cp",
+        "--from-plain-http",
+        &by_tag,
+        "--to-oci-layout",
+        &format!("{}:v1", layout.display()),
+    ]));
+    let at_digest = format!("{}@{}", layout.display(), f.digest);
+    run_ok(f.notation().env("NOTATION_EXPERIMENTAL", "1").args([
+        "sign",
+        "--oci-layout",
+        &at_digest,
+    ]));
+    let at_tag = format!("{}:v1", layout.display());
+    for (args, want) in [
+        (
+            vec!["--oci-layout", "--scope", "local/app", at_tag.as_str()],
+            0,
+        ),
+        (
+            vec!["--oci-layout", "--scope=local/app", at_digest.as_str()],
+            0,
+        ),
+        (vec!["--oci-layout", at_tag.as_str()], 1),
+    ] {
+        let both = f.both(&args, &exp);
+        let what = format!("{args:?}");
+        table.push_str(&format!(
+            "| `{}` | NOTATION_EXPERIMENTAL | {:?} | {:?} | {} |\n",
+            args.join(" "),
+            both.n.status.code(),
+            both.p.status.code(),
+            both.n.stdout == both.p.stdout
+        ));
+        both.assert_same(&what);
+        assert_eq!(
+            both.n.status.code(),
+            Some(want),
+            "{what}\n{}",
+            both.summary()
+        );
+    }
+    println!("{table}");
+    // The user metadata table is on stdout, as notation prints it.
+    let both = f.both(&[ir, &by_digest], &[]);
+    let out = String::from_utf8_lossy(&both.p.stdout);
+    assert!(out.contains("team") && out.contains("blue"), "{out}");
+    // Plain HTTP without the switch: notation's words, and the flag named.
+    let err = String::from_utf8_lossy(&f.both(&[&by_digest], &[]).p.stderr).to_string();
+    assert!(
+        err.contains("http: server gave HTTP response to HTTPS client")
+            && err.contains("--insecure-registry"),
+        "{err}"
+    );
+}
+
+#[test]
+fn scope_without_oci_layout_cannot_pick_a_skip_policy() {
+    // Security regression: `--scope` once replaced the registry scope the policy is chosen
+    // by, so that a `skip` statement for another scope let an unsigned registry image through.
+    let reg = peers().registry;
+    let f = Fixture::new(&reg, "scope");
+    let policy = r#"{"version":"1.0","trustPolicies":[
+        {"name":"dev","registryScopes":["local/dev"],"signatureVerification":{"level":"skip"}},
+        {"name":"all","registryScopes":["*"],"signatureVerification":{"level":"strict"},"trustStores":["ca:pullguard.test"],"trustedIdentities":["*"]}]}"#;
+    std::fs::write(f.dir().join("trustpolicy.json"), policy).unwrap();
+    let unsigned = f.by_digest();
+    let exp = [("NOTATION_EXPERIMENTAL", "1")];
+    for args in [
+        vec!["--scope", "local/dev", "--insecure-registry", &unsigned],
+        vec!["--scope=local/dev", "--insecure-registry", &unsigned],
+    ] {
+        let both = f.both(&args, &exp);
+        both.assert_same(&format!("{args:?}"));
+        assert_eq!(both.p.status.code(), Some(1), "{}", both.summary());
+        let err = String::from_utf8_lossy(&both.p.stderr);
+        assert!(
+            err.contains(
+                "Error: if any flags in the group [oci-layout scope] are set they must all be set; missing [oci-layout]"
+            ),
+            "{err}"
+        );
+    }
+    // And a skip statement for the registry scope itself prints notation's line.
+    let policy = format!(
+        r#"{{"version":"1.0","trustPolicies":[{{"name":"skip","registryScopes":["{}/{}"],"signatureVerification":{{"level":"skip"}}}}]}}"#,
+        f.registry, f.repo
+    );
+    std::fs::write(f.dir().join("trustpolicy.json"), policy).unwrap();
+    let both = f.both(&["--insecure-registry", &unsigned], &[]);
+    both.assert_same("skip");
+    assert_eq!(both.p.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&both.p.stdout)
+            .starts_with("Trust policy is configured to skip signature verification for"),
+        "{}",
+        both.summary()
+    );
+}
