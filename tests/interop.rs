@@ -1659,3 +1659,59 @@ fn scope_without_oci_layout_cannot_pick_a_skip_policy() {
         both.summary()
     );
 }
+
+#[test]
+fn only_trustpolicy_json_is_read_by_verify_and_the_daemon_as_by_notation() {
+    // notation 1.3 reads trustpolicy.json only. With a trustpolicy.oci.json beside it that
+    // would skip verification, an unsigned image is still denied by all three, and pullguard
+    // says loudly that the other file is ignored.
+    let p = peers();
+    let f = Fixture::new(&p.registry, "policyfile");
+    let skip_all = r#"{"version":"1.0","trustPolicies":[{"name":"skip-all","registryScopes":["*"],"signatureVerification":{"level":"skip"}}]}"#;
+    std::fs::write(f.dir().join("trustpolicy.oci.json"), skip_all).unwrap();
+    let unsigned = f.by_digest();
+    let both = f.both(&["--insecure-registry", &unsigned], &[]);
+    both.assert_same("trustpolicy.oci.json beside trustpolicy.json");
+    assert_eq!(both.p.status.code(), Some(1), "{}", both.summary());
+    assert!(
+        String::from_utf8_lossy(&both.p.stderr).contains("Warning: ")
+            && String::from_utf8_lossy(&both.p.stderr).contains("trustpolicy.oci.json is ignored"),
+        "{}",
+        both.summary()
+    );
+    let check =
+        run(pullguard().args(["policy", "check", "--policy-dir", f.dir().to_str().unwrap()]));
+    assert!(
+        String::from_utf8_lossy(&check.stdout).contains("trustpolicy.oci.json is ignored"),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+
+    // The daemon: same file, same verdict, the same warning in its log.
+    let d = common::daemon::Daemon::start(&f.dir(), &p.docker_sock, &f.registry);
+    let out = run(d.ctl().args(["verify", &unsigned]));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        d.log().contains("trustpolicy.oci.json is ignored"),
+        "{}",
+        d.log()
+    );
+
+    // Only trustpolicy.oci.json: "not present" for all, and pullguard names the ignored file.
+    std::fs::remove_file(f.dir().join("trustpolicy.json")).unwrap();
+    let both = f.both(&["--insecure-registry", &unsigned], &[]);
+    both.assert_same("only trustpolicy.oci.json");
+    let err = String::from_utf8_lossy(&both.p.stderr);
+    assert!(
+        err.contains("Error: trust policy is not present")
+            && err.contains("trustpolicy.oci.json is ignored"),
+        "{}",
+        both.summary()
+    );
+}
