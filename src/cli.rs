@@ -173,9 +173,12 @@ struct VerifyArgs {
     #[arg(short = 'v', long, num_args = 0..=1, require_equals = true,
           default_missing_value = "true", value_parser = go_bool, value_name = "BOOL")]
     verbose: Option<bool>,
-    /// {key}={value} pairs for a verification plugin (pullguard runs none; checked and kept).
+    /// {key}={value} pairs passed as they are to the verification plugin a signature names.
     #[arg(long = "plugin-config", value_name = "KEY=VALUE")]
     plugin_config: Vec<String>,
+    /// Seconds a verification plugin may run, per call (default 10; pullguard's own bound).
+    #[arg(long = "plugin-timeout", value_name = "SECS")]
+    plugin_timeout: Option<u64>,
     /// {key}={value} pairs that must be present in the signature for successful verification.
     #[arg(short = 'm', long = "user-metadata", value_name = "KEY=VALUE")]
     user_metadata: Vec<String>,
@@ -624,7 +627,7 @@ fn verify_cli(args: &VerifyArgs, verbose: bool) -> Result<i32, String> {
     for w in &trust.warnings {
         eprintln!("Warning: {w}");
     }
-    let _plugin_config = flag_map(&args.plugin_config, "plugin-config")?;
+    let plugin_config = flag_map(&args.plugin_config, "plugin-config")?;
     let user_metadata = flag_map(&args.user_metadata, "user-metadata")?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -633,6 +636,10 @@ fn verify_cli(args: &VerifyArgs, verbose: bool) -> Result<i32, String> {
     let opts = VerifyOptions {
         max_signatures: usize::try_from(max_signatures).unwrap_or(usize::MAX),
         user_metadata,
+        plugins: crate::plugin::PluginSettings {
+            config: plugin_config,
+            timeout: args.plugin_timeout.map(Duration::from_secs),
+        },
         ..VerifyOptions::default()
     };
     let (outcome, resolved_name, tag) = if oci_layout {

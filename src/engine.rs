@@ -257,6 +257,7 @@ impl Engine {
                     scope: None,
                     revocation: self.revocation.clone(),
                     user_metadata: Default::default(),
+                    plugins: Default::default(),
                 };
                 let o = verify_target(&snap.trust, &source, image, &target, &opts).await;
                 (Arc::new(o), Instant::now())

@@ -52,6 +52,9 @@ impl SigningScheme {
 pub struct ExtendedAttribute {
     pub key: String,
     pub critical: bool,
+    /// The value, as JSON (what a verification plugin is sent).
+    #[serde(skip)]
+    pub value: serde_json::Value,
 }
 
 /// The descriptor a signature payload names (`targetArtifact`).
@@ -87,7 +90,10 @@ pub struct Envelope {
     pub signing_time: OffsetDateTime,
     pub expiry: Option<OffsetDateTime>,
     pub verification_plugin: Option<String>,
+    /// Extended attributes other than the two verification-plugin headers.
     pub extended: Vec<ExtendedAttribute>,
+    /// `io.cncf.notary.verificationPlugin` and `…MinVersion`, when present.
+    pub plugin_headers: Vec<ExtendedAttribute>,
     pub target: TargetArtifact,
     pub chain: Vec<Cert>,
     pub signature: Vec<u8>,
@@ -136,7 +142,20 @@ fn verify(e: impl Into<String>) -> Stage {
 enum HeaderValue {
     Str(String),
     Time(OffsetDateTime),
-    Other,
+    Other(serde_json::Value),
+}
+
+impl HeaderValue {
+    fn json(&self) -> serde_json::Value {
+        match self {
+            HeaderValue::Str(s) => serde_json::Value::String(s.clone()),
+            HeaderValue::Time(t) => serde_json::Value::String(
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default(),
+            ),
+            HeaderValue::Other(v) => v.clone(),
+        }
+    }
 }
 
 /// A header label: JWS names, COSE integers or text.
@@ -236,6 +255,7 @@ struct SignedAttrs {
     expiry: Option<OffsetDateTime>,
     plugin: Option<String>,
     extended: Vec<ExtendedAttribute>,
+    plugin_headers: Vec<ExtendedAttribute>,
 }
 
 /// The Notary system headers (notation-core-go's `headerKeys` minus alg/cty/crit).
@@ -389,14 +409,24 @@ fn check_signed_attrs(p: &Protected) -> Result<SignedAttrs, Stage> {
         Some(HeaderValue::Str(s)) => Some(s.clone()),
         Some(_) => return Err(verify(format!("{HDR_PLUGIN:?} header must be a string"))),
     };
+    let is_plugin_header =
+        |k: &Label| k.text() == Some(HDR_PLUGIN) || k.text() == Some(HDR_PLUGIN_MIN_VERSION);
+    let attr = |(k, v): &(Label, HeaderValue)| ExtendedAttribute {
+        key: k.to_string(),
+        critical: p.crit_has(k),
+        value: v.json(),
+    };
     let extended = p
         .ext
         .iter()
-        .filter(|(k, _)| k.text() != Some(HDR_PLUGIN) && k.text() != Some(HDR_PLUGIN_MIN_VERSION))
-        .map(|(k, _)| ExtendedAttribute {
-            key: k.to_string(),
-            critical: p.crit_has(k),
-        })
+        .filter(|(k, _)| !is_plugin_header(k))
+        .map(attr)
+        .collect();
+    let plugin_headers = p
+        .ext
+        .iter()
+        .filter(|(k, _)| is_plugin_header(k))
+        .map(attr)
         .collect();
     Ok(SignedAttrs {
         scheme,
@@ -404,6 +434,7 @@ fn check_signed_attrs(p: &Protected) -> Result<SignedAttrs, Stage> {
         expiry,
         plugin,
         extended,
+        plugin_headers,
     })
 }
 
@@ -482,6 +513,7 @@ fn finish(
         expiry: attrs.expiry,
         verification_plugin: attrs.plugin,
         extended: attrs.extended,
+        plugin_headers: attrs.plugin_headers,
         target: payload.target_artifact,
         chain,
         signature,
@@ -789,7 +821,7 @@ fn jws_protected(json: &[u8]) -> Result<Protected, Stage> {
         if !JWS_FIELDS.contains(&key.as_str()) {
             let v = match value {
                 serde_json::Value::String(s) => HeaderValue::Str(s),
-                _ => HeaderValue::Other,
+                other => HeaderValue::Other(other),
             };
             let label = Label::Text(key.clone());
             p.ext.retain(|(k, _)| *k != label);
@@ -1130,7 +1162,7 @@ fn cose_protected(map: Vec<(Value, Value)>) -> Result<Protected, Stage> {
                 let value = if name == HDR_SIGNING_SCHEME {
                     match v {
                         Value::Text(s) => HeaderValue::Str(s),
-                        _ => HeaderValue::Other,
+                        _ => HeaderValue::Other(serde_json::Value::Null),
                     }
                 } else {
                     HeaderValue::Time(cose_time(name, v)?)
@@ -1140,7 +1172,7 @@ fn cose_protected(map: Vec<(Value, Value)>) -> Result<Protected, Stage> {
             _ => {
                 let value = match v {
                     Value::Text(s) => HeaderValue::Str(s),
-                    _ => HeaderValue::Other,
+                    other => HeaderValue::Other(cbor_to_json(&other)),
                 };
                 p.ext.push((label, value));
             }
@@ -1178,5 +1210,38 @@ fn cose_time(key: &str, v: Value) -> Result<OffsetDateTime, Stage> {
             "{what}: only Tag `1` Datetime CBOR object is supported"
         ))),
         _ => Err(verify(format!("{what}: invalid timeValue type"))),
+    }
+}
+
+/// A CBOR value as JSON, the way Go's `encoding/json` would marshal what fxamacker/cbor
+/// decodes it to (byte strings as base64, maps with text keys; others stringified).
+fn cbor_to_json(v: &Value) -> serde_json::Value {
+    use base64::Engine as _;
+    match v {
+        Value::Integer(i) => {
+            let n = i128::from(*i);
+            i64::try_from(n).map_or(serde_json::Value::Null, |n| n.into())
+        }
+        Value::Bytes(b) => base64::engine::general_purpose::STANDARD.encode(b).into(),
+        Value::Float(f) => {
+            serde_json::Number::from_f64(*f).map_or(serde_json::Value::Null, Into::into)
+        }
+        Value::Text(t) => t.clone().into(),
+        Value::Bool(b) => (*b).into(),
+        Value::Null => serde_json::Value::Null,
+        Value::Tag(_, inner) => cbor_to_json(inner),
+        Value::Array(a) => a.iter().map(cbor_to_json).collect::<Vec<_>>().into(),
+        Value::Map(m) => serde_json::Value::Object(
+            m.iter()
+                .map(|(k, v)| {
+                    let key = match k {
+                        Value::Text(t) => t.clone(),
+                        other => cbor_to_json(other).to_string(),
+                    };
+                    (key, cbor_to_json(v))
+                })
+                .collect(),
+        ),
+        _ => serde_json::Value::Null,
     }
 }

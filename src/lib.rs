@@ -31,6 +31,7 @@ pub mod layout;
 pub mod listen;
 pub mod mirror;
 pub mod oci;
+pub mod plugin;
 pub mod policy;
 pub mod registry;
 pub mod revocation;

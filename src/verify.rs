@@ -251,6 +251,22 @@ pub async fn verify_envelope(
     now: OffsetDateTime,
     rev: &RevocationChecker,
 ) -> SignatureReport {
+    let plugins = crate::plugin::PluginOptions::for_config_dir(&cfg.dir);
+    verify_envelope_with(cfg, stmt, media_type, bytes, target, now, rev, &plugins).await
+}
+
+/// [`verify_envelope`] with the verification-plugin options (`--plugin-config`, bounds).
+#[allow(clippy::too_many_arguments)]
+pub async fn verify_envelope_with(
+    cfg: &TrustConfig,
+    stmt: &Statement,
+    media_type: &str,
+    bytes: &[u8],
+    target: &Descriptor,
+    now: OffsetDateTime,
+    rev: &RevocationChecker,
+    plugins: &crate::plugin::PluginOptions,
+) -> SignatureReport {
     let mut report = SignatureReport::new(sha256_digest(bytes), media_type);
     let level = &stmt.level;
     // Integrity is always enforced.
@@ -278,12 +294,18 @@ pub async fn verify_envelope(
     report.signing_agent = env.signing_agent.clone();
     report.user_metadata = env.target.annotations.clone();
 
-    if let Some(p) = &env.verification_plugin {
-        report.error = Some(format!(
-            "signature requires the verification plugin {p:?}; pullguard does not run verification plugins, so the signature cannot be verified"
-        ));
-        return report;
-    }
+    // notation-go: a named verification plugin is found and described before authenticity.
+    let plugin = match &env.verification_plugin {
+        None => None,
+        Some(_) => match crate::plugin::prepare(plugins, &env).await {
+            Ok(p) => Some(p),
+            Err(e) => {
+                report.error = Some(e);
+                return report;
+            }
+        },
+    };
+    let plugin_has = |cap: &str| plugin.as_ref().is_some_and(|p| p.has(cap));
 
     for kind in [
         ValidationType::Authenticity,
@@ -292,6 +314,13 @@ pub async fn verify_envelope(
         ValidationType::Revocation,
     ] {
         let action = level.action(kind);
+        // A plugin with the revocation capability replaces the built-in check.
+        if kind == ValidationType::Revocation
+            && action != Action::Skip
+            && plugin_has(crate::plugin::CAP_REVOCATION_CHECK)
+        {
+            continue;
+        }
         if action == Action::Skip {
             report.validations.push(ValidationResult {
                 kind: kind.as_str(),
@@ -301,7 +330,12 @@ pub async fn verify_envelope(
             continue;
         }
         let result = match kind {
-            ValidationType::Authenticity => authenticity(cfg, stmt, &env),
+            ValidationType::Authenticity => authenticity(
+                cfg,
+                stmt,
+                &env,
+                !plugin_has(crate::plugin::CAP_TRUSTED_IDENTITY),
+            ),
             ValidationType::Expiry => expiry(&env, now),
             ValidationType::AuthenticTimestamp => {
                 authentic_timestamp(cfg, stmt, &env, now, rev).await
@@ -325,6 +359,12 @@ pub async fn verify_envelope(
             return report;
         }
     }
+    if let Some(p) = &plugin
+        && let Err(e) = run_plugin(plugins, p, &env, stmt, &mut report).await
+    {
+        report.error = Some(e);
+        return report;
+    }
     // The signed descriptor must be the resolved one (notation: oras content.Equal).
     let t = &env.target;
     if t.media_type != target.media_type || t.digest != target.digest || t.size != target.size {
@@ -336,7 +376,106 @@ pub async fn verify_envelope(
     report
 }
 
-fn authenticity(cfg: &TrustConfig, stmt: &Statement, env: &Envelope) -> Result<(), String> {
+/// notation-go's `verify-signature` step and `processPluginResponse`: the capabilities asked
+/// (revocation only when the level does not skip it), every extended attribute processed, and
+/// each capability's result applied with its validation's action.
+async fn run_plugin(
+    opts: &crate::plugin::PluginOptions,
+    plugin: &crate::plugin::Plugin,
+    env: &Envelope,
+    stmt: &Statement,
+    report: &mut SignatureReport,
+) -> Result<(), String> {
+    use crate::plugin::{CAP_REVOCATION_CHECK, CAP_TRUSTED_IDENTITY};
+    let level = &stmt.level;
+    let caps: Vec<&str> = plugin
+        .capabilities
+        .iter()
+        .copied()
+        .filter(|c| {
+            *c != CAP_REVOCATION_CHECK || level.action(ValidationType::Revocation) != Action::Skip
+        })
+        .collect();
+    if caps.is_empty() {
+        return Ok(());
+    }
+    let identities: Vec<String> = stmt
+        .trusted_identities
+        .iter()
+        .map(|t| t.raw().to_string())
+        .collect();
+    let resp = crate::plugin::verify(opts, plugin, env, &identities, &caps).await?;
+    for a in &env.extended {
+        if !resp
+            .processed
+            .iter()
+            .any(|p| p.as_str() == Some(a.key.as_str()))
+        {
+            return Err(format!(
+                "extended critical attribute {:?} was not processed by the verification plugin {:?} (all extended critical attributes must be processed by the verification plugin)",
+                a.key, plugin.name
+            ));
+        }
+    }
+    for cap in caps {
+        let Some(Some(result)) = resp.results.get(cap) else {
+            return Err(format!(
+                "verification plugin {:?} failed to verify {cap:?}",
+                plugin.name
+            ));
+        };
+        let (kind, error) = if cap == CAP_TRUSTED_IDENTITY {
+            let e = (!result.success).then(|| {
+                format!(
+                    "trusted identify verification by plugin {:?} failed with reason {:?}",
+                    plugin.name, result.reason
+                )
+            });
+            (ValidationType::Authenticity, e)
+        } else {
+            let e = (!result.success).then(|| {
+                format!(
+                    "revocation check by verification plugin {:?} failed with reason {:?}",
+                    plugin.name, result.reason
+                )
+            });
+            (ValidationType::Revocation, e)
+        };
+        let action = level.action(kind);
+        if kind == ValidationType::Authenticity {
+            if let Some(v) = report
+                .validations
+                .iter_mut()
+                .find(|v| v.kind == kind.as_str())
+                && error.is_some()
+            {
+                v.error = error.clone();
+            }
+        } else {
+            report.validations.push(ValidationResult {
+                kind: kind.as_str(),
+                action: action.as_str(),
+                error: error.clone(),
+            });
+        }
+        if let Some(e) = error
+            && action == Action::Enforce
+        {
+            return Err(format!(
+                "{} validation failed. Failure reason: {e}",
+                kind.as_str()
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn authenticity(
+    cfg: &TrustConfig,
+    stmt: &Statement,
+    env: &Envelope,
+    check_identity: bool,
+) -> Result<(), String> {
     let kind = match env.scheme {
         SigningScheme::X509 => StoreKind::Ca,
         SigningScheme::SigningAuthority => StoreKind::SigningAuthority,
@@ -353,6 +492,9 @@ fn authenticity(cfg: &TrustConfig, stmt: &Statement, env: &Envelope) -> Result<(
         return Err(
             "the signature's certificate chain does not contain any trusted certificate".into(),
         );
+    }
+    if !check_identity {
+        return Ok(());
     }
     stmt.check_trusted_identity(&env.leaf().der)
 }
@@ -515,6 +657,8 @@ pub struct VerifyOptions {
     /// `key=value` pairs the signature's payload annotations must carry (notation's
     /// `--user-metadata`, notation-go's `VerifyOptions.UserMetadata`).
     pub user_metadata: BTreeMap<String, String>,
+    /// Verification plugins: `--plugin-config` and the run deadline.
+    pub plugins: crate::plugin::PluginSettings,
 }
 
 impl Default for VerifyOptions {
@@ -525,6 +669,7 @@ impl Default for VerifyOptions {
             scope: None,
             revocation: Arc::new(RevocationChecker::default()),
             user_metadata: BTreeMap::new(),
+            plugins: Default::default(),
         }
     }
 }
@@ -777,6 +922,7 @@ pub async fn verify_target(
         return out;
     }
     let t = Instant::now();
+    let plugins = crate::plugin::PluginOptions::for_config_dir(&cfg.dir).with(&opts.plugins);
     for (i, desc) in sigs.iter().enumerate() {
         if i >= opts.max_signatures {
             out.reason = Some(format!(
@@ -798,7 +944,7 @@ pub async fn verify_target(
                 break;
             }
         };
-        let mut report = verify_envelope(
+        let mut report = verify_envelope_with(
             cfg,
             stmt,
             &media_type,
@@ -806,6 +952,7 @@ pub async fn verify_target(
             &target,
             opts.now,
             &opts.revocation,
+            &plugins,
         )
         .await;
         report.digest = desc.digest.clone();

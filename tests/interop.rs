@@ -1715,3 +1715,148 @@ fn only_trustpolicy_json_is_read_by_verify_and_the_daemon_as_by_notation() {
         both.summary()
     );
 }
+
+#[test]
+fn verification_plugins_run_as_notation_runs_them() {
+    // A signature that names the test plugin `pgtest` (tests/data/notation-pgtest, a script)
+    // and an extended attribute the plugin must process; both CLIs run the installed plugin.
+    let reg = peers().registry;
+    let (f, pki) = made(&reg, "plugin", KeySpec::Rsa(2048), CertOpts::default());
+    let plugin_dir = f.dir().join("plugins/pgtest");
+    std::fs::create_dir_all(&plugin_dir).unwrap();
+    let exe = plugin_dir.join("notation-pgtest");
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/notation-pgtest"),
+        &exe,
+    )
+    .unwrap();
+    let mut protected = protected_x509("PS256", &rfc3339(0), None);
+    protected["io.cncf.notary.verificationPlugin"] = "pgtest".into();
+    protected["io.cncf.notary.verificationPluginMinVersion"] = "1.0.0".into();
+    protected["com.example.reviewed"] = "yes".into();
+    protected["crit"] = serde_json::json!([
+        "io.cncf.notary.signingScheme",
+        "io.cncf.notary.verificationPlugin",
+        "io.cncf.notary.verificationPluginMinVersion",
+        "com.example.reviewed"
+    ]);
+    f.attach(
+        &sign_jws(&pki, &protected, &f.payload()),
+        "application/jose+json",
+    );
+    let reference = f.by_digest();
+    let set_mode = |m: &str| std::fs::write(plugin_dir.join("mode"), m).unwrap();
+    let mut table = String::from("| plugin behaviour | notation | pullguard |\n|---|---|---|\n");
+    for (mode, allowed) in [
+        ("ok", true),
+        ("identity-fail", false),
+        ("revocation-fail", false),
+        ("old", false),
+        ("crash-metadata", false),
+        ("crash", false),
+        ("garbage", false),
+        ("error", false),
+        ("unprocessed", false),
+        ("missing-result", false),
+    ] {
+        set_mode(mode);
+        let both = f.both(&["--insecure-registry", &reference], &[]);
+        table.push_str(&format!(
+            "| {mode} | {} | {} |\n",
+            both.n.status.success(),
+            both.p.status.success()
+        ));
+        assert_eq!(
+            both.n.status.success(),
+            allowed,
+            "{mode}: notation\n{}",
+            both.summary()
+        );
+        both.assert_same(mode);
+        if !allowed {
+            // pullguard's reason is the plugin's, not something incidental.
+            let v = run(pullguard().args([
+                "verify",
+                "-o",
+                "json",
+                "--policy-dir",
+                f.dir().to_str().unwrap(),
+                "--insecure-registry",
+                &reference,
+            ]));
+            let json = String::from_utf8_lossy(&v.stdout);
+            assert!(json.contains("plugin"), "{mode}: {json}");
+        }
+    }
+    let calls = std::fs::read_to_string(plugin_dir.join("calls.log")).unwrap();
+    assert!(
+        calls.contains("get-plugin-metadata") && calls.contains("verify-signature"),
+        "{calls}"
+    );
+    // --plugin-config reaches the plugin as it is.
+    set_mode("ok");
+    let both = f.both(
+        &[
+            "--plugin-config",
+            "region=eu",
+            "--insecure-registry",
+            &reference,
+        ],
+        &[],
+    );
+    both.assert_same("plugin-config");
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(plugin_dir.join("config.json")).unwrap())
+            .unwrap();
+    assert_eq!(cfg, serde_json::json!({"region": "eu"}));
+    // Revocation skipped by the policy: the plugin is not asked for it, so a plugin that would
+    // report a revocation passes.
+    f.write_policy(
+        "strict",
+        &["ca:made"],
+        r#","override":{"revocation":"skip"}"#,
+    );
+    set_mode("revocation-fail");
+    let both = f.both(&["--insecure-registry", &reference], &[]);
+    both.assert_same("revocation skipped");
+    assert!(both.p.status.success(), "{}", both.summary());
+    f.write_policy("strict", &["ca:made"], "");
+    // A plugin that hangs: pullguard denies within its deadline (notation waits for ever; it
+    // is given 10 s here and killed).
+    set_mode("hang");
+    let started = std::time::Instant::now();
+    let out = run(pullguard().args([
+        "verify",
+        "--policy-dir",
+        f.dir().to_str().unwrap(),
+        "--plugin-timeout",
+        "2",
+        "--insecure-registry",
+        &reference,
+    ]));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(8));
+    let n = run(Command::new("timeout")
+        .args([
+            "10",
+            "notation",
+            "verify",
+            "--insecure-registry",
+            &reference,
+        ])
+        .env("XDG_CONFIG_HOME", &f.home));
+    assert!(!n.status.success());
+    table.push_str("| hang | killed after 10 s (no verdict) | denied after the 2 s deadline |\n");
+    // Not installed.
+    std::fs::remove_dir_all(&plugin_dir).unwrap();
+    let both = f.both(&["--insecure-registry", &reference], &[]);
+    both.assert_same("not installed");
+    assert!(!both.p.status.success());
+    table.push_str("| not installed | false | false |\n");
+    println!("{table}");
+}
