@@ -614,7 +614,18 @@ fn verify_cli(args: &VerifyArgs, verbose: bool) -> Result<i32, String> {
             "Warning: flag '--allow-referrers-api' is deprecated and will be removed in future versions."
         );
     }
-    let dir = policy_dir(args.policy_dir.clone(), &cfg);
+    // notation's NOTATION_CONFIG names its config dir; it comes after pullguard's own choices.
+    let notation_config = std::env::var_os("NOTATION_CONFIG")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .filter(|_| {
+            args.policy_dir.is_none()
+                && cfg.policy_dir.is_none()
+                && !std::path::Path::new(config::DEFAULT_POLICY_DIR)
+                    .join("trustpolicy.json")
+                    .exists()
+        });
+    let dir = notation_config.unwrap_or_else(|| policy_dir(args.policy_dir.clone(), &cfg));
     let trust = match TrustConfig::load(&dir) {
         Ok(t) => t,
         Err(problems) => {

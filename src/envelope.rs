@@ -494,7 +494,7 @@ fn finish(
     // RFC 7515 §4.1.11 / RFC 9052 §3.1: a critical header the verifier does not understand
     // must fail verification. notation-go 1.3 lets such signatures through when no plugin is
     // named; pullguard follows the spec (see README, "Divergences").
-    // (A signature that names a verification plugin is refused later, plugin or not.)
+    // (With a plugin named, every extended attribute goes to the plugin, which must process it.)
     if attrs.plugin.is_none()
         && let Some(a) = attrs.extended.iter().find(|a| a.critical)
     {

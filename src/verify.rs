@@ -695,6 +695,8 @@ pub enum Failure {
     /// Every signature tried failed (or the limit was reached):
     /// `signature verification failed for all the signatures associated with <artifact>`.
     AllFailed,
+    /// Printed as it is (a digest reference that does not match the content).
+    Plain(String),
 }
 
 /// The verdict on one image.
@@ -768,6 +770,7 @@ impl Outcome {
             Some(Failure::AllFailed) => format!(
                 "signature verification failed for all the signatures associated with {resolved}"
             ),
+            Some(Failure::Plain(e)) => e.clone(),
             None => self
                 .reason
                 .clone()
@@ -834,7 +837,7 @@ pub async fn verify_image(
             out.failure = Some(match e.strip_prefix(RESOLVE_PREFIX) {
                 Some(inner) => Failure::Resolve(inner.to_string()),
                 // A digest that does not match: notation's own line, verbatim.
-                None => Failure::Stopped(e.clone()),
+                None => Failure::Plain(e.clone()),
             });
             out.reason = Some(e);
             out.timings.total_ms = ms(start);
