@@ -1603,6 +1603,19 @@ fn every_notation_verify_flag_works_the_same() {
         );
     }
     println!("{table}");
+    // NOTATION_CONFIG names the config dir for both (no --policy-dir).
+    let nowhere = f.home.join("nowhere");
+    let n = run(Command::new("notation")
+        .args(["verify", ir, &by_digest])
+        .env("XDG_CONFIG_HOME", &nowhere)
+        .env("NOTATION_CONFIG", f.dir()));
+    let p = run(pullguard()
+        .args(["verify", ir, &by_digest])
+        .env("XDG_CONFIG_HOME", &nowhere)
+        .env("NOTATION_CONFIG", f.dir()));
+    let both = Both { n, p };
+    both.assert_same("NOTATION_CONFIG");
+    assert_eq!(both.p.status.code(), Some(0), "{}", both.summary());
     // The user metadata table is on stdout, as notation prints it.
     let both = f.both(&[ir, &by_digest], &[]);
     let out = String::from_utf8_lossy(&both.p.stdout);
