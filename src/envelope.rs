@@ -159,7 +159,7 @@ impl HeaderValue {
 }
 
 /// A header label: JWS names, COSE integers or text.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Label {
     Int(i128),
     Text(String),
@@ -243,10 +243,6 @@ impl Protected {
             .find(|(k, _)| k.text() == Some(key))
             .map(|(_, v)| v)
     }
-
-    fn crit_has(&self, label: &Label) -> bool {
-        self.crit.as_ref().is_some_and(|c| c.contains(label))
-    }
 }
 
 struct SignedAttrs {
@@ -292,6 +288,9 @@ fn not_critical(missing: &[&str]) -> Stage {
 /// `validateCritHeaders`/`parseProtectedHeaders`, and the base envelope's
 /// `validateSignerInfo`).
 fn check_signed_attrs(p: &Protected) -> Result<SignedAttrs, Stage> {
+    // Sets, so that a header with many entries costs linear time.
+    let crit_set: std::collections::HashSet<&Label> = p.crit.iter().flatten().collect();
+    let ext_set: std::collections::HashSet<&Label> = p.ext.iter().map(|(k, _)| k).collect();
     let scheme_str = match p.get(HDR_SIGNING_SCHEME) {
         Some(HeaderValue::Str(s)) => Some(s.clone()),
         Some(_) if p.format == Format::Cose => return Err(verify("invalid signingScheme")),
@@ -349,7 +348,7 @@ fn check_signed_attrs(p: &Protected) -> Result<SignedAttrs, Stage> {
                 let name = c.text().unwrap_or_default();
                 if let Some(i) = must.iter().position(|m| *m == name) {
                     must.remove(i);
-                } else if !p.ext.iter().any(|(k, _)| k == c) {
+                } else if !ext_set.contains(c) {
                     return Err(verify(format!(
                         "{name:?} header is marked critical but not present"
                     )));
@@ -373,7 +372,7 @@ fn check_signed_attrs(p: &Protected) -> Result<SignedAttrs, Stage> {
             if p.get(HDR_EXPIRY).is_some() {
                 must.push(HDR_EXPIRY);
             }
-            must.retain(|m| !p.crit_has(&Label::Text((*m).to_string())));
+            must.retain(|m| !crit_set.contains(&Label::Text((*m).to_string())));
             if !must.is_empty() {
                 return Err(not_critical(&must));
             }
@@ -413,7 +412,7 @@ fn check_signed_attrs(p: &Protected) -> Result<SignedAttrs, Stage> {
         |k: &Label| k.text() == Some(HDR_PLUGIN) || k.text() == Some(HDR_PLUGIN_MIN_VERSION);
     let attr = |(k, v): &(Label, HeaderValue)| ExtendedAttribute {
         key: k.to_string(),
-        critical: p.crit_has(k),
+        critical: crit_set.contains(k),
         value: v.json(),
     };
     let extended = p
@@ -748,6 +747,7 @@ fn jws_protected(json: &[u8]) -> Result<Protected, Stage> {
     let obj: OrderedObject = serde_json::from_slice(json).map_err(|e| bad(e.to_string()))?;
     let mut p = Protected::new(Format::Jws);
     let mut jwt_alg: Option<String> = None;
+    let mut ext_index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for (key, raw) in &obj.0 {
         let text = raw.get();
         let is_null = text == "null";
@@ -823,9 +823,14 @@ fn jws_protected(json: &[u8]) -> Result<Protected, Stage> {
                 serde_json::Value::String(s) => HeaderValue::Str(s),
                 other => HeaderValue::Other(other),
             };
-            let label = Label::Text(key.clone());
-            p.ext.retain(|(k, _)| *k != label);
-            p.ext.push((label, v));
+            // A repeated key keeps its first place and takes the last value (a Go map).
+            match ext_index.get(key) {
+                Some(&i) => p.ext[i].1 = v,
+                None => {
+                    ext_index.insert(key.clone(), p.ext.len());
+                    p.ext.push((Label::Text(key.clone()), v));
+                }
+            }
         }
     }
     // golang-jwt: the method named by the map's "alg" must be one of the valid methods, and it
@@ -1017,8 +1022,10 @@ fn bstr(v: &Value) -> bool {
 /// go-cose's checks on a header map (`validateHeaderLabelCBOR`, the decoder's
 /// `DupMapKeyEnforcedAPF` and `IntDecConvertSigned`, `validateHeaderParameters`).
 fn check_header_map(m: &[(Value, Value)], protected: bool) -> Result<(), String> {
+    // Keys compared as decoded values (1 and a non-minimal 1 are the same key), in one pass.
+    let mut seen = std::collections::HashSet::new();
     for (i, (k, _)) in m.iter().enumerate() {
-        if m[..i].iter().any(|(prev, _)| prev == k) {
+        if !seen.insert(format!("{k:?}")) {
             let shown = match k {
                 Value::Text(t) => t.clone(),
                 Value::Integer(n) => i128::from(*n).to_string(),
@@ -1038,7 +1045,12 @@ fn check_header_map(m: &[(Value, Value)], protected: bool) -> Result<(), String>
         let Some(label) = cbor_label(k) else {
             return Err("cbor: header label: require int / tstr type".into());
         };
-        let present = |n: i128| m.iter().any(|(k, _)| cbor_label(k) == Some(Label::Int(n)));
+        let present = |n: i128| {
+            seen.contains(&format!(
+                "{:?}",
+                Value::Integer(n.try_into().unwrap_or(0.into()))
+            ))
+        };
         let content_type = |what: &str| -> Result<(), String> {
             match v {
                 Value::Integer(i) if i128::from(*i) >= 0 => Ok(()),
@@ -1082,7 +1094,11 @@ fn check_header_map(m: &[(Value, Value)], protected: bool) -> Result<(), String>
                     let Some(l) = cbor_label(l) else {
                         return Err("header parameter: crit: require int / tstr type".into());
                     };
-                    if !m.iter().any(|(k, _)| cbor_label(k).as_ref() == Some(&l)) {
+                    let key = match &l {
+                        Label::Int(n) => Value::Integer((*n).try_into().unwrap_or(0.into())),
+                        Label::Text(t) => Value::Text(t.clone()),
+                    };
+                    if !seen.contains(&format!("{key:?}")) {
                         return Err(format!(
                             "header parameter: crit: missing critical header: {l}"
                         ));
@@ -1243,5 +1259,75 @@ fn cbor_to_json(v: &Value) -> serde_json::Value {
                 .collect(),
         ),
         _ => serde_json::Value::Null,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Headers with very many entries are read in linear time (duplicate and crit checks use
+    /// sets): 50,000 entries each, refused in well under the bound (quadratic would be minutes).
+    #[test]
+    fn large_headers_cost_linear_time() {
+        use base64::Engine as _;
+        let n = 50_000;
+        // COSE: a protected map of n text labels, crit naming all of them.
+        let mut pairs: Vec<(Value, Value)> = (0..n)
+            .map(|i| (Value::Text(format!("k{i}")), Value::Integer(1.into())))
+            .collect();
+        let crit = Value::Array((0..n).map(|i| Value::Text(format!("k{i}"))).collect());
+        pairs.push((Value::Integer(2.into()), crit));
+        let mut prot = Vec::new();
+        ciborium::into_writer(&Value::Map(pairs), &mut prot).unwrap_or_default();
+        let msg = Value::Tag(
+            18,
+            Box::new(Value::Array(vec![
+                Value::Bytes(prot),
+                Value::Map(vec![]),
+                Value::Bytes(b"{}".to_vec()),
+                Value::Bytes(vec![1]),
+            ])),
+        );
+        let mut bytes = Vec::new();
+        ciborium::into_writer(&msg, &mut bytes).unwrap_or_default();
+        let start = std::time::Instant::now();
+        assert!(parse_and_verify(MEDIA_TYPE_COSE, &bytes).is_err());
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(3),
+            "{:?}",
+            start.elapsed()
+        );
+
+        // JWS: a protected header of n keys, crit naming all of them.
+        let mut h = serde_json::Map::new();
+        for i in 0..n {
+            h.insert(format!("k{i}"), "v".into());
+        }
+        h.insert("alg".into(), "PS256".into());
+        h.insert(
+            "crit".into(),
+            (0..n).map(|i| format!("k{i}")).collect::<Vec<_>>().into(),
+        );
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let env = serde_json::json!({
+            "protected": b64.encode(serde_json::to_vec(&h).unwrap_or_default()),
+            "payload": b64.encode(b"{}"),
+            "signature": b64.encode([1u8]),
+            "header": {"x5c": ["AAAA"]},
+        });
+        let start = std::time::Instant::now();
+        assert!(
+            parse_and_verify(
+                MEDIA_TYPE_JWS,
+                &serde_json::to_vec(&env).unwrap_or_default()
+            )
+            .is_err()
+        );
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(3),
+            "{:?}",
+            start.elapsed()
+        );
     }
 }

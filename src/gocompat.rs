@@ -231,6 +231,8 @@ pub struct CborRules {
 
 /// fxamacker/cbor's default nesting limit (`MaxNestedLevels`).
 const MAX_NESTED: usize = 32;
+/// fxamacker/cbor's default `MaxArrayElements` and `MaxMapPairs`.
+const MAX_ELEMENTS: u64 = 131_072;
 
 /// Check that `data` is exactly one well-formed CBOR data item under go-cose's decoding
 /// options: definite lengths only, tags only when `rules.tags`, at most 32 nested levels, and
@@ -296,6 +298,12 @@ fn scan_item(d: &[u8], at: usize, depth: usize, rules: CborRules) -> Result<usiz
         }
         4 | 5 => {
             nested(depth + 1)?;
+            if arg > MAX_ELEMENTS {
+                return Err(format!(
+                    "cbor: exceeded max number of elements {MAX_ELEMENTS} for CBOR {}",
+                    if major == 5 { "map" } else { "array" }
+                ));
+            }
             let items = if major == 5 {
                 arg.checked_mul(2)
             } else {

@@ -405,12 +405,10 @@ async fn run_plugin(
         .map(|t| t.raw().to_string())
         .collect();
     let resp = crate::plugin::verify(opts, plugin, env, &identities, &caps).await?;
+    let processed: std::collections::HashSet<&str> =
+        resp.processed.iter().filter_map(|p| p.as_str()).collect();
     for a in &env.extended {
-        if !resp
-            .processed
-            .iter()
-            .any(|p| p.as_str() == Some(a.key.as_str()))
-        {
+        if !processed.contains(a.key.as_str()) {
             return Err(format!(
                 "extended critical attribute {:?} was not processed by the verification plugin {:?} (all extended critical attributes must be processed by the verification plugin)",
                 a.key, plugin.name
