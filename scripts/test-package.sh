@@ -21,7 +21,7 @@ for f in /usr/bin/pullguard /usr/bin/pullguard-containerd-verifier \
     /usr/lib/systemd/system/pullguard-control.socket /usr/lib/systemd/system/pullguard-mirror.socket \
     /usr/lib/systemd/system/pullguard-authz.socket \
     /usr/share/doc/pullguard/examples/docker.service.d/pullguard-authz.conf \
-    /etc/pullguard/config.toml /usr/share/doc/pullguard/examples/trustpolicy.oci.json \
+    /etc/pullguard/config.toml /usr/share/doc/pullguard/examples/trustpolicy.json \
     /usr/share/doc/pullguard/examples/README /usr/share/doc/pullguard/README.md \
     /usr/share/man/man1/pullguard.1.gz /usr/share/man/man1/pullguard-serve.1.gz \
     /usr/share/man/man1/pullguard-verify.1.gz /usr/share/man/man1/pullguard-ctl.1.gz \
@@ -77,7 +77,7 @@ sed -E 's/^# ([a-z_]+ = )/\1/' "$R/etc/pullguard/config.toml" >"$TMP/uncommented
 # The example policy with a real CA in its store passes policy check under that config.
 P="$TMP/policy"
 mkdir -p "$P/truststore/x509/ca/example"
-cp "$R/usr/share/doc/pullguard/examples/trustpolicy.oci.json" "$P/"
+cp "$R/usr/share/doc/pullguard/examples/trustpolicy.json" "$P/"
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/ca.key" -out "$P/truststore/x509/ca/example/ca.crt" \
   -subj "/CN=Example Root/O=Example/C=US" -days 30 \
   -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign >/dev/null 2>&1

@@ -73,7 +73,7 @@ namespaces, docker, on_unverified.";
 enum PolicyCommand {
     /// Validate the trust policy and trust stores; print every problem.
     Check {
-        /// Directory with trustpolicy(.oci).json and truststore/ (default: policy_dir of the
+        /// Directory with trustpolicy.json and truststore/ (default: policy_dir of the
         /// config, else /etc/pullguard if it has a policy, else notation's config dir).
         #[arg(long)]
         policy_dir: Option<PathBuf>,
@@ -88,7 +88,7 @@ struct ServeArgs {
     /// Config file (TOML; default /etc/pullguard/config.toml if present).
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Directory with trustpolicy(.oci).json and truststore/ (default: policy_dir of the
+    /// Directory with trustpolicy.json and truststore/ (default: policy_dir of the
     /// config, else /etc/pullguard).
     #[arg(long)]
     policy_dir: Option<PathBuf>,

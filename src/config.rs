@@ -10,7 +10,7 @@ pub const DEFAULT_POLICY_DIR: &str = "/etc/pullguard";
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// The notation layout: trustpolicy(.oci).json and truststore/.
+    /// The notation layout: trustpolicy.json and truststore/.
     pub policy_dir: Option<PathBuf>,
     /// Registries (`host[:port]`) reached over plain HTTP.
     #[serde(default)]
