@@ -1266,10 +1266,12 @@ fn cbor_to_json(v: &Value) -> serde_json::Value {
 mod tests {
     use super::*;
 
-    /// Headers with very many entries are read in linear time (duplicate and crit checks use
-    /// sets): 50,000 entries each, refused in well under the bound (quadratic would be minutes).
+    /// Headers with very many entries (50,000 each, crit naming all of them) are refused with an
+    /// error, not a panic. The duplicate and crit checks use sets, so this is linear; the speed
+    /// itself is not asserted here (no timed unit tests): the fuzz targets' per-input timeout
+    /// is where a quadratic check would show.
     #[test]
-    fn large_headers_cost_linear_time() {
+    fn large_headers_are_refused() {
         use base64::Engine as _;
         let n = 50_000;
         // COSE: a protected map of n text labels, crit naming all of them.
@@ -1291,13 +1293,7 @@ mod tests {
         );
         let mut bytes = Vec::new();
         ciborium::into_writer(&msg, &mut bytes).unwrap_or_default();
-        let start = std::time::Instant::now();
         assert!(parse_and_verify(MEDIA_TYPE_COSE, &bytes).is_err());
-        assert!(
-            start.elapsed() < std::time::Duration::from_secs(3),
-            "{:?}",
-            start.elapsed()
-        );
 
         // JWS: a protected header of n keys, crit naming all of them.
         let mut h = serde_json::Map::new();
@@ -1316,18 +1312,12 @@ mod tests {
             "signature": b64.encode([1u8]),
             "header": {"x5c": ["AAAA"]},
         });
-        let start = std::time::Instant::now();
         assert!(
             parse_and_verify(
                 MEDIA_TYPE_JWS,
                 &serde_json::to_vec(&env).unwrap_or_default()
             )
             .is_err()
-        );
-        assert!(
-            start.elapsed() < std::time::Duration::from_secs(3),
-            "{:?}",
-            start.elapsed()
         );
     }
 }
