@@ -901,6 +901,21 @@ impl Mirror {
     }
 }
 
+/// For the `mirror_route` fuzz target only: a request path and query as the mirror routes them.
+#[doc(hidden)]
+pub fn fuzz_route(path: &str, query: Option<&str>) -> Result<String, String> {
+    let ns = query_pairs(query).into_iter().find(|(k, _)| k == "ns");
+    let registry = ns.map_or_else(|| "registry.invalid".to_string(), |(_, v)| v);
+    Ok(match parse_route(path)? {
+        Route::Base => String::new(),
+        Route::Manifest { name, reference } => image_ref(&registry, &name, &reference)?.to_string(),
+        Route::Blob { name, digest } => {
+            validate_digest(&digest)?;
+            image_ref(&registry, &name, &digest)?.to_string()
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -621,6 +621,26 @@ fn with_query(base: &str, pairs: &[(&str, String)]) -> String {
     format!("{base}{sep}{}", form_encode(pairs))
 }
 
+/// For the `discovery` fuzz target only: the private readers of a registry's answers (an
+/// index body, `Link`, `Content-Type` and `WWW-Authenticate` headers, an error body).
+#[doc(hidden)]
+pub fn fuzz_answer(body: &[u8], link: &str, content: &str, challenge: &str) -> String {
+    let mut h = HeaderMap::new();
+    for (k, v) in [(hyper::header::LINK, link), (CONTENT_TYPE, content)] {
+        if let Ok(v) = hyper::header::HeaderValue::from_str(v) {
+            h.insert(k, v);
+        }
+    }
+    let index = parse_index(body).map(|v| v.len()).map_err(|e| e.message);
+    format!(
+        "{index:?} {:?} {:?} {:?} {:?}",
+        next_link(&h),
+        content_type(&h),
+        oci_error_code(body),
+        parse_challenge(challenge)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

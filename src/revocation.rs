@@ -174,6 +174,8 @@ pub struct RevocationChecker {
     ocsp_timeout: Duration,
     crl_timeout: Duration,
     cache: Mutex<CrlCache>,
+    /// Never contact a responder or CRL server (see [`RevocationChecker::offline`]).
+    offline: bool,
 }
 
 impl fmt::Debug for RevocationChecker {
@@ -202,6 +204,17 @@ impl RevocationChecker {
             ocsp_timeout,
             crl_timeout,
             cache: Mutex::new(CrlCache::default()),
+            offline: false,
+        }
+    }
+
+    /// A checker that never reaches the network: a certificate that names an OCSP responder or
+    /// a CRL is of unknown status (fail closed). For the fuzz targets, whose certificates may
+    /// name any URL.
+    pub fn offline() -> RevocationChecker {
+        RevocationChecker {
+            offline: true,
+            ..RevocationChecker::default()
         }
     }
 
@@ -269,7 +282,13 @@ impl RevocationChecker {
             if !has_crl {
                 return CertStatus::NonRevokable;
             }
+            if self.offline {
+                return CertStatus::Unknown("offline: the CRL was not fetched".into());
+            }
             return self.check_crl(cert, issuer, signing_time).await;
+        }
+        if self.offline {
+            return CertStatus::Unknown("offline: the OCSP responder was not asked".into());
         }
         match self.check_ocsp(cert, issuer, signing_time).await {
             CertStatus::Unknown(ocsp_err) if has_crl => {
@@ -937,6 +956,23 @@ mod tests {
         assert!(has_scheme("HTTP://x/y", "http"));
         assert!(!has_scheme("https://x/y", "http"));
         assert!(!has_scheme("ldap:///cn=x", "http"));
+    }
+
+    #[tokio::test]
+    async fn offline_checker_fails_closed_without_asking() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/testdata/notation/certs/revocation-e2e");
+        let chain = x509::parse_certs(&std::fs::read(dir.join("certchain_with_ocsp.pem")).unwrap())
+            .unwrap();
+        assert!(!chain[0].ocsp_urls().is_empty());
+        let e = RevocationChecker::offline()
+            .check_chain(&chain, Purpose::CodeSigning, None)
+            .await
+            .unwrap_err();
+        assert!(
+            e.contains("revocation status is unknown: offline: the OCSP responder was not asked"),
+            "{e}"
+        );
     }
 
     fn parsed(size: usize, next_update: OffsetDateTime) -> Arc<ParsedCrl> {
