@@ -1,0 +1,34 @@
+//! A trust policy document: parse and validate, then statement selection for a few artifact
+//! references and the trusted-identity check of each statement against a real leaf.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use pullguard::policy::PolicyDocument;
+use std::sync::OnceLock;
+
+fn leaf() -> &'static [u8] {
+    static L: OnceLock<Vec<u8>> = OnceLock::new();
+    L.get_or_init(|| {
+        let pem = std::fs::read(
+            pg_fuzz::testdata()
+                .join("certs/signing/notation-go_mock_ca_valid_sig_env.json.chain.pem"),
+        )
+        .unwrap();
+        pullguard::x509::parse_certs(&pem).unwrap()[0].der.clone()
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(doc) = PolicyDocument::from_json(data) else {
+        return;
+    };
+    for r in [
+        "registry.invalid/fuzz@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+        "localhost:5000/a/b@sha256:1111111111111111111111111111111111111111111111111111111111111111",
+        "wabbit-networks.io/software/net-monitor@sha256:2222222222222222222222222222222222222222222222222222222222222222",
+    ] {
+        let _ = doc.statement_for(r);
+    }
+    for st in &doc.statements {
+        let _ = st.check_trusted_identity(leaf());
+    }
+});
