@@ -11,7 +11,7 @@ import sys
 
 HERE = pathlib.Path(__file__).resolve().parent
 TD = pathlib.Path(os.environ.get("PG_TESTDATA", HERE.parent.parent / "shared/testdata/notation"))
-OUT = HERE / "corpus"
+OUT = pathlib.Path(os.environ.get("PG_FUZZ_CORPUS", HERE / "corpus"))
 SEP = b"\n--pg--\n"
 
 

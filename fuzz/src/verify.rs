@@ -90,6 +90,12 @@ pub fn discovery(data: &[u8]) {
         &image,
         &opts,
     ));
+    // No real signature signs this subject, and the statement is strict: nothing may pass.
+    assert!(
+        !out.allowed,
+        "an unsigned subject was allowed: {}",
+        out.summary()
+    );
     let summary = out.summary();
     if debug() {
         eprintln!("allowed={} {summary}", out.allowed);
