@@ -97,6 +97,10 @@ fn copy_tree(from: &Path, to: &Path) {
 pub fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
+        // Verification plugins are looked up under the (empty) fixture dir only: none exists,
+        // so an envelope that names one is refused without running anything.
+        // SAFETY: set before any thread of this process reads the environment.
+        unsafe { std::env::remove_var("NOTATION_LIBEXEC") };
         let td = testdata();
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("trustpolicy.json"), POLICY).unwrap();

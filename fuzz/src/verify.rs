@@ -83,6 +83,7 @@ pub fn discovery(data: &[u8]) {
         now: NOW,
         scope: None,
         revocation: revocation(),
+        ..VerifyOptions::default()
     };
     let out = f.runtime.block_on(verify_image(
         &f.trust,
