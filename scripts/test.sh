@@ -26,7 +26,7 @@ export PG_REQUIRE_PEERS=1
 LOG=$(mktemp /tmp/pullguard-test.XXXXXX)
 trap 'rm -f "$LOG"' EXIT
 set +e
-cargo test --lib --bins --tests "$@" 2>&1 | tee "$LOG"
+cargo test --no-fail-fast --lib --bins --tests "$@" 2>&1 | tee "$LOG"
 rc=${PIPESTATUS[0]}
 # The Debian package (cargo-deb, from the debug build the tests just made: PACKAGE_PROFILE=dev;
 # scripts/package.sh alone packages a release build): built, installed into a throwaway root,
