@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use tokio::net::UnixStream;
 use tokio_stream::{Stream, StreamExt};
 use tonic::transport::server::UdsConnectInfo;
 use tonic::{Request, Response, Status};
@@ -491,25 +490,6 @@ pub fn socket_path(flag: Option<&Path>) -> PathBuf {
 pub async fn connect(
     path: &Path,
 ) -> Result<pb::control_client::ControlClient<tonic::transport::Channel>, String> {
-    let p = path.to_path_buf();
-    let channel = tonic::transport::Endpoint::try_from("http://[::]:50051")
-        .map_err(|e| e.to_string())?
-        .connect_timeout(Duration::from_secs(5))
-        .connect_with_connector(tower::service_fn(move |_: tonic::transport::Uri| {
-            let p = p.clone();
-            async move {
-                UnixStream::connect(p)
-                    .await
-                    .map(hyper_util::rt::TokioIo::new)
-            }
-        }))
-        .await
-        .map_err(|e| {
-            format!(
-                "cannot reach the pullguard daemon at {}: {}",
-                path.display(),
-                crate::http::error_chain(&e)
-            )
-        })?;
+    let channel = crate::http::unix_grpc_channel(path, "the pullguard daemon").await?;
     Ok(pb::control_client::ControlClient::new(channel))
 }

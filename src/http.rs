@@ -236,6 +236,34 @@ pub fn pct_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// A gRPC channel over a Unix socket (tonic needs a URI; the connector ignores it). `what` names
+/// the peer in the error: "containerd", "the pullguard daemon".
+pub async fn unix_grpc_channel(
+    path: &std::path::Path,
+    what: &str,
+) -> Result<tonic::transport::Channel, String> {
+    let p = path.to_path_buf();
+    tonic::transport::Endpoint::try_from("http://[::]:50051")
+        .map_err(|e| e.to_string())?
+        .connect_timeout(Duration::from_secs(5))
+        .connect_with_connector(tower::service_fn(move |_: tonic::transport::Uri| {
+            let p = p.clone();
+            async move {
+                tokio::net::UnixStream::connect(p)
+                    .await
+                    .map(hyper_util::rt::TokioIo::new)
+            }
+        }))
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot reach {what} at {}: {}",
+                path.display(),
+                error_chain(&e)
+            )
+        })
+}
+
 /// The error and its sources on one line (hyper's top-level message alone is vague).
 pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();

@@ -3,10 +3,8 @@
 //! vendored under proto/containerd; the namespace goes in the `containerd-namespace` header.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use prost::Message;
-use tokio::net::UnixStream;
 use tonic::transport::Channel;
 
 #[allow(clippy::all)]
@@ -82,26 +80,7 @@ fn in_namespace<T>(ns: &str, msg: T) -> Result<tonic::Request<T>, String> {
 impl Containerd {
     /// Connect to containerd's gRPC socket.
     pub async fn connect(socket: &Path) -> Result<Containerd, String> {
-        let p = socket.to_path_buf();
-        let channel = tonic::transport::Endpoint::try_from("http://[::]:50051")
-            .map_err(|e| e.to_string())?
-            .connect_timeout(Duration::from_secs(5))
-            .connect_with_connector(tower::service_fn(move |_: tonic::transport::Uri| {
-                let p = p.clone();
-                async move {
-                    UnixStream::connect(p)
-                        .await
-                        .map(hyper_util::rt::TokioIo::new)
-                }
-            }))
-            .await
-            .map_err(|e| {
-                format!(
-                    "cannot reach containerd at {}: {}",
-                    socket.display(),
-                    crate::http::error_chain(&e)
-                )
-            })?;
+        let channel = crate::http::unix_grpc_channel(socket, "containerd").await?;
         Ok(Containerd {
             socket: socket.to_path_buf(),
             channel,
