@@ -9,6 +9,8 @@
       Push and sign the image set, make the tampered ones, write PLAN (JSON).
   soak.py move PLAN
       Every 0.7 s point each moving tag at its signed or its unsigned manifest.
+  soak.py repair PLAN
+      After the faults: put the moving tags' manifests again (a torn write of a killed registry).
   soak.py drive PLAN PULLS CONCURRENCY OUT_DIR CYCLE
       The pulls by CONCURRENCY clients, each starting one at most every CYCLE s, every request
       with a deadline; at 70% of the pulls the file OUT_DIR/calm; the RSS / fd sampler; results
@@ -273,6 +275,21 @@ def move(plan_path):
             subprocess.run(["crane", "tag", "--insecure", f"{reg}/{m['repo']}@{d}", m["tag"]],
                            capture_output=True)
         time.sleep(0.7)
+
+
+def repair(plan_path):
+    """After the faults: the moving tags' manifests put again. A SIGKILL of docker-registry in
+    the middle of a put can leave an empty revision link (the registry then answers 500 for that
+    digest, and pullguard denies it); putting the manifest again rewrites it."""
+    plan = json.load(open(plan_path))
+    reg = plan["registry_direct"]
+    for m in plan["moving"]:
+        for d in (m["unsigned"], m["signed"]):
+            for _ in range(20):
+                if subprocess.run(["crane", "tag", "--insecure", f"{reg}/{m['repo']}@{d}", m["tag"]],
+                                  capture_output=True).returncode == 0:
+                    break
+                time.sleep(0.5)
 
 
 # ---------------------------------------------------------------- HTTP client
@@ -679,7 +696,7 @@ def check(plan_path, out_dir, env):
             store_bad += 1
             failures.append(f"dockerd store: {im['Id']} RepoDigests {rds} RepoTags {im.get('RepoTags')}")
             continue
-        p = subprocess.run([env["SOAK_PULLGUARD"], "verify", "--insecure-registry",
+        p = subprocess.run([env["SOAK_PULLGUARD"], "verify", "--insecure-registries",
                             plan["registry"], "--policy-dir", env["SOAK_POLICY_DIR"], good[0]],
                            capture_output=True, text=True)
         if p.returncode != 0:
@@ -784,6 +801,8 @@ def main():
         prepare(*a)
     elif cmd == "move":
         move(a[0])
+    elif cmd == "repair":
+        repair(a[0])
     elif cmd == "drive":
         plan = json.load(open(a[0]))
         asyncio.run(Driver(plan, a[3], os.environ).run(int(a[1]), int(a[2]), float(a[4])))

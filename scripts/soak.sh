@@ -223,6 +223,7 @@ echo fast >"$W/slow.state"
 cp "$W/pol/good1.json" "$W/policy/.trustpolicy.json.new" && mv "$W/policy/.trustpolicy.json.new" "$W/policy/trustpolicy.json"
 kill -0 "$(cat "$W/registry.pid")" 2>/dev/null || start_registry
 kill -0 "$(cat "$W/daemon.pid")" 2>/dev/null || start_daemon
+python3 scripts/soak.py repair "$W/plan.json"
 sleep 3
 python3 scripts/soak.py idle "$W/daemon.pid" "$W/out/idle-end.json"
 echo "soak: $((END - START)) s of load; faults: $(grep -c 'registry killed' "$W/faults.log") registry kills," \
