@@ -748,7 +748,9 @@ def check(plan_path, out_dir, env):
         failures.append(f"RSS grew: first quarter {rss1 / 1024:.1f} MB, last {rss4 / 1024:.1f} MB")
     if long_enough and fd4 > fd1 * 1.5 + 16:
         failures.append(f"fds grew: first quarter {fd1:.0f}, last {fd4:.0f}")
-    if idle1["fds"] > idle0["fds"] + 4:
+    # After the load, the daemon may still hold idle keep-alive connections to the registry
+    # (hyper's pool, 90 s): at most about one per client.
+    if idle1["fds"] > idle0["fds"] + int(env.get("SOAK_CONCURRENCY", "32")) + 8:
         failures.append(f"idle fds after the run {idle1['fds']} > at start {idle0['fds']}")
     ev = []
     for a in answers:

@@ -210,7 +210,7 @@ python3 scripts/soak.py move "$W/plan.json" & PIDS+=($!)
 
 export SOAK_PROXY_SOCK=$W/docker.sock SOAK_DOCKERD_SOCK=$W/d/d.sock SOAK_MIRROR=127.0.0.1:$MIRROR_PORT \
   SOAK_DAEMON_PIDFILE=$W/daemon.pid SOAK_CTR="ctr --address $PG_CONTAINERD_SOCK" SOAK_CTR_NS=$CTR_NS \
-  SOAK_HOSTS_DIR=$W/certs.d SOAK_DAEMON_LOG=$W/daemon.log SOAK_PULLGUARD=$PG SOAK_POLICY_DIR=$W/policy
+  SOAK_CONCURRENCY=$CONCURRENCY SOAK_HOSTS_DIR=$W/certs.d SOAK_DAEMON_LOG=$W/daemon.log SOAK_PULLGUARD=$PG SOAK_POLICY_DIR=$W/policy
 START=$(date +%s)
 python3 scripts/soak.py drive "$W/plan.json" "$PULLS" "$CONCURRENCY" "$W/out" "$CYCLE"
 END=$(date +%s)
