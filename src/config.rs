@@ -115,7 +115,8 @@ pub struct DockerSection {
     /// `POST /plugins/pull`, `/plugins/create`, `/plugins/{name}/upgrade`.
     #[serde(default)]
     pub allow_plugins: bool,
-    /// `POST /services/create`, `/services/{id}/update` (swarm nodes pull on their own).
+    /// `POST /services/create`, `/services/{id}/update`, `/swarm/init`, `/swarm/join` (swarm
+    /// nodes pull and start their tasks inside the daemon).
     #[serde(default)]
     pub allow_services: bool,
     /// `POST /commit` (a committed image carries no signature).

@@ -106,20 +106,17 @@ const MAX_WAIT: Duration = Duration::from_secs(30);
 #[derive(Debug, PartialEq, Eq)]
 enum NameUse {
     None,
-    /// Resolves a name to a container (a start by anything but a full ID).
+    /// Resolves a name to a container (every start: see below).
     Resolves,
     /// Can make a name name another container: rename, remove, prune, create with a name.
     Moves,
 }
 
 fn name_use(method: &Method, path: &str, query: &[(String, String)], call: &Call) -> NameUse {
-    if let Call::Start { container, .. } = call {
-        let full_id = container.len() == 64 && container.bytes().all(|b| b.is_ascii_hexdigit());
-        return if full_id {
-            NameUse::None
-        } else {
-            NameUse::Resolves
-        };
+    // Every start holds the lock, a full ID too: a container may be named with 64 hex
+    // characters that are no container's ID, and dockerd then resolves them as a name.
+    if let Call::Start { .. } = call {
+        return NameUse::Resolves;
     }
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match (method, parts.as_slice()) {

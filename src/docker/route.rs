@@ -62,6 +62,11 @@ pub fn classify(method: &Method, path: &str, s: &DockerSection) -> Call {
         ["services", "create"] | ["services", _, "update"] if !s.allow_services => Call::Refused(
             "swarm services are disabled: nodes pull service images without pullguard (set docker.allow_services = true to allow)",
         ),
+        // A node in a swarm pulls and starts its tasks' images inside dockerd, with no API
+        // request anyone could check.
+        ["swarm", "init"] | ["swarm", "join"] if !s.allow_services => Call::Refused(
+            "joining or creating a swarm is disabled: swarm tasks are pulled and started inside the daemon where pullguard cannot verify them (set docker.allow_services = true to allow)",
+        ),
         _ => Call::Pass,
     }
 }
@@ -172,13 +177,13 @@ pub fn pull_target(from_image: &str, tag: Option<&str>) -> PullTarget {
         tag: from_tag,
         digest,
     };
-    if t.digest.is_none()
-        && let Some(tag) = tag.filter(|s| !s.is_empty())
-    {
+    // As dockerd's PullImage: a `tag` that is a digest wins, even over a digest in fromImage;
+    // another `tag` replaces fromImage's tag, and next to a digest the digest is what is pulled.
+    if let Some(tag) = tag.filter(|s| !s.is_empty()) {
         if tag.contains(':') {
             t.digest = Some(tag.to_string());
             t.tag = None;
-        } else {
+        } else if t.digest.is_none() {
             t.tag = Some(tag.to_string());
         }
     }
@@ -272,6 +277,11 @@ mod tests {
         assert_eq!(post("/containers/start"), Call::Pass);
         assert!(matches!(post("/commit"), Call::Refused(m) if m.contains("docker.allow_commit")));
         assert!(matches!(post("/images/load"), Call::Refused(_)));
+        assert!(
+            matches!(post("/swarm/join"), Call::Refused(m) if m.contains("docker.allow_services"))
+        );
+        assert!(matches!(post("/swarm/init"), Call::Refused(_)));
+        assert_eq!(post("/swarm/leave"), Call::Pass);
         assert!(matches!(post("/plugins/a/b/upgrade"), Call::Refused(_)));
         assert_eq!(
             classify(&Method::GET, "/containers/abc/start", &s),
@@ -339,6 +349,13 @@ mod tests {
         assert_eq!(
             (t.name.as_str(), t.digest.as_deref()),
             ("x/y", Some(d.as_str()))
+        );
+        // A digest in `tag` wins over the one in fromImage (dockerd pulls it).
+        let d2 = format!("sha256:{}", "b".repeat(64));
+        let t = pull_target(&format!("x/y@{d}"), Some(&d2));
+        assert_eq!(
+            (t.name.as_str(), t.digest.as_deref(), t.tag),
+            ("x/y", Some(d2.as_str()), None)
         );
         let t = pull_target("x/y:", None);
         assert_eq!((t.name.as_str(), t.tag, t.digest), ("x/y", None, None));
