@@ -133,7 +133,7 @@ fn the_plugin_guards_every_client_of_dockerd_and_fails_closed() {
     let imgs = Images::new(&p.registry);
     let signed = imgs.push_runnable("signed", "signed and running");
     imgs.sign(&signed);
-    imgs.push_runnable("unsigned", "UNSIGNED RAN");
+    let unsigned = imgs.push_runnable("unsigned", "UNSIGNED RAN");
     // A second repository the first policy skips, the second does not.
     let later = Images::new(&p.registry);
     later.push_runnable("1", "LATER UNTRUSTED RAN");
@@ -180,6 +180,28 @@ fn the_plugin_guards_every_client_of_dockerd_and_fails_closed() {
     ]));
     assert!(!out.status.success());
     assert!(!stdout_of(&out).contains("UNSIGNED RAN"));
+
+    // A digest in `tag` is what dockerd pulls, even next to a digest in fromImage: it is what
+    // is verified.
+    {
+        use std::io::{Read, Write};
+        let mut s = std::os::unix::net::UnixStream::connect(&engine.sock).unwrap();
+        let from = format!("{}@{signed}", imgs.name())
+            .replace(':', "%3A")
+            .replace('/', "%2F");
+        s.write_all(
+            format!("POST /v1.41/images/create?fromImage={from}&tag={} HTTP/1.1\r\nHost: d\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", unsigned.replace(':', "%3A")).as_bytes(),
+        )
+        .unwrap();
+        let mut answer = String::new();
+        let _ = s.read_to_string(&mut answer);
+        assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+        let present =
+            run(engine
+                .docker()
+                .args(["image", "inspect", &format!("{}@{unsigned}", imgs.name())]));
+        assert!(!present.status.success(), "the unsigned digest was pulled");
+    }
 
     // Commit, load: refused as by the proxy.
     let c = run_ok(engine.docker().args([

@@ -205,6 +205,23 @@ fn a_container_with_no_image_is_refused_at_create_and_at_start() {
 }
 
 #[test]
+fn joining_or_creating_a_swarm_is_refused_by_default() {
+    let _g = one_at_a_time();
+    let p = peers();
+    let imgs = Images::new(&p.registry);
+    let d = Daemon::start(&imgs.dir(), &p.docker_sock, &p.registry);
+    // Bodies dockerd itself would reject, so nothing changes even if one got through.
+    for (path, body) in [
+        ("/v1.41/swarm/init", r#"{"ListenAddr":"not an address"}"#),
+        ("/v1.41/swarm/join", r#"{"RemoteAddrs":[],"JoinToken":"x"}"#),
+    ] {
+        let answer = raw(&d.sock, &post_json(path, body));
+        assert!(answer.starts_with("HTTP/1.1 403"), "{path}: {answer}");
+        assert!(answer.contains("docker.allow_services"), "{answer}");
+    }
+}
+
+#[test]
 fn commit_is_refused_by_default() {
     let _g = one_at_a_time();
     let p = peers();
