@@ -311,30 +311,10 @@ pub async fn run(socket: Option<PathBuf>, json_out: bool, cmd: CtlCommand) -> i3
 }
 
 async fn health(path: &std::path::Path, json_out: bool) -> i32 {
-    let p = path.to_path_buf();
-    let channel = match tonic::transport::Endpoint::try_from("http://[::]:50051") {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("Error: {e}");
-            return 2;
-        }
-    }
-    .connect_with_connector(tower::service_fn(move |_: tonic::transport::Uri| {
-        let p = p.clone();
-        async move {
-            tokio::net::UnixStream::connect(p)
-                .await
-                .map(hyper_util::rt::TokioIo::new)
-        }
-    }))
-    .await;
-    let channel = match channel {
+    let channel = match crate::http::unix_grpc_channel(path, "the pullguard daemon").await {
         Ok(c) => c,
         Err(e) => {
-            eprintln!(
-                "Error: cannot reach the pullguard daemon at {}: {e}",
-                path.display()
-            );
+            eprintln!("Error: {e}");
             return 2;
         }
     };

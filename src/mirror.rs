@@ -13,7 +13,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -32,6 +32,7 @@ use tokio::sync::{Semaphore, watch};
 
 use crate::config::{Config, MirrorSection};
 use crate::docker::Body;
+use crate::drain::{InFlight, Ticket};
 use crate::engine::Engine;
 use crate::http::query_pairs;
 use crate::oci::{Descriptor, ImageRef, Manifest, validate_digest};
@@ -140,23 +141,7 @@ pub struct Mirror {
     grants: Mutex<Grants>,
     pub counters: Arc<MirrorCounters>,
     /// Requests in flight, blob streams included, for draining on shutdown.
-    in_flight: Arc<AtomicUsize>,
-}
-
-/// Counts one request (or blob stream) in flight while alive.
-struct InFlight(Arc<AtomicUsize>);
-
-impl InFlight {
-    fn new(n: &Arc<AtomicUsize>) -> InFlight {
-        n.fetch_add(1, Ordering::SeqCst);
-        InFlight(n.clone())
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
+    in_flight: InFlight,
 }
 
 /// What a request asks for.
@@ -356,7 +341,7 @@ impl Mirror {
             opts,
             grants: Mutex::new(Grants::default()),
             counters: Arc::new(MirrorCounters::default()),
-            in_flight: Arc::new(AtomicUsize::new(0)),
+            in_flight: InFlight::default(),
         }
     }
 
@@ -406,7 +391,7 @@ impl Mirror {
     }
 
     pub fn in_flight(&self) -> usize {
-        self.in_flight.load(Ordering::SeqCst)
+        self.in_flight.count()
     }
 
     /// Serve connections until `shutdown` turns true; then stop accepting.
@@ -456,7 +441,7 @@ impl Mirror {
     }
 
     async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<Body> {
-        let guard = InFlight::new(&self.in_flight);
+        let guard = self.in_flight.ticket();
         let method = req.method().clone();
         let path = req.uri().path().to_string();
         match self.route(req, guard).await {
@@ -481,11 +466,7 @@ impl Mirror {
         }
     }
 
-    async fn route(
-        &self,
-        req: Request<Incoming>,
-        guard: InFlight,
-    ) -> Result<Response<Body>, String> {
+    async fn route(&self, req: Request<Incoming>, guard: Ticket) -> Result<Response<Body>, String> {
         let head = match *req.method() {
             Method::GET => false,
             Method::HEAD => true,
@@ -742,7 +723,7 @@ impl Mirror {
         head: bool,
         image: ImageRef,
         range: Option<String>,
-        guard: InFlight,
+        guard: Ticket,
     ) -> Result<Response<Body>, String> {
         let generation = self.engine.snapshot().generation;
         let scope = image.scope();

@@ -12,8 +12,9 @@ use bytes::Bytes;
 use hyper::body::{Frame, Incoming};
 use openssl::hash::{Hasher, MessageDigest};
 
-use super::{InFlight, MirrorCounters};
+use super::MirrorCounters;
 use crate::docker::BoxError;
+use crate::drain::Ticket;
 use crate::oci::hex;
 
 /// What an upstream blob body must be, and how far it has got: a whole blob (its size, and its
@@ -143,7 +144,7 @@ pub(super) struct BlobBody {
     /// `registry/repository@digest`, for the log.
     pub(super) what: String,
     pub(super) counters: Arc<MirrorCounters>,
-    pub(super) _in_flight: InFlight,
+    pub(super) _in_flight: Ticket,
 }
 
 impl BlobBody {
