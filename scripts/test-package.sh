@@ -21,6 +21,7 @@ for f in /usr/bin/pullguard /usr/bin/pullguard-containerd-verifier \
     /usr/lib/systemd/system/pullguard-control.socket /usr/lib/systemd/system/pullguard-mirror.socket \
     /usr/lib/systemd/system/pullguard-authz.socket \
     /usr/share/doc/pullguard/examples/docker.service.d/pullguard-authz.conf \
+    /usr/share/doc/pullguard/examples/containerd.service.d/pullguard-verifier.conf \
     /etc/pullguard/config.toml /usr/share/doc/pullguard/examples/trustpolicy.json \
     /usr/share/doc/pullguard/examples/README /usr/share/doc/pullguard/README.md \
     /usr/share/man/man1/pullguard.1.gz /usr/share/man/man1/pullguard-serve.1.gz \

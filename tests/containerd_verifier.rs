@@ -35,24 +35,19 @@ fn ctrd2_bin() -> PathBuf {
     bin
 }
 
-/// A containerd 2.1 whose image verifier bin_dir holds a wrapper around our verifier binary
-/// that points it at `control`.
+/// A containerd 2.1 whose image verifier bin_dir holds our verifier binary itself (installed as the
+/// README says), pointed at `control` the way systemd/containerd.service.d/pullguard-verifier.conf
+/// does it: through containerd's own environment, which bindir passes to every verifier it runs.
 fn containerd_with_verifier(control: &Path) -> Containerd {
     let tmp = tempfile::tempdir().unwrap();
     let w = tmp.path();
     let verifiers = w.join("verifiers");
     std::fs::create_dir_all(&verifiers).unwrap();
-    let wrapper = verifiers.join("pullguard");
-    std::fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/sh\nPULLGUARD_CONTROL_SOCKET={} exec {} \"$@\"\n",
-            control.display(),
-            env!("CARGO_BIN_EXE_pullguard-containerd-verifier")
-        ),
+    std::fs::copy(
+        env!("CARGO_BIN_EXE_pullguard-containerd-verifier"),
+        verifiers.join("pullguard-containerd-verifier"),
     )
     .unwrap();
-    run_ok(Command::new("chmod").args(["0755", wrapper.to_str().unwrap()]));
     let sock = w.join("containerd.sock");
     let config = format!(
         r#"version = 3
@@ -80,6 +75,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.cri.v1.images", 
     let child = Command::new(bin.join("containerd"))
         .arg("--config")
         .arg(w.join("config.toml"))
+        .env("PULLGUARD_CONTROL_SOCKET", control)
         .env(
             "PATH",
             format!(
