@@ -151,6 +151,11 @@ pub struct MirrorSection {
     /// The registry for requests without `?ns=` (a client pointed straight at the mirror).
     /// It is an upstream too.
     pub default_upstream: Option<String>,
+    /// For clients that send no `?ns=` (podman, skopeo, CRI-O): a first path component of the
+    /// repository name that stands for an upstream registry (`ghcr = "ghcr.io"`: a request for
+    /// `/v2/ghcr/org/app/...` is `ghcr.io/org/app`). Each registry named is an upstream too.
+    #[serde(default)]
+    pub prefixes: std::collections::BTreeMap<String, String>,
     /// Hash each blob as it streams and break the transfer if its bytes do not match the digest
     /// (default true). Clients check digests too; false trades this second check for throughput.
     pub check_blob_digests: Option<bool>,

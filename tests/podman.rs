@@ -3,7 +3,8 @@
 //! listener per upstream (`[mirror] default_upstream`, since these clients send no `?ns=`) and a
 //! `[[registry]]` whose `location` is the mirror, so there is nothing to fall back to. And the
 //! `[[registry.mirror]]` form shown for what it is: a bypass (podman falls back to the real
-//! registry after the mirror's 403).
+//! registry after the mirror's 403). And one listener for both upstreams, each registry's
+//! `location` naming it by a path prefix (`[mirror] prefixes`).
 //!
 //! Real podman from Debian, rootful, its storage under a temp dir (`--root`, `--runroot`,
 //! `--storage-driver vfs`).
@@ -190,6 +191,81 @@ insecure = true
     let out = pm.pull(&format!("{}:unsigned", a.name()));
     assert!(!out.status.success());
     assert!(client_requests(&peer_log("registry.log"), &a.repo).is_empty());
+}
+
+/// One mirror listener for both upstreams: `location = "MIRROR/PREFIX"`, and `[mirror] prefixes`
+/// maps the prefix back to the registry.
+#[test]
+fn podman_through_one_listener_for_two_upstreams_by_prefix() {
+    let p = peers();
+    let a = Images::new(&p.registry);
+    let b = a.on_registry(&p.referrers_registry);
+    let mut sets = Vec::new();
+    for (imgs, log) in [(&a, "registry.log"), (&b, "refreg.log")] {
+        let signed = imgs.push("signed", &format!("podman prefix signed {}", imgs.repo));
+        imgs.sign(&signed);
+        imgs.push("unsigned", &format!("podman prefix unsigned {}", imgs.repo));
+        sets.push((imgs, log));
+    }
+    let addr = format!("127.0.0.1:{}", free_port());
+    let d = Daemon::start_with(
+        &a.dir(),
+        &p.docker_sock,
+        &p.registry,
+        &format!(
+            "insecure_registries = [{ra:?}, {rb:?}]\n[mirror]\nlisten = {addr:?}\n[mirror.prefixes]\nfirst = {ra:?}\nsecond = {rb:?}\n",
+            ra = p.registry,
+            rb = p.referrers_registry,
+        ),
+    );
+    let start = Instant::now();
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "mirror not up: {}",
+            d.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pm = Podman::new(&format!(
+        r#"unqualified-search-registries = []
+
+[[registry]]
+prefix = "{ra}"
+location = "{addr}/first"
+insecure = true
+
+[[registry]]
+prefix = "{rb}"
+location = "{addr}/second"
+insecure = true
+"#,
+        ra = p.registry,
+        rb = p.referrers_registry,
+    ));
+    for (imgs, log) in &sets {
+        let signed = format!("{}:signed", imgs.name());
+        let out = pm.pull(&signed);
+        assert!(out.status.success(), "{}\n{}", stderr_of(&out), d.log());
+        assert!(pm.has(&signed));
+        let unsigned = format!("{}:unsigned", imgs.name());
+        let out = pm.pull(&unsigned);
+        assert!(!out.status.success(), "the unsigned image was pulled");
+        let err = stderr_of(&out);
+        // The denial names the image on its real registry, not the mirror's prefix.
+        assert!(
+            err.contains("denied: pullguard: denied")
+                && err.contains(&format!("{}:unsigned", imgs.name()))
+                && err.contains("no signature"),
+            "{err}"
+        );
+        assert!(!pm.has(&unsigned));
+        let direct = client_requests(&peer_log(log), &imgs.repo);
+        assert!(direct.is_empty(), "{direct:#?}");
+    }
+    // Each verdict was for the real registry's image.
+    let text = d.log();
+    assert!(text.contains(&format!("{}:unsigned", b.name())), "{text}");
 }
 
 /// `[[registry.mirror]]` is not a guard: after the mirror's 403 podman goes to the registry

@@ -204,6 +204,20 @@ impl Images {
             .trim()
             .to_string()
     }
+    /// A repository on another registry signed with the same notation key and trust policy (one
+    /// daemon can then guard both).
+    pub fn on_registry(&self, registry: &str) -> Images {
+        Images {
+            _tmp: tempfile::tempdir().unwrap(),
+            home: self.home.clone(),
+            registry: registry.to_string(),
+            repo: format!(
+                "docker/t{}-{}",
+                std::process::id(),
+                SEQ.fetch_add(1, Ordering::SeqCst)
+            ),
+        }
+    }
     pub fn sign(&self, digest: &str) {
         run_ok(self.notation().args([
             "sign",
