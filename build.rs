@@ -28,5 +28,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ],
             &["proto/containerd", wkt],
         )?;
+    // The CRI ImageService subset the tests use to see an image store as a kubelet does.
+    let mut config = tonic_prost_build::Config::new();
+    config.protoc_executable(protoc_bin_vendored::protoc_bin_path()?);
+    tonic_prost_build::configure()
+        .build_server(false)
+        .compile_with_config(config, &["proto/cri/api.proto"], &["proto/cri"])?;
     Ok(())
 }
