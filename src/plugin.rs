@@ -251,24 +251,30 @@ async fn run(
             )
         })??;
     if !status.success() {
-        #[derive(Deserialize)]
-        struct RequestError {
-            #[serde(rename = "errorCode", default)]
-            code: String,
-            #[serde(rename = "errorMessage", default)]
-            message: String,
-        }
-        if err.is_empty() {
-            return Err(format!("failed to execute the {command} command: {status}"));
-        }
-        return match serde_json::from_slice::<RequestError>(&err) {
-            Ok(re) => Err(format!("{}: {}", re.code, re.message)),
-            Err(_) => Err(format!(
-                "failed to execute the {command} command: the plugin's stderr is not a JSON error"
-            )),
-        };
+        return Err(failure(command, &status.to_string(), &err));
     }
     Ok(out)
+}
+
+/// What a failed plugin command says on stderr: notation's `RequestError` JSON, else a plain
+/// failure.
+fn failure(command: &str, status: &str, err: &[u8]) -> String {
+    #[derive(Deserialize)]
+    struct RequestError {
+        #[serde(rename = "errorCode", default)]
+        code: String,
+        #[serde(rename = "errorMessage", default)]
+        message: String,
+    }
+    if err.is_empty() {
+        return format!("failed to execute the {command} command: {status}");
+    }
+    match serde_json::from_slice::<RequestError>(err) {
+        Ok(re) => format!("{}: {}", re.code, re.message),
+        Err(_) => format!(
+            "failed to execute the {command} command: the plugin's stderr is not a JSON error"
+        ),
+    }
 }
 
 /// Find and describe the plugin `env` names (notation-go: before authenticity is checked).
@@ -309,7 +315,22 @@ pub async fn prepare(opts: &PluginOptions, env: &Envelope) -> Result<Plugin, Str
         &serde_json::to_vec(&req).unwrap_or_default(),
     )
     .await?;
-    let md: Metadata = serde_json::from_slice(&out)
+    let capabilities = capabilities(&name, min_version.as_deref(), &out)?;
+    Ok(Plugin {
+        name,
+        path,
+        capabilities,
+    })
+}
+
+/// The `get-plugin-metadata` answer of plugin `name`, checked as notation-go checks it: the
+/// verification capabilities it has.
+fn capabilities(
+    name: &str,
+    min_version: Option<&str>,
+    out: &[u8],
+) -> Result<Vec<&'static str>, String> {
+    let md: Metadata = serde_json::from_slice(out)
         .map_err(|e| format!("failed to decode the get-plugin-metadata response: {e}"))?;
     let invalid = |why: &str| format!("metadata validation failed for plugin {name}: {why}");
     if md.name.is_empty() {
@@ -349,7 +370,7 @@ pub async fn prepare(opts: &PluginOptions, env: &Envelope) -> Result<Plugin, Str
             md.version
         ));
     }
-    if let Some(min) = &min_version
+    if let Some(min) = min_version
         && !version_at_least(&md.version, min)
     {
         return Err(format!(
@@ -366,11 +387,7 @@ pub async fn prepare(opts: &PluginOptions, env: &Envelope) -> Result<Plugin, Str
             "digital signature requires plugin {name:?} with signature verification capabilities (\"{CAP_TRUSTED_IDENTITY}\" and/or \"{CAP_REVOCATION_CHECK}\") installed"
         ));
     }
-    Ok(Plugin {
-        name,
-        path,
-        capabilities,
-    })
+    Ok(capabilities)
 }
 
 #[derive(Serialize)]
@@ -455,6 +472,16 @@ pub async fn verify(
             plugin.name
         )
     })
+}
+
+/// For the `plugin_output` fuzz target only: a plugin's answers as they are read, its
+/// `get-plugin-metadata` stdout, a failed command's stderr and its `verify-signature` stdout.
+#[doc(hidden)]
+pub fn fuzz_output(metadata: &[u8], stderr: &[u8], verify: &[u8]) -> usize {
+    let caps = capabilities("fuzz", Some("1.0.0"), metadata).map_or(0, |c| c.len());
+    let err = failure("verify-signature", "exit status: 1", stderr).len();
+    let results = serde_json::from_slice::<VerifyResponse>(verify).map_or(0, |_| 1);
+    caps + err + results
 }
 
 #[cfg(test)]

@@ -223,6 +223,14 @@ pub fn image_event(e: &Envelope) -> Result<Option<ImageEvent>, String> {
     }))
 }
 
+/// For the `store_answers` fuzz target only: one event envelope from containerd's events
+/// stream (protobuf bytes), as the store watch reads it.
+#[doc(hidden)]
+pub fn fuzz_event(bytes: &[u8]) -> Result<Option<ImageEvent>, String> {
+    let e = Envelope::decode(bytes).map_err(|e| e.to_string())?;
+    image_event(&e)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

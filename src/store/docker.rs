@@ -215,6 +215,21 @@ pub async fn remove(d: &Dockerd, id: &str) -> Result<(), String> {
     }
 }
 
+/// For the `store_answers` fuzz target only: dockerd's `/events` stream (fed in `chunk`-byte
+/// pieces) and its `/images/json` listing, as the store watch reads them.
+#[doc(hidden)]
+pub fn fuzz_answers(events: &[u8], chunk: usize, list: &[u8]) -> usize {
+    let mut lines = EventLines::default();
+    let mut n = 0;
+    for piece in events.chunks(chunk.max(1)) {
+        match lines.push(piece) {
+            Ok(e) => n += e.len(),
+            Err(_) => break,
+        }
+    }
+    n + parse_list(list).map_or(0, |l| l.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
