@@ -704,8 +704,7 @@ fn verify_cli(args: &VerifyArgs, verbose: bool) -> Result<i32, String> {
         let plain_http = insecure.contains(&image.registry);
         let ropts = RegistryOptions {
             insecure,
-            connect_timeout: Duration::from_secs(cfg.registry_connect_timeout_secs.unwrap_or(5)),
-            request_timeout: Duration::from_secs(cfg.registry_timeout_secs.unwrap_or(30)),
+            ..crate::serve::registry_options(&cfg, Vec::new())
         };
         let creds = match notation_credential(args) {
             Some(c) => Credentials::Fixed(Some(c)),

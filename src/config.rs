@@ -34,6 +34,14 @@ pub struct Config {
     pub require_platform_signature: bool,
     /// Seconds in-flight requests get to finish on SIGTERM (default 30).
     pub shutdown_grace_secs: Option<u64>,
+    /// `[registries."HOST[:PORT]"]`: per-registry TLS (`ca`, `client_cert`, `client_key`,
+    /// `insecure`) and `plain_http`, for every front end.
+    #[serde(default)]
+    pub registries: std::collections::BTreeMap<String, crate::tls::RegistryEntry>,
+    /// Docker's per-registry certificate root (default /etc/docker/certs.d; "" turns it off).
+    pub docker_certs_dir: Option<PathBuf>,
+    /// `[proxy]`: HTTP proxies instead of HTTPS_PROXY / HTTP_PROXY / NO_PROXY.
+    pub proxy: Option<crate::proxy_env::ProxySection>,
     #[serde(default)]
     pub docker: DockerSection,
     #[serde(default)]

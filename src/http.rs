@@ -1,9 +1,15 @@
 //! A small HTTP/1.1 client for registries: plain HTTP without any TLS setup, HTTPS through
 //! OpenSSL built lazily on first use (loading the system roots costs tens of milliseconds, which
-//! a one-shot `verify` against a plain-HTTP registry should not pay), pooled connections,
-//! redirects, a deadline per request and bounded body reads.
+//! a one-shot `verify` against a plain-HTTP registry should not pay), per-registry trust
+//! ([`crate::tls`]: certs.d and `[registries]`), HTTP proxies chosen as Go chooses them
+//! ([`crate::proxy_env`]; a CONNECT tunnel for https), pooled connections, redirects, a
+//! deadline per request and bounded body reads.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -13,19 +19,30 @@ use hyper::header::{AUTHORIZATION, HeaderMap, HeaderValue, LOCATION, USER_AGENT}
 use hyper::{Method, Request, StatusCode, Uri};
 use hyper_tls::HttpsConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio::time::Instant;
+
+use crate::proxy_env::{Proxy, ProxyConfig};
+use crate::tls::RegistryHosts;
 
 const UA: &str = concat!("pullguard/", env!("CARGO_PKG_VERSION"));
 
-type Plain = Client<HttpConnector, Full<Bytes>>;
-type Tls = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+type Plain = Client<ProxyConnector, Full<Bytes>>;
+type Tls = Client<HttpsConnector<ProxyConnector>, Full<Bytes>>;
 
 #[derive(Clone)]
 pub struct Http {
     plain: Plain,
-    tls: std::sync::Arc<OnceLock<Result<Tls, String>>>,
+    tls: Arc<OnceLock<Result<Tls, String>>>,
+    /// Clients for registries with their own trust (a CA, a client certificate, insecure).
+    per_host: Arc<Mutex<HashMap<String, Tls>>>,
+    hosts: Arc<RegistryHosts>,
+    proxies: Arc<ProxyConfig>,
+    /// Bearer tokens, shared by every client made from this one (see [`crate::token`]).
+    pub tokens: Arc<crate::token::TokenCache>,
     connect_timeout: Duration,
     request_timeout: Duration,
 }
@@ -46,14 +63,55 @@ fn connector(connect_timeout: Duration) -> HttpConnector {
     c
 }
 
+/// The process environment's proxies, read once (as Go's `envProxyFunc`).
+pub fn env_proxies() -> Arc<ProxyConfig> {
+    static ENV: OnceLock<Arc<ProxyConfig>> = OnceLock::new();
+    ENV.get_or_init(|| Arc::new(ProxyConfig::from_env()))
+        .clone()
+}
+
 impl Http {
+    /// Default trust (system roots) and the environment's proxies.
     pub fn new(connect_timeout: Duration, request_timeout: Duration) -> Http {
-        let plain = Client::builder(TokioExecutor::new()).build(connector(connect_timeout));
-        Http {
-            plain,
-            tls: std::sync::Arc::new(OnceLock::new()),
+        Http::with(
             connect_timeout,
             request_timeout,
+            Arc::new(RegistryHosts::default()),
+            env_proxies(),
+        )
+    }
+
+    pub fn with(
+        connect_timeout: Duration,
+        request_timeout: Duration,
+        hosts: Arc<RegistryHosts>,
+        proxies: Arc<ProxyConfig>,
+    ) -> Http {
+        let pc = ProxyConnector {
+            inner: connector(connect_timeout),
+            proxies: proxies.clone(),
+        };
+        let plain = Client::builder(TokioExecutor::new()).build(pc);
+        Http {
+            plain,
+            tls: Arc::new(OnceLock::new()),
+            per_host: Arc::new(Mutex::new(HashMap::new())),
+            hosts,
+            proxies,
+            tokens: Arc::new(crate::token::TokenCache::default()),
+            connect_timeout,
+            request_timeout,
+        }
+    }
+
+    pub fn hosts(&self) -> &RegistryHosts {
+        &self.hosts
+    }
+
+    fn proxy_connector(&self) -> ProxyConnector {
+        ProxyConnector {
+            inner: connector(self.connect_timeout),
+            proxies: self.proxies.clone(),
         }
     }
 
@@ -62,11 +120,35 @@ impl Http {
             .get_or_init(|| {
                 let tls = hyper_tls::native_tls::TlsConnector::new()
                     .map_err(|e| format!("cannot set up TLS: {e}"))?;
-                let https = HttpsConnector::from((connector(self.connect_timeout), tls.into()));
+                let https = HttpsConnector::from((self.proxy_connector(), tls.into()));
                 Ok(Client::builder(TokioExecutor::new()).build(https))
             })
             .as_ref()
             .map_err(Clone::clone)
+    }
+
+    /// The TLS client for `authority`: its own when certs.d or the config give it a CA, a
+    /// client certificate or `insecure`; else the shared one. Read on first use per host.
+    fn tls_for(&self, authority: &str) -> Result<Tls, String> {
+        if let Some(c) = self
+            .per_host
+            .lock()
+            .ok()
+            .and_then(|m| m.get(authority).cloned())
+        {
+            return Ok(c);
+        }
+        let t = self.hosts.tls_for(authority)?;
+        if t.is_default() {
+            return self.tls().cloned();
+        }
+        let tls = crate::tls::connector(authority, &t)?;
+        let https = HttpsConnector::from((self.proxy_connector(), tls.into()));
+        let client: Tls = Client::builder(TokioExecutor::new()).build(https);
+        if let Ok(mut m) = self.per_host.lock() {
+            m.insert(authority.to_string(), client.clone());
+        }
+        Ok(client)
     }
 
     /// Send one request (following up to 5 redirects; `Authorization` is dropped when a
@@ -84,7 +166,8 @@ impl Http {
             .map_err(|e| format!("invalid URL {url:?}: {e}"))?;
         let origin = uri.authority().map(|a| a.to_string());
         for _ in 0..6 {
-            let same_host = uri.authority().map(|a| a.to_string()) == origin;
+            let authority = uri.authority().map(|a| a.to_string()).unwrap_or_default();
+            let same_host = Some(&authority) == origin.as_ref();
             let mut req = Request::builder().method(method.clone()).uri(uri.clone());
             for (k, v) in headers {
                 if *k == AUTHORIZATION && !same_host {
@@ -94,13 +177,29 @@ impl Http {
                     .map_err(|_| format!("invalid header value for {k}"))?;
                 req = req.header(k, v);
             }
+            if uri.scheme_str() == Some("http")
+                && let Ok(Some(Proxy {
+                    authorization: Some(a),
+                    ..
+                })) = self
+                    .proxies
+                    .proxy_for("http", uri.host().unwrap_or(""), uri.port_u16())
+            {
+                req = req.header(hyper::header::PROXY_AUTHORIZATION, a);
+            }
             let req = req
                 .header(USER_AGENT, UA)
                 .body(Full::new(body.clone()))
                 .map_err(|e| format!("cannot build the request to {uri}: {e}"))?;
             let fut = async {
                 match uri.scheme_str() {
-                    Some("https") => self.tls()?.request(req).await.map_err(|e| error_chain(&e)),
+                    Some("https") => {
+                        let client = self.tls_for(&authority)?;
+                        client.request(req).await.map_err(|e| {
+                            let raw = error_chain(&e);
+                            self.hosts.explain(&authority, &raw).unwrap_or(raw)
+                        })
+                    }
                     Some("http") => self.plain.request(req).await.map_err(|e| error_chain(&e)),
                     other => Err(format!("unsupported URL scheme {other:?}")),
                 }
@@ -130,6 +229,137 @@ impl Http {
         }
         Err(format!("too many redirects from {url}"))
     }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A TCP connection, straight or through an HTTP proxy: for https a `CONNECT` tunnel (TLS
+/// then runs inside it, end to end), for http the proxy itself (requests in absolute form).
+#[derive(Clone)]
+pub struct ProxyConnector {
+    inner: HttpConnector,
+    proxies: Arc<ProxyConfig>,
+}
+
+pub struct Conn {
+    io: TokioIo<TcpStream>,
+    /// Plain HTTP to a proxy: hyper writes absolute-form request targets.
+    to_proxy: bool,
+}
+
+impl Connection for Conn {
+    fn connected(&self) -> Connected {
+        self.io.connected().proxy(self.to_proxy)
+    }
+}
+
+impl hyper::rt::Read for Conn {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl hyper::rt::Write for Conn {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+impl tower::Service<Uri> for ProxyConnector {
+    type Response = Conn;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Conn, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        tower::Service::<Uri>::poll_ready(&mut self.inner, cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, dst: Uri) -> Self::Future {
+        let mut inner = self.inner.clone();
+        let proxies = self.proxies.clone();
+        Box::pin(async move {
+            let scheme = dst.scheme_str().unwrap_or("http").to_string();
+            let host = dst.host().unwrap_or("").to_string();
+            let port = dst.port_u16();
+            let Some(proxy) = proxies.proxy_for(&scheme, &host, port)? else {
+                let io = inner.call(dst).await?;
+                return Ok(Conn {
+                    io,
+                    to_proxy: false,
+                });
+            };
+            let shown = proxy.redacted();
+            let proxy_uri: Uri = format!("http://{}", proxy.authority)
+                .parse()
+                .map_err(|e| format!("proxy {shown}: {e}"))?;
+            let io = inner
+                .call(proxy_uri)
+                .await
+                .map_err(|e| format!("cannot reach proxy {shown}: {}", error_chain(&e)))?;
+            tracing::debug!(proxy = %shown, %scheme, %host, "through the proxy");
+            if scheme != "https" {
+                return Ok(Conn { io, to_proxy: true });
+            }
+            let target = match port {
+                Some(p) if host.contains(':') => format!("[{host}]:{p}"),
+                Some(p) => format!("{host}:{p}"),
+                None if host.contains(':') => format!("[{host}]:443"),
+                None => format!("{host}:443"),
+            };
+            let tcp = tunnel(io.into_inner(), &target, proxy.authorization.as_deref())
+                .await
+                .map_err(|e| format!("proxy {shown}: {e}"))?;
+            Ok(Conn {
+                io: TokioIo::new(tcp),
+                to_proxy: false,
+            })
+        })
+    }
+}
+
+/// `CONNECT target HTTP/1.1` and a `2xx` answer: the stream is then the tunnel.
+async fn tunnel(mut tcp: TcpStream, target: &str, auth: Option<&str>) -> Result<TcpStream, String> {
+    let mut req = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\nUser-Agent: {UA}\r\n");
+    if let Some(a) = auth {
+        req.push_str(&format!("Proxy-Authorization: {a}\r\n"));
+    }
+    req.push_str("\r\n");
+    tcp.write_all(req.as_bytes())
+        .await
+        .map_err(|e| format!("CONNECT {target}: {e}"))?;
+    // Byte by byte up to the blank line: nothing of the tunnel may be read here.
+    let mut head = Vec::with_capacity(256);
+    while !head.ends_with(b"\r\n\r\n") {
+        if head.len() > 16 * 1024 {
+            return Err(format!("CONNECT {target}: answer headers too large"));
+        }
+        let b = tcp
+            .read_u8()
+            .await
+            .map_err(|e| format!("CONNECT {target}: no answer ({e})"))?;
+        head.push(b);
+    }
+    let head = String::from_utf8_lossy(&head);
+    let status = head.lines().next().unwrap_or("").trim().to_string();
+    let code = status.split_whitespace().nth(1).unwrap_or("");
+    if !code.starts_with('2') || !status.starts_with("HTTP/1.") {
+        return Err(format!("CONNECT {target} refused: {status:?}"));
+    }
+    Ok(tcp)
 }
 
 /// Resolve a `Location` against the URL it came from.

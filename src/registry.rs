@@ -13,7 +13,7 @@ use hyper::header::{
 };
 use hyper::{Method, StatusCode};
 
-use crate::http::{Http, Resp, pct_encode};
+use crate::http::{Http, Resp};
 
 use crate::auth::{Credential, DockerConfig};
 use crate::oci::{
@@ -64,6 +64,9 @@ pub struct RegistryOptions {
     /// Connect timeout and the whole-request timeout.
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
+    /// TLS trust per registry and the HTTP proxies (crate::tls, crate::proxy_env).
+    pub hosts: Arc<crate::tls::RegistryHosts>,
+    pub proxies: Arc<crate::proxy_env::ProxyConfig>,
 }
 
 impl Default for RegistryOptions {
@@ -72,6 +75,8 @@ impl Default for RegistryOptions {
             insecure: Vec::new(),
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(30),
+            hosts: Arc::default(),
+            proxies: crate::http::env_proxies(),
         }
     }
 }
@@ -107,7 +112,12 @@ pub struct RegistryClient {
 
 impl RegistryClient {
     pub fn new(opts: RegistryOptions, creds: Credentials) -> Result<Self, String> {
-        let http = Http::new(opts.connect_timeout, opts.request_timeout);
+        let http = Http::with(
+            opts.connect_timeout,
+            opts.request_timeout,
+            opts.hosts.clone(),
+            opts.proxies.clone(),
+        );
         Ok(RegistryClient {
             http,
             opts,
@@ -131,7 +141,8 @@ impl RegistryClient {
         } else {
             registry
         };
-        let scheme = if self.opts.insecure.iter().any(|h| h == registry) {
+        let plain = self.opts.insecure.iter().any(|h| h == registry);
+        let scheme = if plain || self.opts.hosts.plain_http(registry) {
             "http"
         } else {
             "https"
@@ -186,7 +197,7 @@ impl RegistryClient {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
-        let header = self.authorize(image, &challenge).await?;
+        let header = self.authorize(image, &challenge, cached.as_deref()).await?;
         if let Ok(mut m) = self.authz.lock() {
             m.insert(key, header.clone());
         }
@@ -229,7 +240,12 @@ impl RegistryClient {
     }
 
     /// Answer a 401 challenge: the Authorization header to retry with.
-    async fn authorize(&self, image: &ImageRef, challenge: &str) -> Result<String, RegistryError> {
+    async fn authorize(
+        &self,
+        image: &ImageRef,
+        challenge: &str,
+        refused: Option<&str>,
+    ) -> Result<String, RegistryError> {
         let cred = self.credential(&image.registry).await?;
         let (scheme, params) = parse_challenge(challenge);
         let denied = |why: &str| RegistryError {
@@ -256,68 +272,17 @@ impl RegistryClient {
                     .get("scope")
                     .cloned()
                     .unwrap_or_else(|| format!("repository:{}:pull", image.repository));
-                let mut query: Vec<(&str, String)> = vec![("scope", scope)];
-                if let Some(s) = params.get("service") {
-                    query.push(("service", s.clone()));
+                let stale = refused.and_then(|h| h.strip_prefix("Bearer "));
+                let service = params.get("service").map(String::as_str);
+                let tokens = &self.http.tokens;
+                match tokens
+                    .token(&self.http, realm, service, &scope, cred.as_ref(), stale)
+                    .await
+                {
+                    Ok(t) => Ok(format!("Bearer {t}")),
+                    Err(crate::token::TokenError::Denied(why)) => Err(denied(&why)),
+                    Err(crate::token::TokenError::Failed(m)) => Err(RegistryError::new(m)),
                 }
-                let b64 = |u: &str, p: &str| {
-                    format!(
-                        "Basic {}",
-                        base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
-                    )
-                };
-                let result = match &cred {
-                    Some(Credential::IdentityToken(token)) => {
-                        let mut form = query.clone();
-                        form.push(("grant_type", "refresh_token".into()));
-                        form.push(("refresh_token", token.clone()));
-                        form.push(("client_id", "pullguard".into()));
-                        let headers = [(
-                            CONTENT_TYPE,
-                            "application/x-www-form-urlencoded".to_string(),
-                        )];
-                        self.http
-                            .send(
-                                Method::POST,
-                                realm,
-                                &headers,
-                                Bytes::from(form_encode(&form)),
-                            )
-                            .await
-                    }
-                    Some(Credential::Basic { username, password }) => {
-                        let headers = [(AUTHORIZATION, b64(username, password))];
-                        self.http
-                            .send(
-                                Method::GET,
-                                &with_query(realm, &query),
-                                &headers,
-                                Bytes::new(),
-                            )
-                            .await
-                    }
-                    None => {
-                        self.http
-                            .send(Method::GET, &with_query(realm, &query), &[], Bytes::new())
-                            .await
-                    }
-                };
-                let resp = result.map_err(|e| {
-                    RegistryError::new(format!("token request to {realm} failed: {e}"))
-                })?;
-                if !resp.status.is_success() {
-                    return Err(denied(&format!("token endpoint answered {}", resp.status)));
-                }
-                let body = read_limited(resp, 1 << 20).await?;
-                let v: serde_json::Value = serde_json::from_slice(&body)
-                    .map_err(|_| denied("token endpoint answered malformed JSON"))?;
-                let token = v
-                    .get("token")
-                    .or_else(|| v.get("access_token"))
-                    .and_then(|t| t.as_str())
-                    .filter(|t| !t.is_empty())
-                    .ok_or_else(|| denied("token endpoint answered no token"))?;
-                Ok(format!("Bearer {token}"))
             }
             _ => Err(denied("unsupported authentication challenge")),
         }
@@ -608,14 +573,22 @@ fn parse_challenge(h: &str) -> (String, HashMap<String, String>) {
     (scheme.to_string(), params)
 }
 
+#[cfg(test)]
 fn form_encode(pairs: &[(&str, String)]) -> String {
     pairs
         .iter()
-        .map(|(k, v)| format!("{}={}", pct_encode(k), pct_encode(v)))
+        .map(|(k, v)| {
+            format!(
+                "{}={}",
+                crate::http::pct_encode(k),
+                crate::http::pct_encode(v)
+            )
+        })
         .collect::<Vec<_>>()
         .join("&")
 }
 
+#[cfg(test)]
 fn with_query(base: &str, pairs: &[(&str, String)]) -> String {
     let sep = if base.contains('?') { '&' } else { '?' };
     format!("{base}{sep}{}", form_encode(pairs))

@@ -51,6 +51,10 @@ pub fn registry_options(cfg: &Config, insecure: Vec<String>) -> RegistryOptions 
         insecure,
         connect_timeout: Duration::from_secs(cfg.registry_connect_timeout_secs.unwrap_or(5)),
         request_timeout: Duration::from_secs(cfg.registry_timeout_secs.unwrap_or(30)),
+        hosts: Arc::new(crate::tls::RegistryHosts::from_config(cfg)),
+        proxies: Arc::new(crate::proxy_env::ProxyConfig::from_section(
+            cfg.proxy.as_ref(),
+        )),
     }
 }
 
