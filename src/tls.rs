@@ -179,12 +179,6 @@ impl RegistryHosts {
                 self.client_hint(host)
             ));
         }
-        if lower.contains("ssl routines") || lower.contains("wrong version number") {
-            let first = raw.split(": error:").next().unwrap_or(raw);
-            return Some(format!(
-                "TLS handshake with registry {host} failed: {first} (is it a plain-HTTP registry? then list it in insecure_registries or set plain_http in [registries.\"{host}\"])"
-            ));
-        }
         None
     }
 }
