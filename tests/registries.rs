@@ -24,6 +24,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use common::daemon::direct_docker;
 use common::*;
 use openssl::asn1::Asn1Time;
 use openssl::bn::BigNum;
@@ -760,6 +761,8 @@ const TOKEN_USER: &str = "pgtoken";
 struct TokenServerStandIn {
     addr: String,
     log: Arc<Mutex<Vec<String>>>,
+    /// The User-Agent of each logged request, in the same order.
+    agents: Arc<Mutex<Vec<String>>>,
     cert_file: PathBuf,
 }
 
@@ -770,23 +773,40 @@ impl TokenServerStandIn {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap().to_string();
         let log = Arc::new(Mutex::new(Vec::new()));
-        let (log2, password) = (log.clone(), password.to_string());
+        let agents = Arc::new(Mutex::new(Vec::new()));
+        let (log2, agents2, password) = (log.clone(), agents.clone(), password.to_string());
         let signer = Arc::new(signer);
         std::thread::spawn(move || {
             for conn in l.incoming().flatten() {
-                let (log, pw, s) = (log2.clone(), password.clone(), signer.clone());
-                std::thread::spawn(move || token_conn(conn, &log, &pw, &s, valid_secs));
+                let (log, ag, pw, s) = (
+                    log2.clone(),
+                    agents2.clone(),
+                    password.clone(),
+                    signer.clone(),
+                );
+                std::thread::spawn(move || token_conn(conn, (&*log, &*ag), &pw, &s, valid_secs));
             }
         });
         TokenServerStandIn {
             addr,
             log,
+            agents,
             cert_file,
         }
     }
 
     fn seen(&self) -> Vec<String> {
         self.log.lock().unwrap().clone()
+    }
+
+    /// The requests pullguard made (its User-Agent), not dockerd's.
+    fn seen_from_pullguard(&self) -> Vec<String> {
+        let (log, agents) = (self.log.lock().unwrap(), self.agents.lock().unwrap());
+        log.iter()
+            .zip(agents.iter())
+            .filter(|(_, a)| a.starts_with("pullguard/"))
+            .map(|(l, _)| l.clone())
+            .collect()
     }
 }
 
@@ -797,19 +817,16 @@ fn now() -> i64 {
         .as_secs() as i64
 }
 
-fn token_conn(
-    conn: TcpStream,
-    log: &Mutex<Vec<String>>,
-    password: &str,
-    signer: &Cert,
-    valid: i64,
-) {
+type Logs<'a> = (&'a Mutex<Vec<String>>, &'a Mutex<Vec<String>>);
+
+fn token_conn(conn: TcpStream, logs: Logs, password: &str, signer: &Cert, valid: i64) {
+    let (log, agents) = logs;
     let mut r = BufReader::new(conn.try_clone().unwrap());
     let mut line = String::new();
     if r.read_line(&mut line).is_err() {
         return;
     }
-    let (mut basic, mut len) = (None, 0usize);
+    let (mut basic, mut len, mut agent) = (None, 0usize, String::new());
     loop {
         let mut h = String::new();
         if r.read_line(&mut h).is_err() || h == "\r\n" || h.is_empty() {
@@ -819,6 +836,7 @@ fn token_conn(
         match k.to_ascii_lowercase().as_str() {
             "authorization" => basic = v.trim().strip_prefix("Basic ").map(str::to_owned),
             "content-length" => len = v.trim().parse().unwrap_or(0),
+            "user-agent" => agent = v.trim().to_string(),
             _ => {}
         }
     }
@@ -868,6 +886,7 @@ fn token_conn(
         get("scope"),
         get("offline_token")
     ));
+    agents.lock().unwrap().push(agent);
     if method == "POST" && !refresh_ok {
         let _ = (&conn).write_all(
             b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
@@ -1120,4 +1139,57 @@ fn token_reused_in_the_daemon_and_refreshed_when_refused() {
         "{seen:?}"
     );
     // (Only a refusal makes pullguard ask before the 60 s it was told: the refresh proves it.)
+}
+
+#[test]
+fn token_auth_with_x_registry_auth_through_the_docker_proxy() {
+    let t = TokenWorld::new("tokx", 300);
+    let p = peers();
+    // pullguard itself has no credentials: only the client's X-Registry-Auth can open the repo.
+    let empty = write(&t.pub_w.path("pg-docker/config.json"), b"{}");
+    let cfg = format!(
+        "docker_config = {:?}\npositive_cache_secs = 0\n",
+        empty.display().to_string()
+    );
+    let d =
+        common::daemon::Daemon::start_with(&t.pub_w.policy_dir, &p.docker_sock, &t.reg.host, &cfg);
+    let priv_ref = format!("{}/{}@{}", t.reg.host, t.priv_repo, t.priv_signed);
+    let client_cfg = t.docker_config(&t.password);
+    let client_dir = client_cfg.parent().unwrap();
+    let out = run(d
+        .docker()
+        .env("DOCKER_CONFIG", client_dir)
+        .args(["pull", &priv_ref]));
+    let pulled = out.status.success();
+    let _ = run(direct_docker().args(["rmi", "-f", &priv_ref]));
+    assert!(
+        pulled,
+        "{}\n{}\n{}",
+        stdout_of(&out),
+        stderr_of(&out),
+        d.log()
+    );
+    let pscope = format!("repository:{}:pull", t.priv_repo);
+    assert_eq!(
+        t.token.seen_from_pullguard(),
+        vec![format!(
+            "GET basic service=pgtest-registry scope={pscope} offline=true"
+        )],
+        "pullguard's own token requests (all: {:?})",
+        t.token.seen()
+    );
+    // Wrong credentials from the client: pullguard's token request is refused, the pull denied.
+    let bad = t.docker_config("wrong-password");
+    let out = run(d
+        .docker()
+        .env("DOCKER_CONFIG", bad.parent().unwrap())
+        .args(["pull", &priv_ref]));
+    let _ = run(direct_docker().args(["rmi", "-f", &priv_ref]));
+    assert!(!out.status.success(), "pulled with a wrong password");
+    let err = stderr_of(&out);
+    assert!(err.contains("token endpoint answered 401"), "{err}");
+    assert!(
+        !err.contains(&t.password) && !d.log().contains(&t.password),
+        "password leaked"
+    );
 }
