@@ -1193,3 +1193,104 @@ fn token_auth_with_x_registry_auth_through_the_docker_proxy() {
         "password leaked"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The mirror to a TLS upstream, pulled through by the real containerd 1.6.
+
+/// `pullguard serve` with the mirror on a free port; returns (child, its address, log path).
+fn start_mirror(dir: &Path, policy_dir: &Path, config: &str) -> (Child, String, PathBuf) {
+    let cfg = write(&dir.join("mirror.toml"), config.as_bytes());
+    let log = dir.join("mirror-log.json");
+    let mut child = pullguard()
+        .arg("serve")
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--policy-dir")
+        .arg(policy_dir)
+        .arg("--control-listen")
+        .arg(dir.join("mirror-control.sock"))
+        .args(["--mirror-listen", "127.0.0.1:0", "--log-format", "json"])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let addr = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|e| e["message"] == "mirror listening")
+            .and_then(|e| e["addr"].as_str().map(str::to_owned));
+        if let Some(a) = addr {
+            return (child, a, log);
+        }
+        if let Ok(Some(st)) = child.try_wait() {
+            panic!("pullguard serve exited ({st}): {text}");
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "mirror did not start: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn ctr_pull_through_the_mirror_to_a_tls_upstream() {
+    let w = World::new("mirror", "mirror");
+    let p = peers();
+    let ca = make_cert("pullguard test CA", None, &[], false);
+    let yaml = tls_yaml(w.tmp.path(), "mtlsup", &ca, &["IP:127.0.0.1"], None);
+    let reg = Registry::start(w.tmp.path(), "tlsup", &w.storage, &yaml, "");
+    let ca_file = write(&w.path("up-ca.pem"), &pem(&ca));
+    let cfg = format!(
+        "docker_certs_dir = \"\"\n[mirror]\nupstreams = [{h:?}]\n[registries.{h:?}]\nca = {:?}\n",
+        ca_file.display().to_string(),
+        h = reg.host
+    );
+    let (mut child, addr, log) = start_mirror(w.tmp.path(), &w.policy_dir, &cfg);
+    let hosts = w.path("hosts");
+    write(
+        &hosts.join(&reg.host).join("hosts.toml"),
+        format!(
+            "server = \"http://{addr}\"\n[host.\"http://{addr}\"]\n  capabilities = [\"pull\", \"resolve\"]\n"
+        )
+        .as_bytes(),
+    );
+    let ctr = |args: &[&str]| {
+        let mut c = Command::new("ctr");
+        c.args(["--address", &p.containerd_sock]).args(args);
+        run(&mut c)
+    };
+    let signed = format!("{}/{}:signed", reg.host, w.repo);
+    let unsigned = format!("{}/{}:unsigned", reg.host, w.repo);
+    let hosts_s = hosts.display().to_string();
+    let ok = ctr(&["images", "pull", "--hosts-dir", &hosts_s, &signed]);
+    let bad = ctr(&["images", "pull", "--hosts-dir", &hosts_s, &unsigned]);
+    for r in [&signed, &unsigned] {
+        let _ = ctr(&["images", "rm", "--sync", r]);
+    }
+    let mlog = std::fs::read_to_string(&log).unwrap_or_default();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        ok.status.success(),
+        "{}\n{mlog}\n{}",
+        stderr_of(&ok),
+        reg.log()
+    );
+    assert!(mlog.contains(&w.signed), "{mlog}");
+    assert!(!bad.status.success(), "an unsigned image was pulled");
+    let err = stderr_of(&bad);
+    assert!(
+        err.contains("pullguard: denied") && err.contains("no signature"),
+        "{err}"
+    );
+    // The TLS instance (it speaks nothing else) served the mirror's requests.
+    assert!(
+        reg.log().contains(&format!("/v2/{}/manifests/", w.repo)),
+        "{}",
+        reg.log()
+    );
+}
