@@ -129,6 +129,14 @@ impl ProxyConfig {
         c
     }
 
+    /// The configured proxy URLs that cannot be used (redacted), for a check at start.
+    pub fn problems(&self) -> Vec<String> {
+        [&self.https, &self.http]
+            .into_iter()
+            .filter_map(|p| p.as_ref().and_then(|r| r.as_ref().err().cloned()))
+            .collect()
+    }
+
     /// Go's `proxyForURL`: the proxy for a request to `scheme://host[:port]`, or `None`.
     pub fn proxy_for(
         &self,

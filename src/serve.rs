@@ -84,10 +84,17 @@ pub async fn run(opts: ServeOptions) -> i32 {
         Ok(d) => d,
         Err(e) => return fail(e),
     };
-    let client = match RegistryClient::new(
-        registry_options(cfg, opts.insecure.clone()),
-        Credentials::DockerConfig(Arc::new(docker_cfg)),
-    ) {
+    let ropts = registry_options(cfg, opts.insecure.clone());
+    if let Some(p) = ropts
+        .hosts
+        .problems()
+        .into_iter()
+        .chain(ropts.proxies.problems())
+        .next()
+    {
+        return fail(p); // [registries] files and [proxy]/HTTPS_PROXY checked at start
+    }
+    let client = match RegistryClient::new(ropts, Credentials::DockerConfig(Arc::new(docker_cfg))) {
         Ok(c) => c,
         Err(e) => return fail(e),
     };

@@ -86,6 +86,24 @@ impl RegistryHosts {
         })
     }
 
+    /// Every `[registries]` entry's files, read and built now (the daemon refuses to start on
+    /// a problem instead of denying every pull from that registry later).
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for host in self.entries.keys() {
+            match self.tls_for(host) {
+                Ok(t) if t.is_default() => {}
+                Ok(t) => {
+                    if let Err(e) = connector(host, &t) {
+                        out.push(e);
+                    }
+                }
+                Err(e) => out.push(e),
+            }
+        }
+        out
+    }
+
     /// Whether `host` is reached over plain HTTP per its `[registries]` entry.
     pub fn plain_http(&self, host: &str) -> bool {
         self.entry(host).is_some_and(|e| e.plain_http)
@@ -168,7 +186,6 @@ impl RegistryHosts {
         }
         let client = [
             "certificate required",
-            "alert handshake failure",
             "alert bad certificate",
             "alert unknown ca",
             "alert certificate unknown",
@@ -177,6 +194,29 @@ impl RegistryHosts {
             return Some(format!(
                 "TLS: registry {host} refused the connection ({what}): it requires a client certificate it trusts; {}",
                 self.client_hint(host)
+            ));
+        }
+        // Any other OpenSSL failure: its reason once, not the doubled raw chain. A plain-HTTP
+        // answer ("wrong version number") keeps its own message (the CLI rewrites it).
+        if let Some(at) = raw.find("SSL routines:")
+            && !lower.contains("wrong version number")
+            && !lower.contains("packet length too long")
+        {
+            let reason = raw[at + "SSL routines:".len()..]
+                .split(':')
+                .nth(1)
+                .unwrap_or("")
+                .to_string();
+            let hint = if reason.contains("handshake failure") {
+                format!(
+                    " (no common protocol or cipher, or the registry wants a client certificate: {})",
+                    self.client_hint(host)
+                )
+            } else {
+                String::new()
+            };
+            return Some(format!(
+                "TLS handshake with registry {host} failed ({reason}){hint}"
             ));
         }
         None
@@ -351,5 +391,16 @@ mod tests {
         );
         assert!(e.contains("/d/r:5443/client.cert"), "{e}");
         assert_eq!(hosts.explain("r", "connection refused"), None);
+        let raw = "client error (Connect): error:0A000410:SSL routines:ssl3_read_bytes:sslv3 alert handshake failure:../ssl/record/rec_layer_s3.c:1584:SSL alert number 40: error:0A000410:SSL routines:ssl3_read_bytes:sslv3 alert handshake failure:x";
+        let e = hosts.explain("r:1", raw).unwrap();
+        assert!(
+            e.starts_with(
+                "TLS handshake with registry r:1 failed (sslv3 alert handshake failure) (no common"
+            ),
+            "{e}"
+        );
+        assert!(!e.contains("error:0A"), "{e}");
+        let plain = "client error (Connect): error:0A00010B:SSL routines:ssl3_get_record:wrong version number:x";
+        assert_eq!(hosts.explain("r:1", plain), None);
     }
 }

@@ -534,6 +534,32 @@ fn tls_client_certificates() {
         key.display().to_string()
     );
     assert_allowed(&w.verify(&cfg_t, &signed, &[]), &w.signed, &reg.log());
+
+    // The daemon checks [registries] files at start: a missing key refuses to start.
+    let broken = format!(
+        "[registries.{:?}]\nclient_cert = {:?}\nclient_key = \"/nonexistent/k.pem\"\n",
+        reg.host,
+        cert.display().to_string()
+    );
+    let cfg_file = write(&w.path("broken.toml"), broken.as_bytes());
+    let out = run(pullguard()
+        .arg("serve")
+        .arg("--config")
+        .arg(&cfg_file)
+        .arg("--policy-dir")
+        .arg(&w.policy_dir)
+        .arg("--control-listen")
+        .arg(w.path("broken-control.sock"))
+        .args(["--mirror-listen", "127.0.0.1:0"]));
+    assert_eq!(exit_code(&out), 2, "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains(&format!(
+            "[registries.\"{}\"] client_key: cannot read /nonexistent/k.pem",
+            reg.host
+        )),
+        "{err}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
