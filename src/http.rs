@@ -38,7 +38,8 @@ pub struct Http {
     plain: Plain,
     tls: Arc<OnceLock<Result<Tls, String>>>,
     /// Clients for registries with their own trust (a CA, a client certificate, insecure).
-    per_host: Arc<Mutex<HashMap<String, Tls>>>,
+    /// `None`: the host has nothing of its own (the shared client), remembered too.
+    per_host: Arc<Mutex<HashMap<String, Option<Tls>>>>,
     hosts: Arc<RegistryHosts>,
     proxies: Arc<ProxyConfig>,
     /// Bearer tokens, shared by every client made from this one (see [`crate::token`]).
@@ -130,23 +131,28 @@ impl Http {
     /// The TLS client for `authority`: its own when certs.d or the config give it a CA, a
     /// client certificate or `insecure`; else the shared one. Read on first use per host.
     fn tls_for(&self, authority: &str) -> Result<Tls, String> {
-        if let Some(c) = self
+        match self
             .per_host
             .lock()
             .ok()
             .and_then(|m| m.get(authority).cloned())
         {
-            return Ok(c);
+            Some(Some(c)) => return Ok(c),
+            Some(None) => return self.tls().cloned(),
+            None => {}
         }
         let t = self.hosts.tls_for(authority)?;
         if t.is_default() {
+            if let Ok(mut m) = self.per_host.lock() {
+                m.insert(authority.to_string(), None);
+            }
             return self.tls().cloned();
         }
         let tls = crate::tls::connector(authority, &t)?;
         let https = HttpsConnector::from((self.proxy_connector(), tls.into()));
         let client: Tls = Client::builder(TokioExecutor::new()).build(https);
         if let Ok(mut m) = self.per_host.lock() {
-            m.insert(authority.to_string(), client.clone());
+            m.insert(authority.to_string(), Some(client.clone()));
         }
         Ok(client)
     }

@@ -600,13 +600,17 @@ fn proxy_conn(conn: TcpStream, log: &Mutex<Vec<String>>, names: &BTreeMap<String
         return;
     }
     let mut auth = false;
+    let mut head_lines = Vec::new();
     loop {
         let mut h = String::new();
         if r.read_line(&mut h).is_err() || h == "\r\n" || h.is_empty() {
             break;
         }
-        if h.to_ascii_lowercase().starts_with("proxy-authorization:") {
+        let lower = h.to_ascii_lowercase();
+        if lower.starts_with("proxy-authorization:") {
             auth = true;
+        } else if !lower.starts_with("connection:") && !lower.starts_with("proxy-connection:") {
+            head_lines.push(h);
         }
     }
     let mut parts = line.split_whitespace();
@@ -615,7 +619,7 @@ fn proxy_conn(conn: TcpStream, log: &Mutex<Vec<String>>, names: &BTreeMap<String
         .unwrap()
         .push(format!("{method} {target} auth={auth}"));
     if method != "CONNECT" {
-        let _ = (&conn).write_all(b"HTTP/1.1 501 Not Implemented\r\nContent-Length: 0\r\n\r\n");
+        forward_plain(&conn, method, target, &head_lines, names);
         return;
     }
     let (host, port) = target.rsplit_once(':').unwrap_or((target, "443"));
@@ -640,6 +644,43 @@ fn proxy_conn(conn: TcpStream, log: &Mutex<Vec<String>>, names: &BTreeMap<String
     let _ = std::io::copy(&mut conn, &mut up);
     let _ = up.shutdown(std::net::Shutdown::Write);
     let _ = t.join();
+}
+
+/// Plain HTTP through the proxy: an absolute-form GET sent on in origin form, one request per
+/// connection (`Connection: close` both ways).
+fn forward_plain(
+    conn: &TcpStream,
+    method: &str,
+    target: &str,
+    head_lines: &[String],
+    names: &BTreeMap<String, String>,
+) {
+    let Some(rest) = target.strip_prefix("http://") else {
+        let _ = (&*conn).write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+        return;
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let (host, port) = authority.rsplit_once(':').unwrap_or((authority, "80"));
+    let upstream = format!("{}:{port}", names.get(host).map_or(host, String::as_str));
+    let Ok(mut up) = TcpStream::connect(&upstream) else {
+        let _ = (&*conn).write_all(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n");
+        return;
+    };
+    let path = if path.is_empty() { "/" } else { path };
+    let mut req = format!("{method} {path} HTTP/1.1\r\n");
+    for h in head_lines {
+        req.push_str(h);
+    }
+    req.push_str("Connection: close\r\n\r\n");
+    let _ = up.write_all(req.as_bytes());
+    let mut answer = Vec::new();
+    let _ = up.read_to_end(&mut answer);
+    // Tell the client this connection ends here.
+    if let Some(eol) = answer.windows(2).position(|w| w == b"\r\n") {
+        answer.splice(eol + 2..eol + 2, b"Connection: close\r\n".iter().copied());
+    }
+    let _ = (&*conn).write_all(&answer);
+    let _ = conn.shutdown(std::net::Shutdown::Both);
 }
 
 /// A name other than `localhost` that /etc/hosts maps to 127.0.0.1 (Go never proxies
@@ -1319,4 +1360,52 @@ fn ctr_pull_through_the_mirror_to_a_tls_upstream() {
         "{}",
         reg.log()
     );
+}
+
+#[test]
+fn http_proxy_for_plain_http_registries() {
+    let w = World::new("hproxy", "hproxy");
+    let far = "plain.pgproxy.test"; // resolvable only by the proxy
+    let port = w._plain.port();
+    let proxy =
+        ConnectProxyStandIn::start(BTreeMap::from([(far.to_string(), "127.0.0.1".to_string())]));
+    let host = format!("{far}:{port}");
+    let cfg = format!("insecure_registries = [{host:?}]\n");
+    let proxy_url = format!("http://pguser:Pr0xy-s3cret@{}", proxy.addr);
+    let signed = format!("{host}/{}@{}", w.repo, w.signed);
+
+    // HTTP_PROXY carries plain-HTTP registries, requests in absolute form with the credentials.
+    let out = w.verify(&cfg, &signed, &[("HTTP_PROXY", &proxy_url)]);
+    assert_allowed(&out, &w.signed, "");
+    let all = format!("{}{}", stdout_of(&out), stderr_of(&out));
+    assert!(
+        !all.contains("Pr0xy-s3cret"),
+        "proxy password printed: {all}"
+    );
+    let seen = proxy.seen();
+    assert!(!seen.is_empty(), "nothing went through the proxy");
+    let prefix = format!("GET http://{host}/v2/{}/", w.repo);
+    assert!(
+        seen.iter()
+            .all(|s| s.starts_with(&prefix) && s.ends_with(" auth=true")),
+        "{seen:?}"
+    );
+    let unsigned = format!("{host}/{}@{}", w.repo, w.unsigned);
+    assert_denied(
+        &w.verify(&cfg, &unsigned, &[("http_proxy", &proxy_url)]),
+        &["no signature"],
+    );
+
+    // Go's CGI rule: with REQUEST_METHOD set, HTTP_PROXY is refused (fail closed).
+    let before = proxy.seen().len();
+    let out = w.verify(
+        &cfg,
+        &signed,
+        &[("HTTP_PROXY", &proxy_url), ("REQUEST_METHOD", "GET")],
+    );
+    assert_denied(
+        &out,
+        &["refusing to use HTTP_PROXY value in CGI environment"],
+    );
+    assert_eq!(proxy.seen().len(), before);
 }
