@@ -21,6 +21,8 @@ use crate::http::{Http, pct_encode};
 /// Docker's `minimumTokenLifetimeSeconds`.
 const MIN_LIFETIME: Duration = Duration::from_secs(60);
 const CLIENT_ID: &str = "pullguard";
+/// Tokens kept at most (each a few KiB).
+const MAX_ENTRIES: usize = 4096;
 
 #[derive(Clone)]
 struct Entry {
@@ -117,10 +119,19 @@ impl TokenCache {
             });
         }
         let token = entry.token.clone();
-        self.entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key, entry);
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= MAX_ENTRIES {
+            // Many users × repositories (X-Registry-Auth): drop what has expired and has no
+            // refresh token, then, if still full, everything (tokens are asked for again).
+            let now = Instant::now();
+            entries.retain(|_, e| e.expires > now || e.refresh.is_some());
+            if entries.len() >= MAX_ENTRIES {
+                entries.clear();
+            }
+            let mut f = self.flights.lock().unwrap_or_else(|e| e.into_inner());
+            f.retain(|k, l| entries.contains_key(k) || Arc::strong_count(l) > 1);
+        }
+        entries.insert(key, entry);
         Ok(token)
     }
 }
