@@ -11,6 +11,8 @@
 //!   (`IndefLengthForbidden`, `TagsForbidden` outside the protected header, 32 nested levels,
 //!   no extraneous data), checked before the bytes are decoded.
 
+pub mod json;
+
 use base64::Engine as _;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};

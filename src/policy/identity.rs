@@ -1,0 +1,63 @@
+//! The trusted-identity check on the signing certificate (spec §6.6, notation-go
+//! `verifyX509TrustedIdentities`).
+
+use super::dn::{DnAttrs, go_format_map_list, is_subset, parse_dn_bytes, q};
+use super::{Statement, TrustedIdentity, WILDCARD, X509_SUBJECT, go_subject_string};
+
+impl Statement {
+    /// The trusted-identity check of spec §6.6 on the leaf certificate (DER), with Go's messages
+    /// (notation-go `verifyX509TrustedIdentities`).
+    pub fn check_trusted_identity(&self, leaf_der: &[u8]) -> Result<(), String> {
+        if self
+            .trusted_identities
+            .iter()
+            .any(|ti| matches!(ti, TrustedIdentity::Any) || ti.raw() == WILDCARD)
+        {
+            return Ok(());
+        }
+        let mut x509_identities: Vec<DnAttrs> = Vec::new();
+        for ti in &self.trusted_identities {
+            let identity = ti.raw();
+            let Some((prefix, value)) = identity.split_once(':') else {
+                return Err(format!(
+                    "trust policy statement {} has trusted identity {} missing separator",
+                    q(&self.name),
+                    q(identity)
+                ));
+            };
+            if prefix == X509_SUBJECT {
+                if value.is_empty() {
+                    return Err(format!(
+                        "trust policy statement {} has trusted identity {} without an identity value",
+                        q(&self.name),
+                        q(identity)
+                    ));
+                }
+                x509_identities.push(parse_dn_bytes(value)?);
+            }
+        }
+        if x509_identities.is_empty() {
+            return Err(format!(
+                "no x509 trusted identities are configured in the trust policy {}",
+                q(&self.name)
+            ));
+        }
+        let (_, cert) = x509_parser::parse_x509_certificate(leaf_der)
+            .map_err(|e| format!("failed to parse the signing certificate: {e}"))?;
+        let subject = go_subject_string(cert.subject())?;
+        let leaf = parse_dn_bytes(&subject).map_err(|e| {
+            format!(
+                "error while parsing the certificate subject from the digital signature. error : {}",
+                q(&e)
+            )
+        })?;
+        if x509_identities.iter().any(|ti| is_subset(ti, &leaf)) {
+            return Ok(());
+        }
+        Err(format!(
+            "signing certificate from the digital signature does not match the X.509 trusted identities {} defined in the trust policy {}",
+            go_format_map_list(&x509_identities),
+            q(&self.name)
+        ))
+    }
+}

@@ -1,0 +1,135 @@
+//! Reading `trustpolicy.json` from a notation configuration directory, as notation-go 1.3's
+//! `trustpolicy.LoadDocument` does, with Go's texts for file-system errors.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use super::decode::decode_document;
+use super::validate::validate;
+use super::{PolicyDocument, TRUST_POLICY_LINK};
+use crate::gocompat::json;
+
+const OCI_POLICY_FILE: &str = "trustpolicy.oci.json";
+const LEGACY_POLICY_FILE: &str = "trustpolicy.json";
+
+/// `dir/trustpolicy.oci.json` when it exists (as any kind of file): notation 1.3 does not
+/// read it, and neither does pullguard.
+pub fn ignored_policy_file(dir: &Path) -> Option<PathBuf> {
+    let p = dir.join(OCI_POLICY_FILE);
+    std::fs::symlink_metadata(&p).is_ok().then_some(p)
+}
+
+/// The loud note about an ignored `trustpolicy.oci.json`.
+pub fn ignored_policy_message(path: &Path) -> String {
+    format!(
+        "{} is ignored: notation 1.3 (and pullguard) read only trustpolicy.json from {}",
+        path.display(),
+        path.parent()
+            .map_or_else(String::new, |d| d.display().to_string())
+    )
+}
+
+impl PolicyDocument {
+    /// Parse and validate an OCI trust policy. `Err` holds every problem found; the first one is
+    /// exactly the message notation-go returns for the document. A JSON decode error gives
+    /// `malformed trust policy. ...` followed by a detail.
+    pub fn from_json(bytes: &[u8]) -> Result<PolicyDocument, Vec<String>> {
+        let malformed = |detail: String| {
+            vec![
+                format!(
+                    "malformed trust policy. To create a trust policy, see: {TRUST_POLICY_LINK}"
+                ),
+                detail,
+            ]
+        };
+        let value = json::parse_document(bytes).map_err(malformed)?;
+        let raw = decode_document(&value).map_err(malformed)?;
+        validate(raw)
+    }
+
+    /// Load from a notation configuration directory as notation 1.3 (notation-go 1.3's
+    /// `trustpolicy.LoadDocument`) does: `trustpolicy.json` only. A `trustpolicy.oci.json`
+    /// (read first by later notation releases) is not read; [`ignored_policy_file`] names it so
+    /// that callers can say so, and when it is the only file the error says so too.
+    pub fn load_dir(dir: &Path) -> Result<(PolicyDocument, PathBuf), Vec<String>> {
+        let path = dir.join(LEGACY_POLICY_FILE);
+        match read_policy_file(&path) {
+            Err(LoadError::NotExist) => {
+                let mut problems = vec![format!(
+                    "trust policy is not present. To create a trust policy, see: {TRUST_POLICY_LINK}"
+                )];
+                if let Some(oci) = ignored_policy_file(dir) {
+                    problems.push(ignored_policy_message(&oci));
+                }
+                Err(problems)
+            }
+            Err(LoadError::Other(e)) => Err(vec![e]),
+            Ok(bytes) => Self::from_json(&bytes).map(|doc| (doc, path)),
+        }
+    }
+}
+
+enum LoadError {
+    NotExist,
+    Other(String),
+}
+
+/// notation-go `getDocument` up to the JSON decoding.
+fn read_policy_file(path: &Path) -> Result<Vec<u8>, LoadError> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(LoadError::NotExist),
+        Err(e) => {
+            return Err(LoadError::Other(format!(
+                "lstat {}: {}",
+                path.display(),
+                go_errno_text(&e)
+            )));
+        }
+    };
+    if meta.is_dir() || meta.file_type().is_symlink() {
+        return Err(LoadError::Other(format!(
+            "trust policy is not a regular file (symlinks are not supported). To create a trust policy, see: {TRUST_POLICY_LINK}"
+        )));
+    }
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            return Err(LoadError::Other(format!(
+                "unable to read trust policy due to file permissions, please verify the permissions of {}",
+                path.display()
+            )));
+        }
+        Err(e) => {
+            return Err(LoadError::Other(format!(
+                "open {}: {}",
+                path.display(),
+                go_errno_text(&e)
+            )));
+        }
+    };
+    let mut bytes = Vec::new();
+    if file.read_to_end(&mut bytes).is_err() {
+        // Go: a read error surfaces from the JSON decoder, i.e. as "malformed".
+        return Err(LoadError::Other(format!(
+            "malformed trust policy. To create a trust policy, see: {TRUST_POLICY_LINK}"
+        )));
+    }
+    Ok(bytes)
+}
+
+/// Go's text for common errno values (Rust's has a capital letter and "(os error N)").
+fn go_errno_text(e: &std::io::Error) -> String {
+    let text = match e.raw_os_error() {
+        Some(1) => "operation not permitted",
+        Some(2) => "no such file or directory",
+        Some(5) => "input/output error",
+        Some(13) => "permission denied",
+        Some(20) => "not a directory",
+        Some(21) => "is a directory",
+        Some(36) => "file name too long",
+        Some(40) => "too many levels of symbolic links",
+        _ => return e.to_string(),
+    };
+    text.to_string()
+}

@@ -1,0 +1,419 @@
+//! notation-go `OCIDocument.Validate`, continued past the first error: every problem of a
+//! document is collected, the first one is exactly notation's message.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
+
+use regex::Regex;
+
+use super::decode::{RawDocument, RawSignatureVerification, RawStatement};
+use super::dn::{DnAttrs, is_subset, parse_dn_bytes, q};
+use super::{
+    Action, PolicyDocument, Statement, StoreKind, TrustStoreRef, TrustedIdentity, ValidationType,
+    VerificationLevel, VerifyTimestamp, WILDCARD, X509_SUBJECT,
+};
+
+pub(super) fn validate(raw: RawDocument) -> Result<PolicyDocument, Vec<String>> {
+    let mut errors = Vec::new();
+    if raw.version.is_empty() {
+        errors.push(
+            "oci trust policy document has empty version, version must be specified".to_string(),
+        );
+    } else if raw.version != "1.0" {
+        errors.push(format!(
+            "oci trust policy document uses unsupported version {}",
+            q(&raw.version)
+        ));
+    }
+    if raw.statements.is_empty() {
+        errors.push(
+            "oci trust policy document can not have zero trust policy statements".to_string(),
+        );
+    }
+
+    let mut names: HashSet<&str> = HashSet::new();
+    let mut built: Vec<Option<Statement>> = Vec::new();
+    for st in &raw.statements {
+        if names.contains(st.name.as_str()) {
+            errors.push(format!(
+                "multiple oci trust policy statements use the same name {}, statement names must be unique",
+                q(&st.name)
+            ));
+        }
+        let (core_errors, statement) = validate_core(st);
+        errors.extend(
+            core_errors
+                .into_iter()
+                .map(|e| format!("oci trust policy: {e}")),
+        );
+        built.push(statement);
+        names.insert(st.name.as_str());
+    }
+
+    errors.extend(validate_registry_scopes(&raw.statements));
+
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    match built.into_iter().collect::<Option<Vec<Statement>>>() {
+        Some(statements) => Ok(PolicyDocument {
+            version: raw.version,
+            statements,
+        }),
+        None => Err(vec!["internal error: statement not built".to_string()]),
+    }
+}
+
+/// Go `validatePolicyCore` (its first error is the first entry), plus further problems of the
+/// same statement. Returns the built statement when there is no error.
+fn validate_core(st: &RawStatement) -> (Vec<String>, Option<Statement>) {
+    let name = &st.name;
+    let mut errors = Vec::new();
+    if name.is_empty() {
+        errors.push(
+            "a trust policy statement is missing a name, every statement requires a name"
+                .to_string(),
+        );
+    }
+    let level = verification_level(&st.signature_verification);
+    if let Err(level_errors) = &level {
+        errors.extend(level_errors.iter().map(|e| {
+            format!(
+                "trust policy statement {} has invalid signatureVerification: {e}",
+                q(name)
+            )
+        }));
+    }
+    let verify_timestamp = match st.signature_verification.verify_timestamp.as_str() {
+        "" | "always" => Some(VerifyTimestamp::Always),
+        "afterCertExpiry" => Some(VerifyTimestamp::AfterCertExpiry),
+        other => {
+            errors.push(format!(
+                "trust policy statement {} has invalid signatureVerification: verifyTimestamp must be \"always\" or \"afterCertExpiry\", but got {}",
+                q(name),
+                q(other)
+            ));
+            None
+        }
+    };
+
+    let mut stores = Vec::new();
+    let mut identities = Vec::new();
+    match &level {
+        Ok(l) if l.is_skip() => {
+            if !st.trust_stores.is_empty() || !st.trusted_identities.is_empty() {
+                errors.push(format!(
+                    "trust policy statement {} is set to skip signature verification but configured with trust stores and/or trusted identities, remove them if signature verification needs to be skipped",
+                    q(name)
+                ));
+            }
+        }
+        _ => {
+            if level.is_ok() && (st.trust_stores.is_empty() || st.trusted_identities.is_empty()) {
+                errors.push(format!(
+                    "trust policy statement {} is either missing trust stores or trusted identities, both must be specified",
+                    q(name)
+                ));
+            }
+            stores = validate_trust_stores(name, &st.trust_stores, &mut errors);
+            identities = validate_trusted_identities(name, &st.trusted_identities, &mut errors);
+        }
+    }
+
+    let statement = match (level, verify_timestamp) {
+        (Ok(level), Some(verify_timestamp)) if errors.is_empty() => Some(Statement {
+            name: name.clone(),
+            registry_scopes: st.registry_scopes.clone(),
+            level,
+            verify_timestamp,
+            trust_stores: stores,
+            trusted_identities: identities,
+        }),
+        _ => None,
+    };
+    (errors, statement)
+}
+
+/// Go `SignatureVerification.GetVerificationLevel`. Override problems are reported in the order
+/// the keys first appear (Go iterates a map, so with several bad keys its choice is random).
+fn verification_level(sv: &RawSignatureVerification) -> Result<VerificationLevel, Vec<String>> {
+    if sv.level.is_empty() {
+        return Err(vec![
+            "signature verification level is empty or missing in the trust policy statement"
+                .to_string(),
+        ]);
+    }
+    let Some(base) = VerificationLevel::preset(&sv.level) else {
+        return Err(vec![format!(
+            "invalid signature verification level {}",
+            q(&sv.level)
+        )]);
+    };
+    let overrides = match &sv.overrides {
+        Some(o) if !o.is_empty() => o,
+        _ => return Ok(base),
+    };
+    if base.is_skip() {
+        return Err(vec![format!(
+            "signature verification level {} can't be used to customize signature verification",
+            q(&base.name)
+        )]);
+    }
+    let mut custom = VerificationLevel {
+        name: "custom".to_string(),
+        actions: base.actions,
+    };
+    let mut errors = Vec::new();
+    for (key, value) in overrides {
+        let Some(t) = ValidationType::parse(key) else {
+            errors.push(format!(
+                "verification type {} in custom signature verification is not supported, supported values are [\"integrity\" \"authenticity\" \"authenticTimestamp\" \"expiry\" \"revocation\"]",
+                q(key)
+            ));
+            continue;
+        };
+        let Some(action) = Action::parse(value) else {
+            errors.push(format!(
+                "verification action {} in custom signature verification is not supported, supported values are [\"enforce\" \"log\" \"skip\"]",
+                q(value)
+            ));
+            continue;
+        };
+        if t == ValidationType::Integrity {
+            errors.push(format!(
+                "{} verification can not be overridden in custom signature verification",
+                q(key)
+            ));
+        } else if t != ValidationType::Revocation && action == Action::Skip {
+            errors.push(format!(
+                "{} verification can not be skipped in custom signature verification",
+                q(key)
+            ));
+        } else if let Some(slot) = custom.actions.get_mut(t.index()) {
+            *slot = action;
+        }
+    }
+    if errors.is_empty() {
+        Ok(custom)
+    } else {
+        Err(errors)
+    }
+}
+
+/// `^[a-zA-Z0-9_.-]+$` (notation-go `file.IsValidFileName`).
+fn is_valid_store_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
+/// Go `validateTrustStore`, every entry checked.
+fn validate_trust_stores(
+    name: &str,
+    stores: &[String],
+    errors: &mut Vec<String>,
+) -> Vec<TrustStoreRef> {
+    let mut out = Vec::new();
+    for store in stores {
+        let Some((kind, store_name)) = store.split_once(':') else {
+            errors.push(format!(
+                "trust policy statement {} has malformed trust store value {}. The required format is <TrustStoreType>:<TrustStoreName>",
+                q(name),
+                q(store)
+            ));
+            continue;
+        };
+        let Some(kind) = StoreKind::parse(kind) else {
+            errors.push(format!(
+                "trust policy statement {} uses an unsupported trust store type {} in trust store value {}",
+                q(name),
+                q(kind),
+                q(store)
+            ));
+            continue;
+        };
+        if !is_valid_store_name(store_name) {
+            errors.push(format!(
+                "trust policy statement {} uses an unsupported trust store name {} in trust store value {}. Named store name needs to follow [a-zA-Z0-9_.-]+ format",
+                q(name),
+                q(store_name),
+                q(store)
+            ));
+            continue;
+        }
+        out.push(TrustStoreRef {
+            kind,
+            name: store_name.to_string(),
+        });
+    }
+    out
+}
+
+/// Go `validateTrustedIdentities`, every entry checked, then every overlapping pair.
+fn validate_trusted_identities(
+    name: &str,
+    identities: &[String],
+    errors: &mut Vec<String>,
+) -> Vec<TrustedIdentity> {
+    if identities.len() > 1 && identities.iter().any(|i| i == WILDCARD) {
+        errors.push(format!(
+            "trust policy statement {} uses a wildcard trusted identity '*', a wildcard identity cannot be used in conjunction with other values",
+            q(name)
+        ));
+    }
+    let mut out = Vec::new();
+    let mut parsed: Vec<(&str, DnAttrs)> = Vec::new();
+    for identity in identities {
+        if identity.is_empty() {
+            errors.push(format!(
+                "trust policy statement {} has an empty trusted identity",
+                q(name)
+            ));
+            continue;
+        }
+        if identity == WILDCARD {
+            out.push(TrustedIdentity::Any);
+            continue;
+        }
+        let Some((prefix, value)) = identity.split_once(':') else {
+            errors.push(format!(
+                "trust policy statement {} has trusted identity {} missing separator",
+                q(name),
+                q(identity)
+            ));
+            continue;
+        };
+        if prefix != X509_SUBJECT {
+            out.push(TrustedIdentity::Other(identity.clone()));
+            continue;
+        }
+        if value.is_empty() {
+            errors.push(format!(
+                "trust policy statement {} has trusted identity {} without an identity value",
+                q(name),
+                q(identity)
+            ));
+            continue;
+        }
+        match parse_dn_bytes(value) {
+            Ok(attrs) => {
+                out.push(TrustedIdentity::X509Subject {
+                    raw: identity.clone(),
+                    attrs: attrs
+                        .iter()
+                        .map(|(k, v)| {
+                            (
+                                String::from_utf8_lossy(k).into_owned(),
+                                String::from_utf8_lossy(v).into_owned(),
+                            )
+                        })
+                        .collect(),
+                });
+                parsed.push((identity.as_str(), attrs));
+            }
+            Err(e) => errors.push(format!(
+                "trust policy statement {} has trusted identity {} with invalid identity value: {e}",
+                q(name),
+                q(identity)
+            )),
+        }
+    }
+    for (i, (raw1, dn1)) in parsed.iter().enumerate() {
+        for (j, (raw2, dn2)) in parsed.iter().enumerate() {
+            if i != j && is_subset(dn1, dn2) {
+                errors.push(format!(
+                    "trust policy statement {} has overlapping x509 trustedIdentities, {} overlaps with {}",
+                    q(name),
+                    q(raw1),
+                    q(raw2)
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Go `validateRegistryScopes`, continued past the first error; duplicates are reported once
+/// each, in order of first appearance.
+fn validate_registry_scopes(statements: &[RawStatement]) -> Vec<String> {
+    let mut errors = Vec::new();
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    let mut order: Vec<&str> = Vec::new();
+    for st in statements {
+        if st.registry_scopes.is_empty() {
+            errors.push(format!(
+                "oci trust policy statement {} has zero registry scopes, it must specify registry scopes with at least one value",
+                q(&st.name)
+            ));
+        }
+        if st.registry_scopes.len() > 1 && st.registry_scopes.iter().any(|s| s == WILDCARD) {
+            errors.push(format!(
+                "oci trust policy statement {} uses wildcard registry scope '*', a wildcard scope cannot be used in conjunction with other scope values",
+                q(&st.name)
+            ));
+        }
+        for scope in &st.registry_scopes {
+            if scope != WILDCARD
+                && let Err(e) = validate_registry_scope_format(scope)
+            {
+                errors.push(e);
+            }
+            let count = counts.entry(scope.as_str()).or_insert(0);
+            if *count == 0 {
+                order.push(scope.as_str());
+            }
+            *count += 1;
+        }
+    }
+    for scope in order {
+        if counts.get(scope).copied().unwrap_or(0) > 1 {
+            errors.push(format!(
+                "registry scope {} is present in multiple oci trust policy statements, one registry scope value can only be associated with one statement",
+                q(scope)
+            ));
+        }
+    }
+    errors
+}
+
+fn scope_regexes() -> &'static Option<(Regex, Regex)> {
+    static RES: OnceLock<Option<(Regex, Regex)>> = OnceLock::new();
+    RES.get_or_init(|| {
+        let domain = Regex::new(
+            r"^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))+)?(?::[0-9]+)?$",
+        )
+        .ok()?;
+        let repository = Regex::new(
+            r"^[a-z0-9]+(?:(?:(?:[._]|__|[-]*)[a-z0-9]+)+)?(?:(?:/[a-z0-9]+(?:(?:(?:[._]|__|[-]*)[a-z0-9]+)+)?)+)?$",
+        )
+        .ok()?;
+        Some((domain, repository))
+    })
+}
+
+/// Go `validateRegistryScopeFormat`.
+pub(super) fn validate_registry_scope_format(scope: &str) -> Result<(), String> {
+    const ENSURE: &str = "make sure it is a fully qualified repository without the scheme, protocol or tag. For example domain.com/my/repository or a local scope like local/myOCILayout";
+    if scope.len() > 1 && scope.contains('*') {
+        return Err(format!(
+            "registry scope {} with wild card(s) is not valid, {ENSURE}",
+            q(scope)
+        ));
+    }
+    let invalid = || format!("registry scope {} is not valid, {ENSURE}", q(scope));
+    let Some((domain, repository)) = scope.split_once('/') else {
+        return Err(invalid());
+    };
+    let Some((domain_re, repository_re)) = scope_regexes() else {
+        return Err(invalid());
+    };
+    if domain.is_empty()
+        || repository.is_empty()
+        || !domain_re.is_match(domain)
+        || !repository_re.is_match(repository)
+    {
+        return Err(invalid());
+    }
+    Ok(())
+}
