@@ -6,42 +6,12 @@
 
 use std::path::Path;
 
+use crate::policy::StoreKind;
 use crate::x509::{Cert, go_quote, parse_certs};
 
-/// Trust store type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Kind {
-    Ca,
-    SigningAuthority,
-    Tsa,
-}
-
-impl Kind {
-    /// Directory name and policy prefix: `ca`, `signingAuthority`, `tsa`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Ca => "ca",
-            Kind::SigningAuthority => "signingAuthority",
-            Kind::Tsa => "tsa",
-        }
-    }
-
-    /// Parses a trust store type name (case-sensitive, like Go).
-    pub fn parse(s: &str) -> Option<Kind> {
-        match s {
-            "ca" => Some(Kind::Ca),
-            "signingAuthority" => Some(Kind::SigningAuthority),
-            "tsa" => Some(Kind::Tsa),
-            _ => None,
-        }
-    }
-}
-
-impl std::fmt::Display for Kind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// The old name of [`StoreKind`] (one enum for the policy's `type:name` and the store's
+/// directory); kept so that callers can move at their pace.
+pub use crate::policy::StoreKind as Kind;
 
 /// A trust store error: `message` is Go's `Error()` text; `inner` is the
 /// wrapped Go error (`InnerError`), when there is one.
@@ -73,14 +43,14 @@ pub fn is_valid_store_name(name: &str) -> bool {
 
 /// Loads every certificate of `<root>/x509/<kind>/<name>/`; the error is Go's
 /// error text.
-pub fn load_named_store(root: &Path, kind: Kind, name: &str) -> Result<Vec<Cert>, String> {
+pub fn load_named_store(root: &Path, kind: StoreKind, name: &str) -> Result<Vec<Cert>, String> {
     load_named_store_detailed(root, kind, name).map_err(|e| e.message)
 }
 
 /// Same as [`load_named_store`], keeping Go's inner error.
 pub fn load_named_store_detailed(
     root: &Path,
-    kind: Kind,
+    kind: StoreKind,
     name: &str,
 ) -> Result<Vec<Cert>, StoreError> {
     let ty = kind.as_str();
@@ -173,7 +143,7 @@ pub fn load_named_store_detailed(
                 Some(inner),
             )
         })?;
-        if kind == Kind::Tsa {
+        if kind == StoreKind::Tsa {
             for cert in &certs {
                 if let Err(inner) = is_root_ca_certificate(cert) {
                     return Err(err(
@@ -274,7 +244,7 @@ mod tests {
     #[test]
     fn valid_stores_load() {
         let root = upstream_root();
-        let certs = load_named_store(&root, Kind::Ca, "valid-trust-store").unwrap();
+        let certs = load_named_store(&root, StoreKind::Ca, "valid-trust-store").unwrap();
         // Files in Go's os.ReadDir (byte-sorted) order.
         assert_eq!(
             subjects(&certs),
@@ -291,10 +261,11 @@ mod tests {
         assert!(!certs[5].is_ca());
         assert!(certs[5].is_self_signed());
 
-        let certs = load_named_store(&root, Kind::Ca, "valid-trust-store-2").unwrap();
+        let certs = load_named_store(&root, StoreKind::Ca, "valid-trust-store-2").unwrap();
         assert_eq!(subjects(&certs), [GLOBALSIGN_R3, GLOBALSIGN_R3]);
 
-        let certs = load_named_store(&root, Kind::Ca, "valid-trust-store-self-signed").unwrap();
+        let certs =
+            load_named_store(&root, StoreKind::Ca, "valid-trust-store-self-signed").unwrap();
         assert_eq!(certs.len(), 1);
         assert!(!certs[0].is_ca());
         assert_eq!(
@@ -302,17 +273,19 @@ mod tests {
             "OU=TestCert,O=Notation Test,L=Seattle,ST=Washington,C=US"
         );
 
-        let certs = load_named_store(&root, Kind::SigningAuthority, "valid-trust-store").unwrap();
+        let certs =
+            load_named_store(&root, StoreKind::SigningAuthority, "valid-trust-store").unwrap();
         assert_eq!(certs.len(), 3);
-        let certs = load_named_store(&root, Kind::SigningAuthority, "valid-trust-store-2").unwrap();
+        let certs =
+            load_named_store(&root, StoreKind::SigningAuthority, "valid-trust-store-2").unwrap();
         assert_eq!(certs.len(), 2);
 
-        let certs = load_named_store(&root, Kind::Tsa, "test-timestamp").unwrap();
+        let certs = load_named_store(&root, StoreKind::Tsa, "test-timestamp").unwrap();
         assert_eq!(
             subjects(&certs),
             ["CN=GlobalSign,OU=GlobalSign Root CA - R6,O=GlobalSign"]
         );
-        let certs = load_named_store(&root, Kind::Tsa, "test-mismatch").unwrap();
+        let certs = load_named_store(&root, StoreKind::Tsa, "test-mismatch").unwrap();
         assert_eq!(
             subjects(&certs),
             ["CN=DigiCert Trusted Root G4,OU=www.digicert.com,O=DigiCert Inc,C=US"]
@@ -321,9 +294,12 @@ mod tests {
 
     #[test]
     fn invalid_certificate_file() {
-        let e =
-            load_named_store_detailed(&upstream_root(), Kind::Ca, "trust-store-with-invalid-certs")
-                .unwrap_err();
+        let e = load_named_store_detailed(
+            &upstream_root(),
+            StoreKind::Ca,
+            "trust-store-with-invalid-certs",
+        )
+        .unwrap_err();
         assert_eq!(
             e.message,
             "failed to read the trusted certificate invalid in trust store trust-store-with-invalid-certs of type ca"
@@ -334,8 +310,8 @@ mod tests {
     #[test]
     fn leaf_certificates_are_refused_in_ca_stores() {
         let root = upstream_root();
-        let e =
-            load_named_store_detailed(&root, Kind::Ca, "trust-store-with-leaf-certs").unwrap_err();
+        let e = load_named_store_detailed(&root, StoreKind::Ca, "trust-store-with-leaf-certs")
+            .unwrap_err();
         assert_eq!(
             e.message,
             "failed to validate the trusted certificate non-ca.crt in trust store trust-store-with-leaf-certs of type ca"
@@ -348,13 +324,13 @@ mod tests {
         );
         assert_eq!(e.to_string(), e.message);
         assert_eq!(
-            load_named_store(&root, Kind::Ca, "trust-store-with-leaf-certs").unwrap_err(),
+            load_named_store(&root, StoreKind::Ca, "trust-store-with-leaf-certs").unwrap_err(),
             e.message
         );
 
         let e = load_named_store_detailed(
             &root,
-            Kind::Ca,
+            StoreKind::Ca,
             "trust-store-with-leaf-certs-in-single-file",
         )
         .unwrap_err();
@@ -374,11 +350,11 @@ mod tests {
     fn tsa_stores_require_root_certificates() {
         let root = upstream_root();
         assert_eq!(
-            load_named_store(&root, Kind::Tsa, "test-nonCA").unwrap_err(),
+            load_named_store(&root, StoreKind::Tsa, "test-nonCA").unwrap_err(),
             r#"trusted certificate wabbit-networks.io.crt in trust store test-nonCA of type tsa is invalid: certificate with subject "CN=wabbit-networks.io,O=Notary,L=Seattle,ST=WA,C=US" is not a root CA certificate: x509: invalid signature: parent certificate cannot sign this kind of certificate"#
         );
         assert_eq!(
-            load_named_store(&root, Kind::Tsa, "test-nonSelfIssued").unwrap_err(),
+            load_named_store(&root, StoreKind::Tsa, "test-nonSelfIssued").unwrap_err(),
             r#"trusted certificate nonSelfIssued.crt in trust store test-nonSelfIssued of type tsa is invalid: certificate with subject "CN=Notation Test Revokable RSA Chain Cert 2,O=Notary,L=Seattle,ST=WA,C=US" is not a root CA certificate: issuer (CN=Notation Test Revokable RSA Chain Cert Root,O=Notary,L=Seattle,ST=WA,C=US) and subject (CN=Notation Test Revokable RSA Chain Cert 2,O=Notary,L=Seattle,ST=WA,C=US) are not the same"#
         );
         // The same certificates are acceptable in a ca store.
@@ -396,7 +372,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            load_named_store(&troot, Kind::Ca, "from-tsa")
+            load_named_store(&troot, StoreKind::Ca, "from-tsa")
                 .unwrap()
                 .len(),
             2
@@ -411,7 +387,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            load_named_store(&troot, Kind::Tsa, "intermediate").unwrap_err(),
+            load_named_store(&troot, StoreKind::Tsa, "intermediate").unwrap_err(),
             r#"trusted certificate inter.crt in trust store intermediate of type tsa is invalid: certificate with subject "CN=DigiCert Trusted G4 RSA4096 SHA256 TimeStamping CA,O=DigiCert\\, Inc.,C=US" is not a root CA certificate: crypto/rsa: verification error"#
         );
     }
@@ -420,21 +396,21 @@ mod tests {
     fn missing_and_invalid_store_names() {
         let root = upstream_root();
         assert_eq!(
-            load_named_store(&root, Kind::Ca, "does-not-exist").unwrap_err(),
+            load_named_store(&root, StoreKind::Ca, "does-not-exist").unwrap_err(),
             r#"the trust store "does-not-exist" of type "ca" does not exist"#
         );
         assert_eq!(
-            load_named_store(&root, Kind::SigningAuthority, "test-timestamp").unwrap_err(),
+            load_named_store(&root, StoreKind::SigningAuthority, "test-timestamp").unwrap_err(),
             r#"the trust store "test-timestamp" of type "signingAuthority" does not exist"#
         );
         let tmp = tempfile::tempdir().unwrap();
         assert_eq!(
-            load_named_store(tmp.path(), Kind::Tsa, "x").unwrap_err(),
+            load_named_store(tmp.path(), StoreKind::Tsa, "x").unwrap_err(),
             r#"the trust store "x" of type "tsa" does not exist"#
         );
         for bad in ["", "a b", "../ca", "a/b", "é", "x:y"] {
             assert_eq!(
-                load_named_store(&root, Kind::Ca, bad).unwrap_err(),
+                load_named_store(&root, StoreKind::Ca, bad).unwrap_err(),
                 format!(
                     "trust store name needs to follow [a-zA-Z0-9_.-]+ format, {bad} is invalid"
                 )
@@ -450,12 +426,12 @@ mod tests {
         let dir = root.join("x509/ca/empty");
         std::fs::create_dir_all(&dir).unwrap();
         assert_eq!(
-            load_named_store(&root, Kind::Ca, "empty").unwrap_err(),
+            load_named_store(&root, StoreKind::Ca, "empty").unwrap_err(),
             r#"no x509 certificates were found in trust store "empty" of type "ca""#
         );
         // An empty file parses to no certificate, which fails validation.
         std::fs::write(dir.join("empty.pem"), b"").unwrap();
-        let e = load_named_store_detailed(&root, Kind::Ca, "empty").unwrap_err();
+        let e = load_named_store_detailed(&root, StoreKind::Ca, "empty").unwrap_err();
         assert_eq!(
             e.message,
             "failed to validate the trusted certificate empty.pem in trust store empty of type ca"
@@ -475,7 +451,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            load_named_store(&root, Kind::Ca, "trust-store-with-directories").unwrap_err(),
+            load_named_store(&root, StoreKind::Ca, "trust-store-with-directories").unwrap_err(),
             "trusted certificate sub-dir in trust store trust-store-with-directories of type ca is not a regular file (directories or symlinks are not supported)"
         );
         // A symlinked certificate inside a named store.
@@ -492,14 +468,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            load_named_store(&root, Kind::Ca, "trust-store-with-cert-symlinks").unwrap_err(),
+            load_named_store(&root, StoreKind::Ca, "trust-store-with-cert-symlinks").unwrap_err(),
             "trusted certificate GlobalSignRootCA_SYMLINK.crt in trust store trust-store-with-cert-symlinks of type ca is not a regular file (directories or symlinks are not supported)"
         );
         // A named store that is a symlink to a valid store.
         let link = root.join("x509/ca/valid-trust-store_SYMLINK");
         std::os::unix::fs::symlink(root.join("x509/ca/valid-trust-store"), &link).unwrap();
         assert_eq!(
-            load_named_store(&root, Kind::Ca, "valid-trust-store_SYMLINK").unwrap_err(),
+            load_named_store(&root, StoreKind::Ca, "valid-trust-store_SYMLINK").unwrap_err(),
             format!(
                 "the trust store valid-trust-store_SYMLINK of type ca with path {} is not a regular directory (symlinks are not supported)",
                 link.display()
@@ -509,7 +485,7 @@ mod tests {
         let dangling = root.join("x509/tsa/dangling");
         std::os::unix::fs::symlink(root.join("nowhere"), &dangling).unwrap();
         assert_eq!(
-            load_named_store(&root, Kind::Tsa, "dangling").unwrap_err(),
+            load_named_store(&root, StoreKind::Tsa, "dangling").unwrap_err(),
             format!(
                 "the trust store dangling of type tsa with path {} is not a regular directory (symlinks are not supported)",
                 dangling.display()
@@ -519,7 +495,7 @@ mod tests {
         let file = root.join("x509/signingAuthority/plain-file");
         std::fs::write(&file, b"x").unwrap();
         assert_eq!(
-            load_named_store(&root, Kind::SigningAuthority, "plain-file").unwrap_err(),
+            load_named_store(&root, StoreKind::SigningAuthority, "plain-file").unwrap_err(),
             format!(
                 "the trust store plain-file of type signingAuthority with path {} is not a regular directory (symlinks are not supported)",
                 file.display()
@@ -548,7 +524,7 @@ mod tests {
             store.join(".hidden"),
         )
         .unwrap();
-        let loaded = load_named_store(&root, Kind::Ca, "mixed").unwrap();
+        let loaded = load_named_store(&root, StoreKind::Ca, "mixed").unwrap();
         assert_eq!(
             subjects(&loaded),
             [
@@ -565,18 +541,18 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            load_named_store(&root, Kind::Ca, "mixed").unwrap_err(),
+            load_named_store(&root, StoreKind::Ca, "mixed").unwrap_err(),
             "failed to validate the trusted certificate c.pem in trust store mixed of type ca"
         );
     }
 
     #[test]
     fn kinds() {
-        for kind in [Kind::Ca, Kind::SigningAuthority, Kind::Tsa] {
-            assert_eq!(Kind::parse(kind.as_str()), Some(kind));
+        for kind in [StoreKind::Ca, StoreKind::SigningAuthority, StoreKind::Tsa] {
+            assert_eq!(StoreKind::parse(kind.as_str()), Some(kind));
             assert_eq!(kind.to_string(), kind.as_str());
         }
-        assert_eq!(Kind::parse("CA"), None);
-        assert_eq!(Kind::SigningAuthority.as_str(), "signingAuthority");
+        assert_eq!(StoreKind::parse("CA"), None);
+        assert_eq!(StoreKind::SigningAuthority.as_str(), "signingAuthority");
     }
 }

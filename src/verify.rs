@@ -61,7 +61,7 @@ impl TrustConfig {
                 if stores.contains_key(&key) {
                     continue;
                 }
-                let loaded = truststore::load_named_store(&root, store_kind(r.kind), &r.name);
+                let loaded = truststore::load_named_store(&root, r.kind, &r.name);
                 // Structured, so that moving a certificate between stores changes the hash.
                 let (kind, name) = (r.kind.as_str().as_bytes(), r.name.as_bytes());
                 for part in [kind, name] {
@@ -152,18 +152,10 @@ fn named_store_problems(dir: &Path) -> Vec<String> {
     let root = dir.join("truststore");
     let mut problems: Vec<String> = refs
         .into_iter()
-        .filter_map(|(k, n)| truststore::load_named_store(&root, store_kind(k), n).err())
+        .filter_map(|(k, n)| truststore::load_named_store(&root, k, n).err())
         .collect();
     problems.sort();
     problems
-}
-
-fn store_kind(k: StoreKind) -> truststore::Kind {
-    match k {
-        StoreKind::Ca => truststore::Kind::Ca,
-        StoreKind::SigningAuthority => truststore::Kind::SigningAuthority,
-        StoreKind::Tsa => truststore::Kind::Tsa,
-    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -494,7 +486,7 @@ fn authenticity(
     if !check_identity {
         return Ok(());
     }
-    stmt.check_trusted_identity(&env.leaf().der)
+    stmt.check_trusted_identity(env.leaf())
 }
 
 fn expiry(env: &Envelope, now: OffsetDateTime) -> Result<(), String> {

@@ -5,15 +5,15 @@ use libfuzzer_sys::fuzz_target;
 use pullguard::policy::PolicyDocument;
 use std::sync::OnceLock;
 
-fn leaf() -> &'static [u8] {
-    static L: OnceLock<Vec<u8>> = OnceLock::new();
+fn leaf() -> &'static pullguard::x509::Cert {
+    static L: OnceLock<pullguard::x509::Cert> = OnceLock::new();
     L.get_or_init(|| {
         let pem = std::fs::read(
             pg_fuzz::testdata()
                 .join("certs/signing/notation-go_mock_ca_valid_sig_env.json.chain.pem"),
         )
         .unwrap();
-        pullguard::x509::parse_certs(&pem).unwrap()[0].der.clone()
+        pullguard::x509::parse_certs(&pem).unwrap().remove(0)
     })
 }
 

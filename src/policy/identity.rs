@@ -2,12 +2,14 @@
 //! `verifyX509TrustedIdentities`).
 
 use super::dn::{DnAttrs, go_format_map_list, is_subset, parse_dn_bytes, q};
-use super::{Statement, TrustedIdentity, WILDCARD, X509_SUBJECT, go_subject_string};
+use super::{Statement, TrustedIdentity, WILDCARD, X509_SUBJECT};
+use crate::x509::Cert;
 
 impl Statement {
-    /// The trusted-identity check of spec §6.6 on the leaf certificate (DER), with Go's messages
-    /// (notation-go `verifyX509TrustedIdentities`).
-    pub fn check_trusted_identity(&self, leaf_der: &[u8]) -> Result<(), String> {
+    /// The trusted-identity check of spec §6.6 on the (already parsed) leaf certificate, with
+    /// Go's messages (notation-go `verifyX509TrustedIdentities`). The leaf's subject is the one
+    /// [`Cert`] rendered at parse time (Go `pkix.Name.String()`).
+    pub fn check_trusted_identity(&self, leaf: &Cert) -> Result<(), String> {
         if self
             .trusted_identities
             .iter()
@@ -42,10 +44,7 @@ impl Statement {
                 q(&self.name)
             ));
         }
-        let (_, cert) = x509_parser::parse_x509_certificate(leaf_der)
-            .map_err(|e| format!("failed to parse the signing certificate: {e}"))?;
-        let subject = go_subject_string(cert.subject())?;
-        let leaf = parse_dn_bytes(&subject).map_err(|e| {
+        let leaf = parse_dn_bytes(leaf.subject()).map_err(|e| {
             format!(
                 "error while parsing the certificate subject from the digital signature. error : {}",
                 q(&e)

@@ -127,7 +127,8 @@ impl VerifyTimestamp {
     }
 }
 
-/// Trust store type.
+/// Trust store type: the `<type>` of a policy's `"<type>:<name>"` and the directory of a named
+/// store (`truststore/x509/<type>/<name>`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum StoreKind {
     Ca,
@@ -149,6 +150,12 @@ impl StoreKind {
         [StoreKind::Ca, StoreKind::SigningAuthority, StoreKind::Tsa]
             .into_iter()
             .find(|k| k.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for StoreKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -33,6 +33,11 @@ fn first_error(bytes: &[u8]) -> Option<String> {
         .and_then(|e| e.into_iter().next())
 }
 
+/// The first certificate of a PEM file under the test data, parsed once as the verifier does.
+fn leaf_cert(rel: &str) -> crate::x509::Cert {
+    crate::x509::Cert::from_der(&pem_der(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
 fn pem_der(rel: &str) -> Vec<u8> {
     let pem = fs::read(td(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"));
     match x509_parser::pem::parse_x509_pem(&pem) {

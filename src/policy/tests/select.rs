@@ -72,3 +72,69 @@ fn artifact_reference_table() {
         Err(unparsable("localhost:5000/test-repo9"))
     );
 }
+
+/// `statement_for_scope(s)` is `statement_for(s@digest)` for any digest: the same statement, and
+/// the same error for a malformed scope. No digest, no I/O.
+#[test]
+fn statement_for_scope_is_selection_without_a_digest() {
+    let doc = json!({"version": "1.0", "trustPolicies": [
+        {"name": "skip-it", "registryScopes": ["x.io/skipped"],
+         "signatureVerification": {"level": "skip"}},
+        {"name": "exact", "registryScopes": ["x.io/exact", "localhost:5000/a/b"],
+         "signatureVerification": {"level": "strict"},
+         "trustStores": ["ca:x"], "trustedIdentities": ["*"]},
+        {"name": "rest", "registryScopes": ["*"],
+         "signatureVerification": {"level": "audit"},
+         "trustStores": ["ca:x"], "trustedIdentities": ["*"]}
+    ]});
+    let doc = PolicyDocument::from_json(&serde_json::to_vec(&doc).unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let zero = format!("sha256:{}", "0".repeat(64));
+    for (scope, want) in [
+        ("x.io/skipped", "skip-it"),
+        ("x.io/exact", "exact"),
+        ("localhost:5000/a/b", "exact"),
+        ("x.io/other", "rest"),
+        // No prefix matching.
+        ("x.io/skipped/child", "rest"),
+    ] {
+        let got = doc.statement_for_scope(scope).map(|s| s.name.as_str());
+        assert_eq!(got, Ok(want), "scope {scope}");
+        for digest in [zero.as_str(), "sha256:abc", ""] {
+            let via_ref = doc.statement_for(&format!("{scope}@{digest}"));
+            assert_eq!(
+                via_ref.map(|s| s.name.as_str()),
+                Ok(want),
+                "{scope}@{digest}"
+            );
+        }
+    }
+    assert!(
+        doc.statement_for_scope("x.io/skipped")
+            .is_ok_and(|s| s.level.is_skip())
+    );
+    for bad in ["repository", "x.io/UPPER", "https://x.io/a", "x.io/a*", ""] {
+        let err = doc.statement_for_scope(bad).err();
+        assert!(err.is_some(), "scope {bad:?}");
+        assert_eq!(
+            err,
+            doc.statement_for(&format!("{bad}@{zero}")).err(),
+            "{bad:?}"
+        );
+    }
+
+    // Without a `*` statement an unmatched scope has no statement, worded for the scope.
+    let bytes = fs::read(td("policies/valid/notation-go_oci_dummy.json")).unwrap_or_default();
+    let doc = PolicyDocument::from_json(&bytes).unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(
+        doc.statement_for_scope("x.io/none").err(),
+        Some(format!(
+            "registry scope \"x.io/none\" has no applicable oci trust policy statement. Trust policy applicability for a given artifact is determined by registryScopes. {LINK_TAIL}"
+        ))
+    );
+    assert_eq!(
+        doc.statement_for_scope("registry.acme-rockets.io/software/net-monitor")
+            .map(|s| s.name.as_str()),
+        Ok("test-statement-name")
+    );
+}
