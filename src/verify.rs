@@ -18,7 +18,7 @@ use crate::policy::{
     Action, PolicyDocument, Statement, StoreKind, ValidationType, VerifyTimestamp,
 };
 use crate::registry::{Fetched, RegistryClient};
-use crate::revocation::{Purpose, RevocationChecker};
+use crate::revocation::{Purpose, RevocationCheck, RevocationChecker};
 use crate::truststore;
 use crate::x509::{self, Cert};
 
@@ -241,7 +241,7 @@ pub async fn verify_envelope(
     bytes: &[u8],
     target: &Descriptor,
     now: OffsetDateTime,
-    rev: &RevocationChecker,
+    rev: &dyn RevocationCheck,
 ) -> SignatureReport {
     let plugins = crate::plugin::PluginOptions::for_config_dir(&cfg.dir);
     verify_envelope_with(cfg, stmt, media_type, bytes, target, now, rev, &plugins).await
@@ -256,7 +256,7 @@ pub async fn verify_envelope_with(
     bytes: &[u8],
     target: &Descriptor,
     now: OffsetDateTime,
-    rev: &RevocationChecker,
+    rev: &dyn RevocationCheck,
     plugins: &crate::plugin::PluginOptions,
 ) -> SignatureReport {
     let mut report = SignatureReport::new(sha256_digest(bytes), media_type);
@@ -332,7 +332,7 @@ pub async fn verify_envelope_with(
             ValidationType::AuthenticTimestamp => {
                 authentic_timestamp(cfg, stmt, &env, now, rev).await
             }
-            ValidationType::Revocation => revocation(&env, rev).await,
+            ValidationType::Revocation => revocation(&env, rev, now).await,
             ValidationType::Integrity => Ok(()),
         };
         let failed = result.as_ref().err().cloned();
@@ -504,7 +504,7 @@ async fn authentic_timestamp(
     stmt: &Statement,
     env: &Envelope,
     now: OffsetDateTime,
-    rev: &RevocationChecker,
+    rev: &dyn RevocationCheck,
 ) -> Result<(), String> {
     if env.scheme == SigningScheme::SigningAuthority {
         for c in &env.chain {
@@ -566,15 +566,19 @@ async fn authentic_timestamp(
         }
     }
     // The TSA chain's revocation is always enforced inside this step (notation-go).
-    rev.check_chain(&tsa_chain, Purpose::Timestamping, None)
+    rev.check_chain(&tsa_chain, Purpose::Timestamping, None, now)
         .await
 }
 
 /// The code-signing chain's OCSP/CRL status. The signing time counts for the invalidityDate
 /// rule only when it is authentic (signingAuthority scheme), as in notation-go.
-async fn revocation(env: &Envelope, rev: &RevocationChecker) -> Result<(), String> {
+async fn revocation(
+    env: &Envelope,
+    rev: &dyn RevocationCheck,
+    now: OffsetDateTime,
+) -> Result<(), String> {
     let signing_time = (env.scheme == SigningScheme::SigningAuthority).then_some(env.signing_time);
-    rev.check_chain(&env.chain, Purpose::CodeSigning, signing_time)
+    rev.check_chain(&env.chain, Purpose::CodeSigning, signing_time, now)
         .await
 }
 
@@ -643,7 +647,7 @@ pub struct VerifyOptions {
     /// (notation's `--scope`, for OCI layouts).
     pub scope: Option<String>,
     /// OCSP/CRL checker (HTTP clients and the CRL cache); the daemon shares one.
-    pub revocation: Arc<RevocationChecker>,
+    pub revocation: Arc<dyn RevocationCheck>,
     /// `key=value` pairs the signature's payload annotations must carry (notation's
     /// `--user-metadata`, notation-go's `VerifyOptions.UserMetadata`).
     pub user_metadata: BTreeMap<String, String>,
@@ -944,7 +948,7 @@ pub async fn verify_target(
             &bytes,
             &target,
             opts.now,
-            &opts.revocation,
+            opts.revocation.as_ref(),
             &plugins,
         )
         .await;

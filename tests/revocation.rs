@@ -203,7 +203,8 @@ fn crl_server(leaf: &str, intermediate: &str) -> FakeServer {
 }
 
 async fn check(rc: &RevocationChecker, chain: &[Cert]) -> Result<(), String> {
-    rc.check_chain(chain, Purpose::CodeSigning, None).await
+    rc.check_chain(chain, Purpose::CodeSigning, None, OffsetDateTime::now_utc())
+        .await
 }
 
 #[tokio::test]
@@ -262,7 +263,12 @@ async fn crl_revoked_leaf_and_intermediate() {
     // Revoked wins over unknown, and the wording follows the purpose.
     s.set_file("/leaf.crl", None);
     let e = RevocationChecker::default()
-        .check_chain(&chain, Purpose::Timestamping, None)
+        .check_chain(
+            &chain,
+            Purpose::Timestamping,
+            None,
+            OffsetDateTime::now_utc(),
+        )
         .await
         .unwrap_err();
     assert!(
@@ -624,6 +630,38 @@ async fn ocsp_answers() {
     }
 }
 
+/// A real `openssl ocsp` response (thisUpdate now, nextUpdate a day later) is judged at the time
+/// the caller gives, not at the wall clock's.
+#[tokio::test]
+async fn ocsp_currency_is_judged_at_the_given_time() {
+    let p = OcspPki::new();
+    let chain = p.chain(LEAF);
+    p.server.set_ocsp(Answer::Body(p.response(
+        "leaf",
+        &[(LEAF, false)],
+        "responder",
+        true,
+    )));
+    let unknown = format!(
+        "signing certificate with subject \"CN=OCSP Leaf\" revocation status is unknown: OCSP {}: ",
+        p.url()
+    );
+    let rc = RevocationChecker::default();
+    let at = |now| rc.check_chain(&chain, Purpose::CodeSigning, None, now);
+    let now = OffsetDateTime::now_utc();
+    assert_eq!(at(now).await, Ok(()));
+    assert_eq!(
+        at(now + time::Duration::days(2)).await,
+        Err(format!("{unknown}expired OCSP response"))
+    );
+    assert_eq!(
+        at(now - time::Duration::hours(1)).await,
+        Err(format!(
+            "{unknown}OCSP response outside its validity period: status not yet valid"
+        ))
+    );
+}
+
 #[tokio::test]
 async fn ocsp_timeout_is_two_seconds() {
     let p = OcspPki::new();
@@ -712,29 +750,46 @@ async fn invalidity_date_after_the_signing_time() {
     let rc = RevocationChecker::default();
     let chain = p.chain(LEAF);
     assert_eq!(
-        rc.check_chain(&chain, Purpose::CodeSigning, before).await,
+        rc.check_chain(
+            &chain,
+            Purpose::CodeSigning,
+            before,
+            OffsetDateTime::now_utc()
+        )
+        .await,
         Ok(())
     );
     assert!(
-        rc.check_chain(&chain, Purpose::CodeSigning, at)
+        rc.check_chain(&chain, Purpose::CodeSigning, at, OffsetDateTime::now_utc())
             .await
             .is_err()
     );
     assert!(
-        rc.check_chain(&chain, Purpose::CodeSigning, None)
-            .await
-            .is_err()
+        rc.check_chain(
+            &chain,
+            Purpose::CodeSigning,
+            None,
+            OffsetDateTime::now_utc()
+        )
+        .await
+        .is_err()
     );
     // CRL.
     p.server
         .set_file("/root.crl", Some(p.crl(&[(CRL_ONLY, true)])));
     let chain = p.chain(CRL_ONLY);
     assert_eq!(
-        rc.check_chain(&chain, Purpose::CodeSigning, before).await,
+        rc.check_chain(
+            &chain,
+            Purpose::CodeSigning,
+            before,
+            OffsetDateTime::now_utc()
+        )
+        .await,
         Ok(())
     );
     let e = rc
-        .check_chain(&chain, Purpose::CodeSigning, at)
+        .check_chain(&chain, Purpose::CodeSigning, at, OffsetDateTime::now_utc())
         .await
         .unwrap_err();
     assert!(e.contains("is revoked: CRL"), "{e}");

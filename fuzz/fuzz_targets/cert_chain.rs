@@ -25,5 +25,6 @@ fuzz_target!(|data: &[u8]| {
         &chain,
         Purpose::CodeSigning,
         Some(pg_fuzz::NOW),
+        pg_fuzz::NOW,
     ));
 });

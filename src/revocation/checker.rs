@@ -15,7 +15,8 @@ use super::cache::CrlCache;
 use super::crl::{ParsedCrl, crl_lookup, parse_crl};
 use super::ocsp::{OcspAnswer, cert_id, parse_ocsp_response};
 use super::{
-    CertStatus, DEFAULT_CRL_TIMEOUT, DEFAULT_OCSP_TIMEOUT, Purpose, final_result, openssl_reason,
+    CertStatus, CheckFuture, DEFAULT_CRL_TIMEOUT, DEFAULT_OCSP_TIMEOUT, Purpose, RevocationCheck,
+    empty_chain, final_result, openssl_reason,
 };
 use crate::http::Http;
 use crate::x509::{Cert, go_quote};
@@ -98,23 +99,23 @@ impl RevocationChecker {
     /// `<signing|timestamping> certificate with subject "..." is revoked: <detail>` or
     /// `... revocation status is unknown: <detail>`.
     /// `signing_time` is the authentic signing time (signingAuthority scheme only), for the
-    /// invalidityDate rule.
+    /// invalidityDate rule. `now` is the validation time: OCSP responses and CRLs must be
+    /// current at it, and cached CRLs are used until their nextUpdate passes it (no clock is
+    /// read here).
     pub async fn check_chain(
         &self,
         chain: &[Cert],
         purpose: Purpose,
         signing_time: Option<OffsetDateTime>,
+        now: OffsetDateTime,
     ) -> Result<(), String> {
         if chain.is_empty() {
-            return Err(
-                "unable to check revocation status, err: chain does not contain any certificates"
-                    .into(),
-            );
+            return Err(empty_chain());
         }
         let statuses = futures_util::future::join_all(
             chain
                 .windows(2)
-                .map(|pair| self.check_cert(&pair[0], &pair[1], signing_time)),
+                .map(|pair| self.check_cert(&pair[0], &pair[1], signing_time, now)),
         )
         .await;
         for (i, s) in statuses.iter().enumerate() {
@@ -135,6 +136,7 @@ impl RevocationChecker {
         cert: &Cert,
         issuer: &Cert,
         signing_time: Option<OffsetDateTime>,
+        now: OffsetDateTime,
     ) -> CertStatus {
         let has_crl = !cert.crl_urls().is_empty();
         if cert.ocsp_urls().is_empty() {
@@ -144,18 +146,18 @@ impl RevocationChecker {
             if self.offline {
                 return CertStatus::Unknown("offline: the CRL was not fetched".into());
             }
-            return self.check_crl(cert, issuer, signing_time).await;
+            return self.check_crl(cert, issuer, signing_time, now).await;
         }
         if self.offline {
             return CertStatus::Unknown("offline: the OCSP responder was not asked".into());
         }
-        match self.check_ocsp(cert, issuer, signing_time).await {
+        match self.check_ocsp(cert, issuer, signing_time, now).await {
             CertStatus::Unknown(ocsp_err) if has_crl => {
                 tracing::info!(
                     "OCSP check failed ({ocsp_err}); falling back to the CRL for the certificate with subject {}",
                     go_quote(cert.subject())
                 );
-                match self.check_crl(cert, issuer, signing_time).await {
+                match self.check_crl(cert, issuer, signing_time, now).await {
                     CertStatus::Unknown(crl_err) => {
                         CertStatus::Unknown(format!("{ocsp_err}; then {crl_err}"))
                     }
@@ -171,10 +173,11 @@ impl RevocationChecker {
         cert: &Cert,
         issuer: &Cert,
         signing_time: Option<OffsetDateTime>,
+        now: OffsetDateTime,
     ) -> CertStatus {
         let mut errors = Vec::new();
         for url in cert.ocsp_urls() {
-            match self.ocsp_server(cert, issuer, url, signing_time).await {
+            match self.ocsp_server(cert, issuer, url, signing_time, now).await {
                 Ok(OcspAnswer::Good) => return CertStatus::Good,
                 Ok(OcspAnswer::Revoked(d)) => return CertStatus::Revoked(d),
                 Ok(OcspAnswer::Unknown) => {
@@ -194,6 +197,7 @@ impl RevocationChecker {
         issuer: &Cert,
         url: &str,
         signing_time: Option<OffsetDateTime>,
+        now: OffsetDateTime,
     ) -> Result<OcspAnswer, String> {
         if !has_scheme(url, "http") {
             return Err("only http:// OCSP responders are supported".into());
@@ -214,7 +218,7 @@ impl RevocationChecker {
             return Err(format!("the responder answered HTTP {}", resp.status));
         }
         let der = resp.read_limited(MAX_OCSP_RESPONSE).await?;
-        let parsed = parse_ocsp_response(&der, cert, issuer)?;
+        let parsed = parse_ocsp_response(&der, cert, issuer, now)?;
         match parsed.status {
             OcspAnswer::Revoked(d) => {
                 if let (Some(st), Some(inv)) = (signing_time, parsed.invalidity_date)
@@ -234,11 +238,12 @@ impl RevocationChecker {
         cert: &Cert,
         issuer: &Cert,
         signing_time: Option<OffsetDateTime>,
+        now: OffsetDateTime,
     ) -> CertStatus {
         // Every distribution point is checked (one may hold a partial CRL); the first error
         // makes the status unknown, as notation does.
         for url in cert.crl_urls() {
-            let crl = match self.crl(url, issuer).await {
+            let crl = match self.crl(url, issuer, now).await {
                 Ok(c) => c,
                 Err(e) => return CertStatus::Unknown(format!("CRL {url}: {e}")),
             };
@@ -252,12 +257,14 @@ impl RevocationChecker {
     }
 
     /// The CRL at `url`, verified against `issuer`: from the cache, else downloaded.
-    async fn crl(&self, url: &str, issuer: &Cert) -> Result<Arc<ParsedCrl>, String> {
+    async fn crl(
+        &self,
+        url: &str,
+        issuer: &Cert,
+        now: OffsetDateTime,
+    ) -> Result<Arc<ParsedCrl>, String> {
         let issuer_fp = issuer.sha256_fingerprint();
-        if let Some(c) = self
-            .lock_cache()
-            .get(url, &issuer_fp, OffsetDateTime::now_utc())
-        {
+        if let Some(c) = self.lock_cache().get(url, &issuer_fp, now) {
             return Ok(c);
         }
         if !has_scheme(url, "http") {
@@ -276,7 +283,6 @@ impl RevocationChecker {
             ));
         }
         let der = resp.read_limited(MAX_CRL_SIZE).await?;
-        let now = OffsetDateTime::now_utc();
         let crl = Arc::new(parse_crl(&der, issuer, now)?);
         self.lock_cache().insert(url, crl.clone(), now);
         Ok(crl)
@@ -286,4 +292,22 @@ impl RevocationChecker {
 pub(super) fn has_scheme(url: &str, scheme: &str) -> bool {
     url.split_once("://")
         .is_some_and(|(s, _)| s.eq_ignore_ascii_case(scheme))
+}
+
+impl RevocationCheck for RevocationChecker {
+    fn check_chain<'a>(
+        &'a self,
+        chain: &'a [Cert],
+        purpose: Purpose,
+        signing_time: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> CheckFuture<'a> {
+        Box::pin(RevocationChecker::check_chain(
+            self,
+            chain,
+            purpose,
+            signing_time,
+            now,
+        ))
+    }
 }

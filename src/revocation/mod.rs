@@ -20,23 +20,55 @@
 //! Not done (as in notation-go): revocation checking of a delegated OCSP responder's own
 //! certificate, OCSP nonces, indirect CRLs.
 //!
-//! Layout (notation-core-go's `revocation/` split): [`checker`] asks the network (OCSP first,
-//! then the CRL) and owns the CRL [`cache`]; [`ocsp`] and [`crl`] judge a response or a CRL
-//! without I/O; this file holds the statuses and the verdict over a chain.
+//! The seam is [`RevocationCheck`] (notation-go injects a `revocation.Validator` the same way):
+//! the verifier takes a `&dyn RevocationCheck`, the daemon gives it the network
+//! [`RevocationChecker`], tests a fake. The validation time is an argument: nothing here reads
+//! the wall clock.
+//!
+//! Layout (notation-core-go's `revocation/` split): `checker` asks the network (OCSP first,
+//! then the CRL) and owns the CRL `cache`; `ocsp` and `crl` judge a response or a CRL without
+//! I/O; this file holds the seam, the statuses and the verdict over a chain.
 
 mod cache;
 mod checker;
 mod crl;
+#[cfg(any(test, feature = "test-util"))]
+mod fake;
 mod ocsp;
 
 #[cfg(test)]
 mod tests;
 
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
+
+use time::OffsetDateTime;
 
 use crate::x509::{Cert, go_quote};
 
 pub use checker::RevocationChecker;
+#[cfg(any(test, feature = "test-util"))]
+pub use fake::FakeRevocation;
+
+/// What [`RevocationCheck::check_chain`] returns.
+pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+
+/// The revocation validation of a certificate chain (spec §9), as the verifier sees it.
+pub trait RevocationCheck: fmt::Debug + Send + Sync {
+    /// Check `chain` (leaf first, root last) at `now`. `Err` carries notation's message:
+    /// `<signing|timestamping> certificate with subject "..." is revoked: <detail>` or
+    /// `... revocation status is unknown: <detail>`. `signing_time` is the authentic signing
+    /// time (signingAuthority scheme only), for the invalidityDate rule.
+    fn check_chain<'a>(
+        &'a self,
+        chain: &'a [Cert],
+        purpose: Purpose,
+        signing_time: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> CheckFuture<'a>;
+}
 
 /// notation-go's OCSP HTTP client timeout.
 pub const DEFAULT_OCSP_TIMEOUT: Duration = Duration::from_secs(2);
@@ -67,6 +99,11 @@ pub enum CertStatus {
     NonRevokable,
     Revoked(String),
     Unknown(String),
+}
+
+/// notation-core-go's error for an empty chain.
+fn empty_chain() -> String {
+    "unable to check revocation status, err: chain does not contain any certificates".into()
 }
 
 /// notation's final result over a chain (statuses for all but the root).

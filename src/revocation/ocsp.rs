@@ -38,11 +38,12 @@ pub(super) struct ParsedOcsp {
 
 /// Parse and verify an OCSP response for `cert`: successful, signed by the issuer or by a
 /// responder certificate the issuer issued with id-kp-OCSPSigning, naming the certificate,
-/// current (thisUpdate..nextUpdate, nextUpdate required, with a small skew).
+/// current at `now` (thisUpdate..nextUpdate, nextUpdate required, with a small skew).
 pub(super) fn parse_ocsp_response(
     der: &[u8],
     cert: &Cert,
     issuer: &Cert,
+    now: OffsetDateTime,
 ) -> Result<ParsedOcsp, String> {
     let resp = OcspResponse::from_der(der)
         .map_err(|e| format!("malformed OCSP response: {}", openssl_reason(&e)))?;
@@ -86,11 +87,16 @@ pub(super) fn parse_ocsp_response(
         .find_status(&id)
         .or_else(|| basic.find_status(&id256))
         .ok_or("the response has no status for the certificate")?;
-    if status.next_update().is_none() {
+    let Some(next_update) = status.next_update() else {
         return Err("the response has no nextUpdate".into());
-    }
-    if let Err(e) = status.check_validity(OCSP_CLOCK_SKEW_SECS, None) {
-        let r = openssl_reason(&e);
+    };
+    let problems = validity_problems(
+        openssl_time_exact(&status.this_update.to_string()),
+        openssl_time_exact(&next_update.to_string()),
+        now,
+    );
+    if !problems.is_empty() {
+        let r = problems.join(": ");
         return Err(if r.contains("expired") {
             "expired OCSP response".into()
         } else {
@@ -225,8 +231,41 @@ pub(super) fn ocsp_invalidity_date(resp: &[u8], serial: &[u8]) -> Option<OffsetD
     None
 }
 
-/// OpenSSL's display of a time: `Jan  1 00:00:00 2025 GMT`.
+/// OpenSSL's `OCSP_check_validity(thisUpdate, nextUpdate, OCSP_CLOCK_SKEW_SECS, -1)` at `now`
+/// instead of the wall clock: the reasons it raises, in its order and with its texts (`None`
+/// is a time that did not parse).
+pub(super) fn validity_problems(
+    this_update: Option<OffsetDateTime>,
+    next_update: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+) -> Vec<&'static str> {
+    let skew = time::Duration::seconds(OCSP_CLOCK_SKEW_SECS.into());
+    let mut problems = Vec::new();
+    match this_update {
+        None => problems.push("error in thisupdate field"),
+        Some(t) if t > now + skew => problems.push("status not yet valid"),
+        Some(_) => {}
+    }
+    match next_update {
+        None => problems.push("error in nextupdate field"),
+        Some(t) if t < now - skew => problems.push("status expired"),
+        Some(_) => {}
+    }
+    if let (Some(this), Some(next)) = (this_update, next_update)
+        && next < this
+    {
+        problems.push("nextupdate before thisupdate");
+    }
+    problems
+}
+
+/// OpenSSL's display of a time, `Jan  1 00:00:00 2025 GMT`, to the second.
 pub(super) fn openssl_time(s: &str) -> Option<OffsetDateTime> {
+    openssl_time_exact(s).and_then(|t| t.replace_nanosecond(0).ok())
+}
+
+/// OpenSSL's display of a time, `Jan  1 00:00:00.25 2025 GMT`, with its fraction.
+pub(super) fn openssl_time_exact(s: &str) -> Option<OffsetDateTime> {
     let f: Vec<&str> = s.split_whitespace().collect();
     let [mon, day, hms, year, "GMT"] = f[..] else {
         return None;
@@ -235,9 +274,18 @@ pub(super) fn openssl_time(s: &str) -> Option<OffsetDateTime> {
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
     let month = MONTHS.iter().position(|m| *m == mon)? as u8 + 1;
-    let mut hms = hms.split('.').next()?.split(':');
+    let (hms, frac) = hms.split_once('.').unwrap_or((hms, ""));
+    if frac.len() > 9 || !frac.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let nanos = if frac.is_empty() {
+        0
+    } else {
+        format!("{frac:0<9}").parse::<u32>().ok()?
+    };
+    let mut hms = hms.split(':');
     let mut n = || hms.next().and_then(|x| x.parse::<u8>().ok());
-    let t = time::Time::from_hms(n()?, n()?, n()?).ok()?;
+    let t = time::Time::from_hms_nano(n()?, n()?, n()?, nanos).ok()?;
     let date = time::Date::from_calendar_date(
         year.parse().ok()?,
         time::Month::try_from(month).ok()?,

@@ -120,11 +120,11 @@ async fn no_network_without_urls_or_for_non_http() {
     let root = x509::parse_certs(&pem).unwrap();
     // A lone root is never checked.
     assert_eq!(
-        rc.check_chain(&root, Purpose::CodeSigning, None).await,
+        rc.check_chain(&root, Purpose::CodeSigning, None, NOW).await,
         Ok(())
     );
     assert!(
-        rc.check_chain(&[], Purpose::CodeSigning, None)
+        rc.check_chain(&[], Purpose::CodeSigning, None, NOW)
             .await
             .is_err()
     );
@@ -141,7 +141,7 @@ async fn offline_checker_fails_closed_without_asking() {
         x509::parse_certs(&std::fs::read(dir.join("certchain_with_ocsp.pem")).unwrap()).unwrap();
     assert!(!chain[0].ocsp_urls().is_empty());
     let e = RevocationChecker::offline()
-        .check_chain(&chain, Purpose::CodeSigning, None)
+        .check_chain(&chain, Purpose::CodeSigning, None, NOW)
         .await
         .unwrap_err();
     assert!(
@@ -228,4 +228,116 @@ fn der_helpers() {
     assert_eq!(strip_zeros(&[0, 0, 1]), &[1]);
     assert_eq!(strip_zeros(&[0]), &[0]);
     assert_eq!(ocsp_invalidity_date(b"\x30\x00", &[1]), None);
+}
+
+/// The seam: the verifier's view (`&dyn RevocationCheck`) of the fake, at pinned times. The
+/// verdict over the chain and its wording are the real ones.
+#[tokio::test]
+async fn fake_through_the_trait_at_a_pinned_time() {
+    let chain = crl_chain();
+    let (leaf, inter) = (&chain[0], &chain[1]);
+    let leaf_q = r#""CN=LeafCert,OU=OrgUnit,O=Organization,L=City,ST=State,C=US""#;
+    let inter_q = r#""CN=IntermediateCA,OU=OrgUnit,O=Organization,L=City,ST=State,C=US""#;
+    let at = datetime!(2026-06-01 12:00 UTC);
+    let second = time::Duration::seconds(1);
+    let fake = FakeRevocation::new().revoked_at(inter, at);
+    let rc: &dyn RevocationCheck = &fake;
+    let check = |now| rc.check_chain(&chain, Purpose::CodeSigning, None, now);
+
+    assert_eq!(check(at - second).await, Ok(()));
+    let revoked = Err(format!(
+        "signing certificate with subject {inter_q} is revoked: revoked at Mon, 01 Jun 2026 12:00:00 +0000"
+    ));
+    assert_eq!(check(at).await, revoked);
+    assert_eq!(check(at + time::Duration::days(400)).await, revoked);
+    // The clock is the caller's: every call saw the time it was given.
+    assert_eq!(
+        fake.calls(),
+        vec![at - second, at, at + time::Duration::days(400)]
+    );
+
+    // Revoked wins over unknown (even nearer the leaf); unknown names its certificate.
+    let fake = FakeRevocation::new()
+        .unknown(leaf, "OCSP http://x/: timeout")
+        .revoked_at(inter, at);
+    let rc: &dyn RevocationCheck = &fake;
+    assert_eq!(
+        rc.check_chain(&chain, Purpose::Timestamping, None, at)
+            .await,
+        Err(format!(
+            "timestamping certificate with subject {inter_q} is revoked: revoked at Mon, 01 Jun 2026 12:00:00 +0000"
+        ))
+    );
+    assert_eq!(
+        rc.check_chain(&chain, Purpose::CodeSigning, None, at - second)
+            .await,
+        Err(format!(
+            "signing certificate with subject {leaf_q} revocation status is unknown: OCSP http://x/: timeout"
+        ))
+    );
+
+    // invalidityDate: a signature authentically made before it still counts.
+    let invalid_from = datetime!(2026-03-01 00:00 UTC);
+    let fake = FakeRevocation::new().revoked_with_invalidity(leaf, at, invalid_from);
+    let rc: &dyn RevocationCheck = &fake;
+    let signed = |t| rc.check_chain(&chain, Purpose::CodeSigning, Some(t), at);
+    assert_eq!(signed(invalid_from - second).await, Ok(()));
+    assert!(signed(invalid_from).await.is_err());
+    assert!(
+        rc.check_chain(&chain, Purpose::CodeSigning, None, at)
+            .await
+            .is_err()
+    );
+
+    // The root is never judged; an empty chain is the network checker's error.
+    let fake = FakeRevocation::new().revoked_at(&chain[2], at);
+    let rc: &dyn RevocationCheck = &fake;
+    assert_eq!(
+        rc.check_chain(&chain, Purpose::CodeSigning, None, at).await,
+        Ok(())
+    );
+    let real: &dyn RevocationCheck = &RevocationChecker::offline();
+    assert_eq!(
+        rc.check_chain(&[], Purpose::CodeSigning, None, at).await,
+        real.check_chain(&[], Purpose::CodeSigning, None, at).await
+    );
+}
+
+/// OpenSSL's `OCSP_check_validity` reasons, judged at the given time (300 s of skew).
+#[test]
+fn ocsp_currency_at_the_given_time() {
+    let this = datetime!(2026-11-24 00:00 UTC);
+    let next = datetime!(2026-11-25 00:00 UTC);
+    let s = |n: i64| time::Duration::seconds(n);
+    let none: Vec<&str> = Vec::new();
+    assert_eq!(validity_problems(Some(this), Some(next), this), none);
+    assert_eq!(
+        validity_problems(Some(this), Some(next), this - s(300)),
+        none
+    );
+    assert_eq!(
+        validity_problems(Some(this), Some(next), this - s(301)),
+        ["status not yet valid"]
+    );
+    assert_eq!(
+        validity_problems(Some(this), Some(next), next + s(300)),
+        none
+    );
+    assert_eq!(
+        validity_problems(Some(this), Some(next), next + s(301)),
+        ["status expired"]
+    );
+    assert_eq!(
+        validity_problems(Some(next), Some(this), next + s(301)),
+        ["status expired", "nextupdate before thisupdate"]
+    );
+    assert_eq!(
+        validity_problems(None, None, this),
+        ["error in thisupdate field", "error in nextupdate field"]
+    );
+    assert_eq!(
+        openssl_time_exact("Nov 11 05:30:52.25 2024 GMT"),
+        Some(datetime!(2024-11-11 05:30:52.25 UTC))
+    );
+    assert_eq!(openssl_time_exact("Nov 11 05:30:52.x 2024 GMT"), None);
 }
