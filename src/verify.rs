@@ -568,6 +568,7 @@ async fn authentic_timestamp(
     // The TSA chain's revocation is always enforced inside this step (notation-go).
     rev.check_chain(&tsa_chain, Purpose::Timestamping, None, now)
         .await
+        .map_err(|e| e.to_string())
 }
 
 /// The code-signing chain's OCSP/CRL status. The signing time counts for the invalidityDate
@@ -580,6 +581,7 @@ async fn revocation(
     let signing_time = (env.scheme == SigningScheme::SigningAuthority).then_some(env.signing_time);
     rev.check_chain(&env.chain, Purpose::CodeSigning, signing_time, now)
         .await
+        .map_err(|e| e.to_string())
 }
 
 /// Where signatures come from.

@@ -16,7 +16,7 @@ use super::crl::{ParsedCrl, crl_lookup, parse_crl};
 use super::ocsp::{OcspAnswer, cert_id, parse_ocsp_response};
 use super::{
     CertStatus, CheckFuture, DEFAULT_CRL_TIMEOUT, DEFAULT_OCSP_TIMEOUT, Purpose, RevocationCheck,
-    empty_chain, final_result, openssl_reason,
+    RevocationError, final_result, openssl_reason,
 };
 use crate::http::Http;
 use crate::x509::{Cert, go_quote};
@@ -108,9 +108,9 @@ impl RevocationChecker {
         purpose: Purpose,
         signing_time: Option<OffsetDateTime>,
         now: OffsetDateTime,
-    ) -> Result<(), String> {
+    ) -> Result<(), RevocationError> {
         if chain.is_empty() {
-            return Err(empty_chain());
+            return Err(RevocationError::EmptyChain);
         }
         let statuses = futures_util::future::join_all(
             chain

@@ -12,7 +12,7 @@ use std::sync::Mutex;
 
 use time::OffsetDateTime;
 
-use super::{CertStatus, CheckFuture, Purpose, RevocationCheck, empty_chain, final_result};
+use super::{CertStatus, CheckFuture, Purpose, RevocationCheck, RevocationError, final_result};
 use crate::x509::{self, Cert};
 
 #[derive(Debug, Clone)]
@@ -118,7 +118,7 @@ impl RevocationCheck for FakeRevocation {
             Err(p) => p.into_inner().push(now),
         }
         let result = if chain.is_empty() {
-            Err(empty_chain())
+            Err(RevocationError::EmptyChain)
         } else {
             let statuses: Vec<CertStatus> = chain
                 .windows(2)

@@ -32,6 +32,7 @@
 mod cache;
 mod checker;
 mod crl;
+mod error;
 #[cfg(any(test, feature = "test-util"))]
 mod fake;
 mod ocsp;
@@ -46,14 +47,15 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::x509::{Cert, go_quote};
+use crate::x509::Cert;
 
 pub use checker::RevocationChecker;
+pub use error::RevocationError;
 #[cfg(any(test, feature = "test-util"))]
 pub use fake::FakeRevocation;
 
 /// What [`RevocationCheck::check_chain`] returns.
-pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Result<(), RevocationError>> + Send + 'a>>;
 
 /// The revocation validation of a certificate chain (spec §9), as the verifier sees it.
 pub trait RevocationCheck: fmt::Debug + Send + Sync {
@@ -101,28 +103,34 @@ pub enum CertStatus {
     Unknown(String),
 }
 
-/// notation-core-go's error for an empty chain.
-fn empty_chain() -> String {
-    "unable to check revocation status, err: chain does not contain any certificates".into()
-}
-
-/// notation's final result over a chain (statuses for all but the root).
-fn final_result(chain: &[Cert], statuses: &[CertStatus], purpose: Purpose) -> Result<(), String> {
-    let noun = purpose.noun();
+/// notation's final result over a chain (statuses for all but the root): any revoked
+/// certificate, else any unknown one, the one closest to the leaf named.
+fn final_result(
+    chain: &[Cert],
+    statuses: &[CertStatus],
+    purpose: Purpose,
+) -> Result<(), RevocationError> {
+    let subject = |i: usize| {
+        chain
+            .get(i)
+            .map_or_else(String::new, |c| c.subject().to_string())
+    };
     for (i, s) in statuses.iter().enumerate() {
         if let CertStatus::Revoked(d) = s {
-            return Err(format!(
-                "{noun} with subject {} is revoked: {d}",
-                go_quote(chain[i].subject())
-            ));
+            return Err(RevocationError::Revoked {
+                purpose,
+                subject: subject(i),
+                detail: d.clone(),
+            });
         }
     }
     for (i, s) in statuses.iter().enumerate() {
         if let CertStatus::Unknown(d) = s {
-            return Err(format!(
-                "{noun} with subject {} revocation status is unknown: {d}",
-                go_quote(chain[i].subject())
-            ));
+            return Err(RevocationError::Unknown {
+                purpose,
+                subject: subject(i),
+                detail: d.clone(),
+            });
         }
     }
     Ok(())

@@ -92,7 +92,7 @@ fn final_result_wording_and_order() {
         CertStatus::Revoked("r".into()),
     ];
     assert_eq!(
-        final_result(&chain, &s, Purpose::CodeSigning),
+        text(final_result(&chain, &s, Purpose::CodeSigning)),
         Err(format!(
             "signing certificate with subject {inter} is revoked: r"
         ))
@@ -102,7 +102,7 @@ fn final_result_wording_and_order() {
         CertStatus::Unknown("v".into()),
     ];
     assert_eq!(
-        final_result(&chain, &s, Purpose::Timestamping),
+        text(final_result(&chain, &s, Purpose::Timestamping)),
         Err(format!(
             "timestamping certificate with subject {leaf} revocation status is unknown: u"
         ))
@@ -143,7 +143,8 @@ async fn offline_checker_fails_closed_without_asking() {
     let e = RevocationChecker::offline()
         .check_chain(&chain, Purpose::CodeSigning, None, NOW)
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(
         e.contains("revocation status is unknown: offline: the OCSP responder was not asked"),
         "{e}"
@@ -242,7 +243,12 @@ async fn fake_through_the_trait_at_a_pinned_time() {
     let second = time::Duration::seconds(1);
     let fake = FakeRevocation::new().revoked_at(inter, at);
     let rc: &dyn RevocationCheck = &fake;
-    let check = |now| rc.check_chain(&chain, Purpose::CodeSigning, None, now);
+    let check = async |now| {
+        text(
+            rc.check_chain(&chain, Purpose::CodeSigning, None, now)
+                .await,
+        )
+    };
 
     assert_eq!(check(at - second).await, Ok(()));
     let revoked = Err(format!(
@@ -262,15 +268,19 @@ async fn fake_through_the_trait_at_a_pinned_time() {
         .revoked_at(inter, at);
     let rc: &dyn RevocationCheck = &fake;
     assert_eq!(
-        rc.check_chain(&chain, Purpose::Timestamping, None, at)
-            .await,
+        text(
+            rc.check_chain(&chain, Purpose::Timestamping, None, at)
+                .await
+        ),
         Err(format!(
             "timestamping certificate with subject {inter_q} is revoked: revoked at Mon, 01 Jun 2026 12:00:00 +0000"
         ))
     );
     assert_eq!(
-        rc.check_chain(&chain, Purpose::CodeSigning, None, at - second)
-            .await,
+        text(
+            rc.check_chain(&chain, Purpose::CodeSigning, None, at - second)
+                .await
+        ),
         Err(format!(
             "signing certificate with subject {leaf_q} revocation status is unknown: OCSP http://x/: timeout"
         ))
@@ -301,6 +311,49 @@ async fn fake_through_the_trait_at_a_pinned_time() {
         rc.check_chain(&[], Purpose::CodeSigning, None, at).await,
         real.check_chain(&[], Purpose::CodeSigning, None, at).await
     );
+}
+
+/// The error is data: which certificate, for what, revoked or unknown.
+#[tokio::test]
+async fn revocation_error_variants() {
+    let chain = crl_chain();
+    let at = datetime!(2026-06-01 12:00 UTC);
+    let fake = FakeRevocation::new()
+        .unknown(&chain[0], "d")
+        .revoked_at(&chain[1], at);
+    let rc: &dyn RevocationCheck = &fake;
+    let e = rc
+        .check_chain(&chain, Purpose::CodeSigning, None, at)
+        .await
+        .unwrap_err();
+    assert!(e.is_revoked());
+    assert!(
+        matches!(&e, RevocationError::Revoked { purpose: Purpose::CodeSigning, subject, .. }
+        if subject == chain[1].subject())
+    );
+    let e = rc
+        .check_chain(
+            &chain,
+            Purpose::Timestamping,
+            None,
+            at - time::Duration::seconds(1),
+        )
+        .await
+        .unwrap_err();
+    assert!(!e.is_revoked());
+    assert_eq!(
+        e,
+        RevocationError::Unknown {
+            purpose: Purpose::Timestamping,
+            subject: chain[0].subject().to_string(),
+            detail: "d".into()
+        }
+    );
+    let e = rc
+        .check_chain(&[], Purpose::CodeSigning, None, at)
+        .await
+        .unwrap_err();
+    assert_eq!(e, RevocationError::EmptyChain);
 }
 
 /// OpenSSL's `OCSP_check_validity` reasons, judged at the given time (300 s of skew).
@@ -340,4 +393,9 @@ fn ocsp_currency_at_the_given_time() {
         Some(datetime!(2024-11-11 05:30:52.25 UTC))
     );
     assert_eq!(openssl_time_exact("Nov 11 05:30:52.x 2024 GMT"), None);
+}
+
+/// The exact text of a result (notation's wording is the contract).
+fn text(r: Result<(), RevocationError>) -> Result<(), String> {
+    r.map_err(|e| e.to_string())
 }
