@@ -887,6 +887,7 @@ pub async fn verify_target(
     let stmt = match cfg.policy.statement_for(&artifact) {
         Ok(s) => s,
         Err(e) => {
+            let e = e.to_string();
             out.stop(e.clone(), e);
             out.timings.total_ms = ms(start);
             return out;

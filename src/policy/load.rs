@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::decode::decode_document;
 use super::validate::validate;
-use super::{PolicyDocument, TRUST_POLICY_LINK};
+use super::{PolicyDocument, PolicyError};
 use crate::gocompat::json;
 
 const OCI_POLICY_FILE: &str = "trustpolicy.oci.json";
@@ -35,12 +35,10 @@ impl PolicyDocument {
     /// `malformed trust policy. ...` followed by a detail.
     pub fn from_json(bytes: &[u8]) -> Result<PolicyDocument, Vec<String>> {
         let malformed = |detail: String| {
-            vec![
-                format!(
-                    "malformed trust policy. To create a trust policy, see: {TRUST_POLICY_LINK}"
-                ),
-                detail,
-            ]
+            PolicyError::Malformed {
+                detail: Some(detail),
+            }
+            .into_problems()
         };
         let value = json::parse_document(bytes).map_err(malformed)?;
         let raw = decode_document(&value).map_err(malformed)?;
@@ -54,66 +52,52 @@ impl PolicyDocument {
     pub fn load_dir(dir: &Path) -> Result<(PolicyDocument, PathBuf), Vec<String>> {
         let path = dir.join(LEGACY_POLICY_FILE);
         match read_policy_file(&path) {
-            Err(LoadError::NotExist) => {
-                let mut problems = vec![format!(
-                    "trust policy is not present. To create a trust policy, see: {TRUST_POLICY_LINK}"
-                )];
+            Err(PolicyError::NotPresent) => {
+                let mut problems = PolicyError::NotPresent.into_problems();
                 if let Some(oci) = ignored_policy_file(dir) {
                     problems.push(ignored_policy_message(&oci));
                 }
                 Err(problems)
             }
-            Err(LoadError::Other(e)) => Err(vec![e]),
+            Err(e) => Err(e.into_problems()),
             Ok(bytes) => Self::from_json(&bytes).map(|doc| (doc, path)),
         }
     }
 }
 
-enum LoadError {
-    NotExist,
-    Other(String),
-}
-
 /// notation-go `getDocument` up to the JSON decoding.
-fn read_policy_file(path: &Path) -> Result<Vec<u8>, LoadError> {
+fn read_policy_file(path: &Path) -> Result<Vec<u8>, PolicyError> {
     let meta = match std::fs::symlink_metadata(path) {
         Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(LoadError::NotExist),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(PolicyError::NotPresent),
         Err(e) => {
-            return Err(LoadError::Other(format!(
-                "lstat {}: {}",
-                path.display(),
-                go_errno_text(&e)
-            )));
+            return Err(PolicyError::Lstat {
+                path: path.to_path_buf(),
+                errno: go_errno_text(&e),
+            });
         }
     };
     if meta.is_dir() || meta.file_type().is_symlink() {
-        return Err(LoadError::Other(format!(
-            "trust policy is not a regular file (symlinks are not supported). To create a trust policy, see: {TRUST_POLICY_LINK}"
-        )));
+        return Err(PolicyError::NotRegularFile);
     }
     let mut file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-            return Err(LoadError::Other(format!(
-                "unable to read trust policy due to file permissions, please verify the permissions of {}",
-                path.display()
-            )));
+            return Err(PolicyError::PermissionDenied {
+                path: path.to_path_buf(),
+            });
         }
         Err(e) => {
-            return Err(LoadError::Other(format!(
-                "open {}: {}",
-                path.display(),
-                go_errno_text(&e)
-            )));
+            return Err(PolicyError::Open {
+                path: path.to_path_buf(),
+                errno: go_errno_text(&e),
+            });
         }
     };
     let mut bytes = Vec::new();
     if file.read_to_end(&mut bytes).is_err() {
         // Go: a read error surfaces from the JSON decoder, i.e. as "malformed".
-        return Err(LoadError::Other(format!(
-            "malformed trust policy. To create a trust policy, see: {TRUST_POLICY_LINK}"
-        )));
+        return Err(PolicyError::Malformed { detail: None });
     }
     Ok(bytes)
 }

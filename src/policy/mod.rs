@@ -16,6 +16,7 @@
 
 mod decode;
 mod dn;
+mod error;
 mod identity;
 mod load;
 mod model;
@@ -27,6 +28,7 @@ mod tests;
 
 pub use crate::x509::go_name_string as go_subject_string;
 pub use dn::parse_dn;
+pub use error::PolicyError;
 pub use load::{ignored_policy_file, ignored_policy_message};
 pub use model::{
     Action, PolicyDocument, Statement, StoreKind, TrustStoreRef, TrustedIdentity, ValidationType,

@@ -1,27 +1,23 @@
 //! Which statement applies (spec §6.5, notation-go `GetApplicableTrustPolicy`). Selection is
 //! pure: it depends on the scope (`registry/repository`) only, never on the digest.
 
-use super::dn::q;
 use super::validate::validate_registry_scope_format;
-use super::{PolicyDocument, Statement, TRUST_POLICY_LINK, WILDCARD};
+use super::{PolicyDocument, PolicyError, Statement, WILDCARD};
 
 impl PolicyDocument {
     /// Spec §6.5 (Go `GetApplicableTrustPolicy`): `artifact_ref` is `registry/repo@digest`. An
     /// exact scope match wins, else the `*` statement, else Go's error.
-    pub fn statement_for(&self, artifact_ref: &str) -> Result<&Statement, String> {
+    pub fn statement_for(&self, artifact_ref: &str) -> Result<&Statement, PolicyError> {
         let Some(at) = artifact_ref.rfind('@') else {
-            return Err(format!(
-                "artifact URI {} could not be parsed, make sure it is the fully qualified oci artifact URI without the scheme/protocol. e.g domain.com:80/my/repository@sha256:digest",
-                q(artifact_ref)
-            ));
+            return Err(PolicyError::UnparsableArtifact {
+                artifact: artifact_ref.to_string(),
+            });
         };
         let scope = artifact_ref.get(..at).unwrap_or_default();
-        self.applicable(scope)?.ok_or_else(|| {
-            format!(
-                "artifact {} has no applicable oci trust policy statement. Trust policy applicability for a given artifact is determined by registryScopes. To create a trust policy, see: {TRUST_POLICY_LINK}",
-                q(artifact_ref)
-            )
-        })
+        self.applicable(scope)?
+            .ok_or_else(|| PolicyError::NoApplicableStatement {
+                artifact: artifact_ref.to_string(),
+            })
     }
 
     /// The statement for every artifact of `scope` (`registry/repository`, as an image's
@@ -29,17 +25,15 @@ impl PolicyDocument {
     /// the same error, as [`statement_for`](Self::statement_for) gives `scope@<any digest>`.
     /// For the questions asked before there is a digest ("does the policy skip this
     /// repository?").
-    pub fn statement_for_scope(&self, scope: &str) -> Result<&Statement, String> {
-        self.applicable(scope)?.ok_or_else(|| {
-            format!(
-                "registry scope {} has no applicable oci trust policy statement. Trust policy applicability for a given artifact is determined by registryScopes. To create a trust policy, see: {TRUST_POLICY_LINK}",
-                q(scope)
-            )
-        })
+    pub fn statement_for_scope(&self, scope: &str) -> Result<&Statement, PolicyError> {
+        self.applicable(scope)?
+            .ok_or_else(|| PolicyError::NoStatementForScope {
+                scope: scope.to_string(),
+            })
     }
 
     /// The exact scope match, else the `*` statement; `Err` for a malformed scope.
-    fn applicable(&self, scope: &str) -> Result<Option<&Statement>, String> {
+    fn applicable(&self, scope: &str) -> Result<Option<&Statement>, PolicyError> {
         validate_registry_scope_format(scope)?;
         let mut wildcard = None;
         let mut applicable = None;

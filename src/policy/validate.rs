@@ -9,8 +9,8 @@ use regex::Regex;
 use super::decode::{RawDocument, RawSignatureVerification, RawStatement};
 use super::dn::{DnAttrs, is_subset, parse_dn_bytes, q};
 use super::{
-    Action, PolicyDocument, Statement, StoreKind, TrustStoreRef, TrustedIdentity, ValidationType,
-    VerificationLevel, VerifyTimestamp, WILDCARD, X509_SUBJECT,
+    Action, PolicyDocument, PolicyError, Statement, StoreKind, TrustStoreRef, TrustedIdentity,
+    ValidationType, VerificationLevel, VerifyTimestamp, WILDCARD, X509_SUBJECT,
 };
 
 pub(super) fn validate(raw: RawDocument) -> Result<PolicyDocument, Vec<String>> {
@@ -357,7 +357,7 @@ fn validate_registry_scopes(statements: &[RawStatement]) -> Vec<String> {
             if scope != WILDCARD
                 && let Err(e) = validate_registry_scope_format(scope)
             {
-                errors.push(e);
+                errors.push(e.to_string());
             }
             let count = counts.entry(scope.as_str()).or_insert(0);
             if *count == 0 {
@@ -393,15 +393,15 @@ fn scope_regexes() -> &'static Option<(Regex, Regex)> {
 }
 
 /// Go `validateRegistryScopeFormat`.
-pub(super) fn validate_registry_scope_format(scope: &str) -> Result<(), String> {
-    const ENSURE: &str = "make sure it is a fully qualified repository without the scheme, protocol or tag. For example domain.com/my/repository or a local scope like local/myOCILayout";
+pub(super) fn validate_registry_scope_format(scope: &str) -> Result<(), PolicyError> {
     if scope.len() > 1 && scope.contains('*') {
-        return Err(format!(
-            "registry scope {} with wild card(s) is not valid, {ENSURE}",
-            q(scope)
-        ));
+        return Err(PolicyError::ScopeWithWildcard {
+            scope: scope.to_string(),
+        });
     }
-    let invalid = || format!("registry scope {} is not valid, {ENSURE}", q(scope));
+    let invalid = || PolicyError::InvalidScope {
+        scope: scope.to_string(),
+    };
     let Some((domain, repository)) = scope.split_once('/') else {
         return Err(invalid());
     };
