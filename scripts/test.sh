@@ -18,8 +18,12 @@ command -v man >/dev/null && command -v openssl >/dev/null || {
 command -v podman >/dev/null && command -v skopeo >/dev/null || {
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends podman skopeo >/dev/null
 }
+# The real Prometheus and promtool (tests/metrics.rs).
+command -v prometheus >/dev/null && command -v promtool >/dev/null || {
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+}
 eval "$(bash scripts/peers-up.sh)"
-for bin in notation oras crane docker-registry dockerd containerd systemd-analyze setpriv python3 dpkg-deb man openssl podman skopeo; do
+for bin in notation oras crane docker-registry dockerd containerd systemd-analyze setpriv python3 dpkg-deb man openssl podman skopeo prometheus promtool; do
   command -v "$bin" >/dev/null || { echo "test: peer $bin is missing" >&2; exit 1; }
 done
 export PG_REQUIRE_PEERS=1

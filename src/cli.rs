@@ -111,6 +111,10 @@ struct ServeArgs {
     /// /run/docker/plugins/pullguard.sock for dockerd --authorization-plugin=pullguard).
     #[arg(long, value_name = "SOCK")]
     authz_listen: Option<PathBuf>,
+    /// Serve Prometheus metrics at /metrics on this TCP address (IP:PORT) or Unix socket path
+    /// (default: [metrics] listen; off when neither is set).
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<String>,
     /// Registry (host[:port]) to reach over plain HTTP, added to insecure_registries. Repeatable.
     #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
     insecure_registry: Vec<String>,
@@ -449,6 +453,10 @@ fn run_serve(args: ServeArgs) -> i32 {
             .unwrap_or_else(|| PathBuf::from(crate::control::DEFAULT_CONTROL_SOCKET)),
         mirror_listen,
         authz_listen,
+        metrics_listen: args
+            .metrics_listen
+            .clone()
+            .or_else(|| cfg.metrics.listen.clone()),
         insecure,
         config: cfg,
     };

@@ -52,6 +52,16 @@ pub struct Config {
     pub authz: AuthzSection,
     #[serde(default)]
     pub watch: WatchSection,
+    #[serde(default)]
+    pub metrics: MetricsSection,
+}
+
+/// `[metrics]`: Prometheus metrics at `/metrics` (off unless `listen` or `--metrics-listen`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSection {
+    /// TCP `IP:PORT` (e.g. "127.0.0.1:9464") or a Unix socket path (starting with `/`).
+    pub listen: Option<String>,
 }
 
 /// `[watch]`: the store watch (off unless `containerd` or `docker` names a socket): every image
@@ -298,6 +308,14 @@ mod tests {
         assert_eq!(Config::default().watch.on_unverified, OnUnverified::Report);
         assert!(Config::parse("[watch]\non_unverified = \"delete\"\n").is_err());
         assert!(Config::parse("[watch]\nbogus = 1\n").is_err());
+    }
+
+    #[test]
+    fn metrics_section() {
+        let c = Config::parse("[metrics]\nlisten = \"127.0.0.1:9464\"\n").unwrap();
+        assert_eq!(c.metrics.listen.as_deref(), Some("127.0.0.1:9464"));
+        assert!(Config::default().metrics.listen.is_none());
+        assert!(Config::parse("[metrics]\nbogus = 1\n").is_err());
     }
 
     #[test]

@@ -90,6 +90,7 @@ impl ControlState {
             .map_err(|e| vec![format!("reload task failed: {e}")])
             .and_then(|r| r);
         let previous_error = self.last_reload_error();
+        crate::metrics::reload(loaded.is_ok());
         match loaded {
             Ok(t) => {
                 let current = self.engine.snapshot();

@@ -92,6 +92,7 @@ pub struct Engine {
 impl Engine {
     pub fn new(trust: TrustConfig, client: RegistryClient, opts: EngineOptions) -> Engine {
         let (watch, _) = broadcast::channel(1024);
+        crate::metrics::trust(&trust, 1);
         Engine {
             snapshot: RwLock::new(Arc::new(Snapshot {
                 trust: Arc::new(trust),
@@ -132,6 +133,7 @@ impl Engine {
             generation,
             loaded_at: OffsetDateTime::now_utc(),
         });
+        crate::metrics::trust(&guard.trust, generation);
         drop(guard);
         self.purge_cache();
         generation
@@ -142,6 +144,7 @@ impl Engine {
             Ok(mut c) => {
                 let n = c.len();
                 c.clear();
+                crate::metrics::cache_entries(0);
                 n
             }
             Err(_) => 0,
@@ -196,6 +199,7 @@ impl Engine {
                     o = Arc::new(renamed);
                 }
                 self.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
+                crate::metrics::cache_hit();
                 self.record(origin, &o, snap.generation, true, start);
                 return (o, None);
             }
@@ -241,6 +245,7 @@ impl Engine {
                         cell: OnceCell::new(),
                     });
                     cache.insert(key.clone(), e.clone());
+                    crate::metrics::cache_entries(cache.len());
                     e
                 }
             }
@@ -259,13 +264,16 @@ impl Engine {
                     user_metadata: Default::default(),
                     plugins: Default::default(),
                 };
+                let began = Instant::now();
                 let o = verify_target(&snap.trust, &source, image, &target, &opts).await;
+                crate::metrics::verification(began);
                 (Arc::new(o), Instant::now())
             })
             .await
             .clone();
         if !computed {
             self.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
+            crate::metrics::cache_hit();
         }
         self.record(origin, &outcome, snap.generation, !computed, start);
         (outcome, Some(fetched))
@@ -386,6 +394,7 @@ impl Engine {
     }
 
     fn record(&self, origin: &str, o: &Outcome, generation: u64, cached: bool, start: Instant) {
+        crate::metrics::decision(origin, o.allowed);
         if o.allowed {
             self.counters.allowed.fetch_add(1, Ordering::Relaxed);
         } else {

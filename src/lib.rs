@@ -29,6 +29,7 @@ pub mod gocompat;
 pub mod http;
 pub mod layout;
 pub mod listen;
+pub mod metrics;
 pub mod mirror;
 pub mod oci;
 pub mod plugin;

@@ -778,6 +778,7 @@ impl Mirror {
             denials,
             "mirror served manifest"
         );
+        crate::metrics::mirror_bytes(false, if head { 0 } else { f.bytes.len() });
         let mut r = Response::new(full(f.bytes.clone()));
         let h = r.headers_mut();
         if let Some(v) = value(&f.media_type).filter(|_| !f.media_type.is_empty()) {
@@ -936,6 +937,7 @@ impl Mirror {
             h.insert(DOCKER_CONTENT_DIGEST, v);
         }
         let blobs = self.counters.blobs_served.fetch_add(1, Ordering::Relaxed) + 1;
+        crate::metrics::mirror_blob();
         let (manifests, _, denials, _) = self.counters.get();
         tracing::info!(
             target: "pullguard::mirror",

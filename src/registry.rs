@@ -217,10 +217,13 @@ impl RegistryClient {
         if let Some(h) = authz {
             headers.push((AUTHORIZATION, h.to_string()));
         }
-        self.http
+        let start = std::time::Instant::now();
+        let r = self
+            .http
             .send(Method::GET, url, &headers, Bytes::new())
-            .await
-            .map_err(|e| RegistryError::new(format!("registry request failed: {e}")))
+            .await;
+        crate::metrics::registry_request(url, r.as_ref().ok().map(|r| r.status.as_u16()), start);
+        r.map_err(|e| RegistryError::new(format!("registry request failed: {e}")))
     }
 
     async fn credential(&self, registry: &str) -> Result<Option<Credential>, RegistryError> {

@@ -32,6 +32,8 @@ pub struct ServeOptions {
     pub mirror_listen: Option<String>,
     /// The Docker authorization plugin's socket; `None`: no plugin (unless systemd passes one).
     pub authz_listen: Option<PathBuf>,
+    /// Prometheus metrics: a TCP address or a Unix socket path; `None`: none.
+    pub metrics_listen: Option<String>,
     pub insecure: Vec<String>,
 }
 
@@ -180,6 +182,16 @@ pub async fn run(opts: ServeOptions) -> i32 {
         Ok(l) => l,
         Err(e) => return fail(e),
     };
+    let metrics = match crate::metrics::listener(
+        &mut activated,
+        &mut sockets,
+        opts.metrics_listen.as_deref(),
+    )
+    .await
+    {
+        Ok(m) => m,
+        Err(e) => return fail(e),
+    };
     // After every take: what systemd passed and nothing took.
     for name in activated.names() {
         tracing::warn!(
@@ -212,6 +224,7 @@ pub async fn run(opts: ServeOptions) -> i32 {
     let docker_task =
         docker_listener.map(|l| tokio::spawn(proxy.clone().serve(l, stop_rx.clone())));
     let authz_task = authz_listener.map(|l| tokio::spawn(authz.clone().serve(l, stop_rx.clone())));
+    let _metrics_task = metrics.map(|l| tokio::spawn(crate::metrics::serve(l, stop_rx.clone())));
     let (mirror, mirror_task) = match mirror {
         Some((m, l, _)) => (
             Some(m.clone()),
@@ -268,6 +281,7 @@ pub async fn run(opts: ServeOptions) -> i32 {
         mirror = %sockets.addr("mirror"),
         control = %sockets.addr("control"),
         authz = %sockets.addr("authz"),
+        metrics = %sockets.addr("metrics"),
         activated = %sockets.activated(),
         upstream = %opts.docker_upstream.display(),
         policy = %engine.snapshot().trust.policy_path.display(),

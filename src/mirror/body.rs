@@ -196,7 +196,10 @@ impl hyper::body::Body for BlobBody {
                         Err(why) => return this.fail(why),
                         Ok(last) => last,
                     };
-                    return Poll::Ready(last.map(|b| Ok(Frame::data(b))));
+                    return Poll::Ready(last.map(|b| {
+                        crate::metrics::mirror_bytes(true, b.len());
+                        Ok(Frame::data(b))
+                    }));
                 }
                 Poll::Ready(Some(Ok(frame))) => {
                     let deadline = tokio::time::Instant::now() + this.idle;
@@ -206,7 +209,10 @@ impl hyper::body::Body for BlobBody {
                     };
                     match this.check.feed(data) {
                         Err(why) => return this.fail(why),
-                        Ok(Some(prev)) => return Poll::Ready(Some(Ok(Frame::data(prev)))),
+                        Ok(Some(prev)) => {
+                            crate::metrics::mirror_bytes(true, prev.len());
+                            return Poll::Ready(Some(Ok(Frame::data(prev))));
+                        }
                         Ok(None) => continue,
                     }
                 }
