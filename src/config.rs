@@ -115,6 +115,9 @@ pub struct DockerSection {
     pub listen: Option<PathBuf>,
     /// The real daemon's socket (default /var/run/docker.sock).
     pub upstream: Option<PathBuf>,
+    /// dockerd's config file, whose `insecure-registries` (names and CIDRs) are reached over
+    /// plain HTTP too, as dockerd reaches them (default /etc/docker/daemon.json; missing: none).
+    pub daemon_json: Option<PathBuf>,
     /// Socket mode as an octal string ("0660"); default: the upstream socket's.
     pub socket_mode: Option<String>,
     /// Socket owner and group (names or numbers); default: the upstream socket's.

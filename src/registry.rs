@@ -141,7 +141,7 @@ impl RegistryClient {
         } else {
             registry
         };
-        let plain = self.opts.insecure.iter().any(|h| h == registry);
+        let plain = crate::docker::dockerd::is_insecure(&self.opts.insecure, registry);
         let scheme = if plain || self.opts.hosts.plain_http(registry) {
             "http"
         } else {

@@ -86,7 +86,15 @@ pub async fn run(opts: ServeOptions) -> i32 {
         Ok(d) => d,
         Err(e) => return fail(e),
     };
-    let ropts = registry_options(cfg, opts.insecure.clone());
+    let daemon_json = cfg.docker.daemon_json.clone();
+    let daemon_json =
+        daemon_json.unwrap_or_else(|| crate::docker::dockerd::DEFAULT_DAEMON_JSON.into());
+    let mut insecure = opts.insecure.clone();
+    match crate::docker::dockerd::daemon_json_insecure(&daemon_json) {
+        Ok(more) => insecure.extend(more),
+        Err(e) => return fail(e),
+    }
+    let ropts = registry_options(cfg, insecure);
     if let Some(p) = ropts
         .hosts
         .problems()

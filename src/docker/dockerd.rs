@@ -187,3 +187,186 @@ impl Dockerd {
         }
     }
 }
+
+/// dockerd's own config file, read for `insecure-registries` (`[docker] daemon_json`).
+pub const DEFAULT_DAEMON_JSON: &str = "/etc/docker/daemon.json";
+
+/// The `insecure-registries` of dockerd's `daemon.json` at `path`: registries (`host[:port]`)
+/// and CIDRs (`10.0.0.0/8`) dockerd reaches over plain HTTP. A missing file has none; a file
+/// that is not a JSON object, or whose list is not strings, is an error (dockerd refuses to
+/// start on it too), as is an entry with a scheme (dockerd: "should not contain '://'").
+pub fn daemon_json_insecure(path: &std::path::Path) -> Result<Vec<String>, String> {
+    let text = match std::fs::read(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    };
+    let what = || format!("{} ([docker] daemon_json)", path.display());
+    let v: serde_json::Value =
+        serde_json::from_slice(&text).map_err(|e| format!("{}: not valid JSON: {e}", what()))?;
+    let Some(obj) = v.as_object() else {
+        return Err(format!("{}: not a JSON object", what()));
+    };
+    let Some(list) = obj.get("insecure-registries") else {
+        return Ok(vec![]);
+    };
+    let Some(list) = list.as_array() else {
+        return Err(format!("{}: insecure-registries is not a list", what()));
+    };
+    let mut out = Vec::new();
+    for entry in list {
+        let Some(s) = entry.as_str() else {
+            return Err(format!("{}: insecure-registries holds {entry}", what()));
+        };
+        if s.contains("://") {
+            return Err(format!(
+                "{}: insecure registry {s} should not contain '://'",
+                what()
+            ));
+        }
+        out.push(s.trim_end_matches('/').to_string());
+    }
+    Ok(out)
+}
+
+/// Is `registry` (`host[:port]`, as in a reference) reached over plain HTTP under `insecure`:
+/// named exactly, or an IP address (`localhost`: the loopback ones) inside one of its CIDRs.
+/// Host names are not resolved to match a CIDR.
+pub fn is_insecure(insecure: &[String], registry: &str) -> bool {
+    if insecure.iter().any(|h| h == registry) {
+        return true;
+    }
+    let host = match registry.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(""),
+        None => registry.rsplit_once(':').map_or(registry, |(h, p)| {
+            if p.bytes().all(|b| b.is_ascii_digit()) {
+                h
+            } else {
+                registry
+            }
+        }),
+    };
+    let ips: Vec<std::net::IpAddr> = if host == "localhost" {
+        vec![
+            std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::Ipv6Addr::LOCALHOST.into(),
+        ]
+    } else {
+        host.parse().ok().into_iter().collect()
+    };
+    insecure
+        .iter()
+        .filter_map(|e| cidr(e))
+        .any(|(net, bits)| ips.iter().any(|ip| in_cidr(*ip, net, bits)))
+}
+
+fn cidr(s: &str) -> Option<(std::net::IpAddr, u32)> {
+    let (ip, bits) = s.split_once('/')?;
+    let ip: std::net::IpAddr = ip.parse().ok()?;
+    let bits: u32 = bits.parse().ok()?;
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    (bits <= max).then_some((ip, bits))
+}
+
+fn in_cidr(ip: std::net::IpAddr, net: std::net::IpAddr, bits: u32) -> bool {
+    use std::net::IpAddr::{V4, V6};
+    let (a, b, width) = match (ip, net) {
+        (V4(a), V4(b)) => (u128::from(u32::from(a)), u128::from(u32::from(b)), 32),
+        (V6(a), V6(b)) => (u128::from(a), u128::from(b), 128),
+        (V6(a), V4(b)) => match a.to_ipv4_mapped() {
+            Some(a) => (u128::from(u32::from(a)), u128::from(u32::from(b)), 32),
+            None => return false,
+        },
+        (V4(_), V6(_)) => return false,
+    };
+    if bits == 0 {
+        return true;
+    }
+    let shift = width - bits;
+    (a >> shift) == (b >> shift)
+}
+
+/// A denial's reason, with the way out named when the registry is plain HTTP and was reached
+/// over TLS: the OpenSSL handshake error says so ("wrong version number", "packet length too
+/// long", "http request").
+pub fn explain_plain_http(reason: String) -> String {
+    let lower = reason.to_ascii_lowercase();
+    let tls_met_http = [
+        "wrong version number",
+        "packet length too long",
+        "http request",
+    ]
+    .iter()
+    .any(|n| lower.contains(n));
+    if tls_met_http {
+        format!(
+            "{reason} (the registry answers plain HTTP: list it in insecure_registries of the pullguard config, or in insecure-registries of dockerd's daemon.json, read through [docker] daemon_json)"
+        )
+    } else {
+        reason
+    }
+}
+
+#[cfg(test)]
+mod insecure_tests {
+    use super::*;
+
+    #[test]
+    fn names_and_cidrs() {
+        let l = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let i = l(&["reg.example:5000", "10.0.0.0/8", "::1/128"]);
+        assert!(is_insecure(&i, "reg.example:5000"));
+        assert!(!is_insecure(&i, "reg.example"));
+        assert!(is_insecure(&i, "10.1.2.3:5000"));
+        assert!(is_insecure(&i, "10.1.2.3"));
+        assert!(!is_insecure(&i, "11.1.2.3:5000"));
+        assert!(is_insecure(&i, "[::1]:5000"));
+        assert!(is_insecure(&i, "localhost:5000"));
+        assert!(!is_insecure(&l(&["127.0.0.0/8"]), "registry.example"));
+        assert!(is_insecure(&l(&["127.0.0.0/8"]), "127.0.0.1:5000"));
+        assert!(is_insecure(&l(&["0.0.0.0/0"]), "192.0.2.1"));
+        assert!(!is_insecure(&[], "127.0.0.1:5000"));
+    }
+
+    #[test]
+    fn daemon_json() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("daemon.json");
+        assert_eq!(daemon_json_insecure(&p).unwrap(), Vec::<String>::new());
+        std::fs::write(
+            &p,
+            r#"{"insecure-registries": ["a:5000", "10.0.0.0/8"], "debug": true}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            daemon_json_insecure(&p).unwrap(),
+            vec!["a:5000", "10.0.0.0/8"]
+        );
+        std::fs::write(&p, r#"{"insecure-registries": ["http://a:5000"]}"#).unwrap();
+        let e = daemon_json_insecure(&p).unwrap_err();
+        assert!(
+            e.contains("should not contain '://'") && e.contains("daemon_json"),
+            "{e}"
+        );
+        std::fs::write(&p, "{").unwrap();
+        assert!(
+            daemon_json_insecure(&p)
+                .unwrap_err()
+                .contains("not valid JSON")
+        );
+        std::fs::write(&p, r#"{"insecure-registries": [1]}"#).unwrap();
+        assert!(daemon_json_insecure(&p).is_err());
+    }
+
+    #[test]
+    fn plain_http_hint() {
+        let r = explain_plain_http(
+            "registry request failed: error:0A00010B:SSL routines::wrong version number".into(),
+        );
+        assert!(
+            r.contains("insecure-registries") && r.contains("insecure_registries"),
+            "{r}"
+        );
+        assert_eq!(explain_plain_http("x: not found".into()), "x: not found");
+    }
+}

@@ -150,7 +150,10 @@ impl DockerProxy {
         match self.guard.pull(&query, form, creds, "docker").await {
             PullDecision::Deny(why) => {
                 drain(req.into_body()).await;
-                deny(&why)
+                match not_found(&query, &why) {
+                    Some(message) => error_response(StatusCode::NOT_FOUND, &message),
+                    None => deny(&super::dockerd::explain_plain_http(why)),
+                }
             }
             PullDecision::Import => self.forward(boxed(req)).await,
             PullDecision::AllTags => {
@@ -358,6 +361,42 @@ impl DockerProxy {
     }
 }
 
+/// A denial because the registry has no such manifest, said as dockerd says it to `docker pull`
+/// (a 404 and moby's `manifest for NAME:TAG not found: manifest unknown: …`; clients such as
+/// the CLI and compose branch on the status and on "not found").
+fn not_found(query: &[(String, String)], why: &str) -> Option<String> {
+    let unresolved = why.contains("cannot resolve the image: ");
+    if !unresolved || !why.contains("registry answered 404") {
+        return None;
+    }
+    let from = super::route::query_get(query, "fromImage")?;
+    let t = super::route::pull_target(from, super::route::query_get(query, "tag"));
+    let name = familiar(&t.name);
+    let reference = match (&t.digest, &t.tag) {
+        (Some(d), _) => format!("{name}@{d}"),
+        (None, Some(tag)) => format!("{name}:{tag}"),
+        (None, None) => name,
+    };
+    Some(format!(
+        "manifest for {reference} not found: manifest unknown: manifest unknown"
+    ))
+}
+
+/// A repository name as Docker prints it (distribution's FamiliarName): without `docker.io/`,
+/// and without `library/` for an official image.
+fn familiar(name: &str) -> String {
+    let rest = name
+        .strip_prefix("docker.io/")
+        .or_else(|| name.strip_prefix("index.docker.io/"));
+    match rest {
+        Some(r) => match r.strip_prefix("library/") {
+            Some(o) if !o.contains('/') => o.to_string(),
+            _ => r.to_string(),
+        },
+        None => name.to_string(),
+    }
+}
+
 /// A pull is forwarded without any body: nothing the client sent besides the verified query
 /// reaches dockerd.
 fn without_body(mut parts: hyper::http::request::Parts) -> Request<Body> {
@@ -383,4 +422,39 @@ async fn drain(body: Incoming) {
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_found_as_dockerd_says_it() {
+        let q = |from: &str, tag: &str| {
+            vec![
+                ("fromImage".to_string(), from.to_string()),
+                ("tag".to_string(), tag.to_string()),
+            ]
+        };
+        let why = "denied r/x:nope (unresolved) under trust policy \"-\": cannot resolve the image: manifest r/x:nope: registry answered 404 Not Found (MANIFEST_UNKNOWN)";
+        assert_eq!(
+            not_found(&q("127.0.0.1:5000/x", "nope"), why).as_deref(),
+            Some(
+                "manifest for 127.0.0.1:5000/x:nope not found: manifest unknown: manifest unknown"
+            )
+        );
+        assert_eq!(
+            not_found(&q("docker.io/library/alpine", "nope"), why).as_deref(),
+            Some("manifest for alpine:nope not found: manifest unknown: manifest unknown")
+        );
+        assert_eq!(familiar("docker.io/bitnami/redis"), "bitnami/redis");
+        assert!(
+            not_found(
+                &q("x", "1"),
+                "cannot resolve the image: registry answered 401"
+            )
+            .is_none()
+        );
+        assert!(not_found(&q("x", "1"), "no signature is associated").is_none());
+    }
 }
