@@ -143,3 +143,101 @@ fn a_missing_tag_is_not_found_as_dockerd_says_it() {
         d.log()
     );
 }
+
+/// A signed two-platform index `NAME:multi` (amd64, arm64); (index digest, child digests).
+fn signed_index(imgs: &Images) -> (String, Vec<String>) {
+    let mut children = Vec::new();
+    for plat in ["linux/amd64", "linux/arm64"] {
+        let tag = plat.replace('/', "-");
+        imgs.push(&tag, &format!("content for {plat} of {}", imgs.repo));
+        let out = run_ok(std::process::Command::new("crane").args([
+            "mutate",
+            "--insecure",
+            "--set-platform",
+            plat,
+            &format!("{}:{tag}", imgs.name()),
+        ]));
+        children.push(out.trim().rsplit('@').next().unwrap().to_string());
+    }
+    let index_ref = format!("{}:multi", imgs.name());
+    run_ok(std::process::Command::new("crane").args([
+        "index",
+        "append",
+        "--insecure",
+        "-m",
+        &format!("{}:linux-amd64", imgs.name()),
+        "-m",
+        &format!("{}:linux-arm64", imgs.name()),
+        "-t",
+        &index_ref,
+    ]));
+    let index =
+        run_ok(std::process::Command::new("crane").args(["digest", "--insecure", &index_ref]))
+            .trim()
+            .to_string();
+    imgs.sign(&index);
+    (index, children)
+}
+
+fn arch_of(image: &str) -> String {
+    run_ok(direct_docker().args(["image", "inspect", "-f", "{{.Architecture}}", image]))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn switching_platforms_through_the_proxy_works_as_directly() {
+    let p = peers();
+    let imgs = Images::new(&p.registry);
+    let (index, _) = signed_index(&imgs);
+    let image = format!("{}:multi", imgs.name());
+    let cleanup = || {
+        let out = run(direct_docker().args(["images", "--no-trunc", "-q", &imgs.name()]));
+        for id in stdout_of(&out).split_whitespace() {
+            let _ = direct_docker().args(["rmi", "-f", id]).output();
+        }
+    };
+
+    // Straight to dockerd: arm64, then the host's platform, then arm64 again: each re-tags.
+    run_ok(direct_docker().args(["pull", "--platform", "linux/arm64", &image]));
+    assert_eq!(arch_of(&image), "arm64");
+    run_ok(direct_docker().args(["pull", &image]));
+    assert_eq!(arch_of(&image), "amd64");
+    cleanup();
+
+    // Through the proxy: the same, each pull pinned to the verified index digest.
+    let d = Daemon::start(&imgs.dir(), &p.docker_sock, &p.registry);
+    run_ok(
+        d.docker()
+            .args(["pull", "--platform", "linux/arm64", &image]),
+    );
+    assert_eq!(arch_of(&image), "arm64");
+    let out = run(d.docker().args(["pull", &image]));
+    assert!(
+        out.status.success(),
+        "{}{}",
+        stdout_of(&out),
+        stderr_of(&out)
+    );
+    assert_eq!(arch_of(&image), "amd64");
+    let out = run(d
+        .docker()
+        .args(["pull", "--platform", "linux/arm64", &image]));
+    assert!(
+        out.status.success(),
+        "{}{}",
+        stdout_of(&out),
+        stderr_of(&out)
+    );
+    assert_eq!(arch_of(&image), "arm64");
+    // What is tagged carries the verified index digest, so creates through the guard verify it.
+    let digests =
+        run_ok(direct_docker().args(["image", "inspect", "-f", "{{json .RepoDigests}}", &image]));
+    assert!(digests.contains(&index), "{digests}");
+    let out = run(d.docker().args(["create", "--pull=never", &image, "/true"]));
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let id = stdout_of(&out).trim().to_string();
+    let _ = direct_docker().args(["rm", "-f", &id]).output();
+    drop(d);
+    cleanup();
+}

@@ -29,6 +29,9 @@ pub struct ImageInfo {
     /// `sha256:<config digest>`.
     pub id: String,
     pub repo_digests: Vec<String>,
+    pub repo_tags: Vec<String>,
+    /// `os/architecture[/variant]` as the image config has it.
+    pub platform: String,
 }
 
 /// What the daemon knows of a container.
@@ -106,16 +109,27 @@ impl Dockerd {
             .filter(|i| !i.is_empty())
             .ok_or("image inspect named no image ID")?
             .to_string();
-        let repo_digests = v
-            .get("RepoDigests")
-            .and_then(|d| d.as_array())
-            .map(|a| {
-                a.iter()
-                    .filter_map(|s| s.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default();
-        Ok(Some(ImageInfo { id, repo_digests }))
+        let strings = |key: &str| -> Vec<String> {
+            v.get(key)
+                .and_then(|d| d.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|s| s.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let field = |key: &str| v.get(key).and_then(|s| s.as_str()).unwrap_or("");
+        let mut platform = format!("{}/{}", field("Os"), field("Architecture"));
+        if !field("Variant").is_empty() {
+            platform = format!("{platform}/{}", field("Variant"));
+        }
+        Ok(Some(ImageInfo {
+            id,
+            repo_digests: strings("RepoDigests"),
+            repo_tags: strings("RepoTags"),
+            platform,
+        }))
     }
 
     /// `GET /containers/{name}/json`: `None` when there is no such container.
@@ -151,6 +165,21 @@ impl Dockerd {
     /// `DELETE /containers/{id}?force=1`.
     pub async fn remove_container(&self, version: &str, id: &str) -> Result<(), String> {
         let uri = format!("{version}/containers/{}?force=1", pct_encode(id));
+        let (status, body) = self.call(hyper::Method::DELETE, uri).await?;
+        if status.is_success() || status == StatusCode::NOT_FOUND {
+            Ok(())
+        } else {
+            Err(format!(
+                "{status}: {}",
+                String::from_utf8_lossy(&body).trim()
+            ))
+        }
+    }
+
+    /// `DELETE /images/{reference}?noprune=1`: with other references on the image, this removes
+    /// only that reference (dockerd's "Untagged:").
+    pub async fn untag(&self, version: &str, reference: &str) -> Result<(), String> {
+        let uri = format!("{version}/images/{}?noprune=1", pct_encode_path(reference));
         let (status, body) = self.call(hyper::Method::DELETE, uri).await?;
         if status.is_success() || status == StatusCode::NOT_FOUND {
             Ok(())

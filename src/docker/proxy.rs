@@ -169,6 +169,10 @@ impl DockerProxy {
                     .collect();
                 pairs.insert(0, ("tag".into(), pinned.digest.clone()));
                 pairs.insert(0, ("fromImage".into(), pinned.name.clone()));
+                let platform = super::route::query_get(&query, "platform");
+                if let Err(e) = self.platform_switch(&version, &pinned, platform).await {
+                    return deny(&format!("cannot switch platforms: {e}"));
+                }
                 let (mut parts, _) = req.into_parts();
                 let pq = format!("{}?{}", parts.uri.path(), encode_query(&pairs));
                 parts.uri = match pq.parse() {
@@ -182,6 +186,38 @@ impl DockerProxy {
                 self.stream_then_tag(resp, version, pinned, ticket)
             }
         }
+    }
+
+    /// A pull by the verified digest of an index whose other platform dockerd already holds
+    /// under that digest: dockerd will not move a digest reference to another image ("Cannot
+    /// overwrite digest"), where a pull by tag straight to it just re-tags. So the digest
+    /// reference is taken off the other platform's image first (it keeps its other references;
+    /// one that has none keeps this one, and dockerd's refusal is what the client sees), and the
+    /// pull by digest then gives it to the platform pulled now.
+    async fn platform_switch(
+        &self,
+        version: &str,
+        pinned: &PinnedPull,
+        platform: Option<&str>,
+    ) -> Result<(), String> {
+        let reference = format!("{}@{}", pinned.name, pinned.digest);
+        let Some(old) = self.guard.dockerd.image(version, &reference).await? else {
+            return Ok(());
+        };
+        if same_platform(&old.platform, platform) {
+            return Ok(());
+        }
+        let others = (old.repo_tags.len() + old.repo_digests.len()).saturating_sub(1);
+        if others == 0 {
+            return Ok(());
+        }
+        tracing::info!(
+            image = %reference,
+            from = %old.platform,
+            to = platform.unwrap_or("(the daemon's)"),
+            "switching platforms: the digest reference moves to the platform pulled now"
+        );
+        self.guard.dockerd.untag(version, &reference).await
     }
 
     /// Pass the pull's progress stream through as it comes; when it ends without an error,
@@ -361,6 +397,34 @@ impl DockerProxy {
     }
 }
 
+/// Whether an image of platform `have` (`os/arch[/variant]`, from its config) is what a pull for
+/// `want` (the `platform` parameter; absent: this host's, as dockerd defaults) gives. A variant
+/// counts only when both name one.
+fn same_platform(have: &str, want: Option<&str>) -> bool {
+    let host = format!("linux/{}", go_arch());
+    let want = want.filter(|w| !w.is_empty()).unwrap_or(&host);
+    let mut h = have.split('/');
+    let mut w = want.split('/');
+    let (ho, ha, hv) = (h.next(), h.next(), h.next());
+    let (wo, wa, wv) = (w.next(), w.next(), w.next());
+    let os = |o: Option<&str>| o.unwrap_or("linux").to_ascii_lowercase();
+    let arch = |a: Option<&str>| a.map(str::to_ascii_lowercase);
+    os(ho) == os(wo)
+        && arch(ha) == arch(wa).or_else(|| Some(go_arch().to_string()))
+        && (hv.is_none() || wv.is_none() || hv == wv)
+}
+
+/// This host's architecture in Go's (and so dockerd's) names.
+fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" => "ppc64le",
+        other => other,
+    }
+}
+
 /// A denial because the registry has no such manifest, said as dockerd says it to `docker pull`
 /// (a 404 and moby's `manifest for NAME:TAG not found: manifest unknown: …`; clients such as
 /// the CLI and compose branch on the status and on "not found").
@@ -456,5 +520,17 @@ mod tests {
             .is_none()
         );
         assert!(not_found(&q("x", "1"), "no signature is associated").is_none());
+    }
+
+    #[test]
+    fn platforms_compare_as_dockerd_defaults_them() {
+        assert!(same_platform("linux/arm64", Some("linux/arm64")));
+        assert!(same_platform("linux/arm64/v8", Some("linux/arm64")));
+        assert!(!same_platform("linux/arm64", Some("linux/amd64")));
+        assert!(!same_platform("linux/arm/v6", Some("linux/arm/v7")));
+        let host = format!("linux/{}", go_arch());
+        assert!(same_platform(&host, None));
+        assert!(same_platform(&host, Some("")));
+        assert!(!same_platform("windows/amd64", None));
     }
 }
