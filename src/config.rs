@@ -105,6 +105,8 @@ pub struct ControlSection {
     pub watch: Option<bool>,
     /// Debounce for the watcher, in milliseconds (default 200).
     pub debounce_ms: Option<u64>,
+    /// Decisions kept in memory for `ctl decisions` (default 1000, at most 1000000).
+    pub decisions: Option<usize>,
 }
 
 /// `[docker]`: the Engine API proxy.

@@ -256,6 +256,12 @@ pub fn decision_pb(d: &Decision) -> pb::Decision {
         generation: d.generation,
         cached: d.cached,
         duration_ms: d.duration_ms,
+        client_uid: d.who.client_uid,
+        client_pid: d.who.client_pid,
+        client_addr: d.who.client_addr.clone().unwrap_or_default(),
+        call: d.who.call.clone().unwrap_or_default(),
+        signer: d.who.signer.clone().unwrap_or_default(),
+        signature_digest: d.who.signature_digest.clone().unwrap_or_default(),
     }
 }
 
@@ -309,6 +315,7 @@ impl pb::control_server::Control for ControlService {
         &self,
         req: Request<pb::VerifyRequest>,
     ) -> Result<Response<pb::VerifyResponse>, Status> {
+        let who = crate::who::Who::uds(req.extensions().get::<UdsConnectInfo>());
         let req = req.into_inner();
         let image = ImageRef::parse(&req.reference).map_err(Status::invalid_argument)?;
         let origin = if req.origin.is_empty() {
@@ -316,14 +323,17 @@ impl pb::control_server::Control for ControlService {
         } else {
             req.origin.chars().take(64).collect()
         };
-        let o = if self.state.require_platform_signature {
-            let engine = &self.state.engine;
-            engine
-                .check_with_platform(&image, None, None, &origin)
-                .await
-        } else {
-            self.state.engine.check(&image, None, &origin).await
-        };
+        let o = crate::who::scope(who, async {
+            if self.state.require_platform_signature {
+                let engine = &self.state.engine;
+                engine
+                    .check_with_platform(&image, None, None, &origin)
+                    .await
+            } else {
+                self.state.engine.check(&image, None, &origin).await
+            }
+        })
+        .await;
         Ok(Response::new(pb::VerifyResponse {
             allowed: o.allowed,
             summary: o.summary(),
@@ -436,7 +446,10 @@ pub fn authorize(allowed: &[u32], req: &Request<()>) -> Result<(), Status> {
     match uid {
         Some(u) if allowed.contains(&u) => Ok(()),
         other => {
-            tracing::warn!(peer_uid = ?other, "control API: peer refused (uid not in allowed_uids)");
+            tracing::warn!(
+                peer_uid = other,
+                "control API: peer refused (uid not in allowed_uids)"
+            );
             Err(Status::permission_denied(format!(
                 "uid {} is not allowed on the pullguard control socket",
                 other.map_or("unknown".to_string(), |u| u.to_string())

@@ -60,6 +60,11 @@ fn decision_json(d: &pb::Decision) -> serde_json::Value {
         "time": d.time, "origin": d.origin, "image": d.image, "digest": d.digest,
         "policy": d.policy, "verdict": d.verdict, "reason": d.reason,
         "generation": d.generation, "cached": d.cached, "duration_ms": d.duration_ms,
+        "client_uid": d.client_uid, "client_pid": d.client_pid,
+        "client_addr": Some(&d.client_addr).filter(|s| !s.is_empty()),
+        "call": Some(&d.call).filter(|s| !s.is_empty()),
+        "signer": Some(&d.signer).filter(|s| !s.is_empty()),
+        "signature_digest": Some(&d.signature_digest).filter(|s| !s.is_empty()),
     })
 }
 

@@ -40,6 +40,9 @@ pub struct Decision {
     pub generation: u64,
     pub cached: bool,
     pub duration_ms: f64,
+    /// Who asked and through what; the signer and signature that verified.
+    #[serde(flatten)]
+    pub who: crate::who::Who,
 }
 
 #[derive(Default)]
@@ -413,6 +416,7 @@ impl Engine {
             generation,
             cached,
             duration_ms: start.elapsed().as_secs_f64() * 1000.0,
+            who: crate::who::for_decision(o),
         };
         tracing::info!(
             target: "pullguard::decision",
@@ -425,6 +429,12 @@ impl Engine {
             generation = d.generation,
             cached = d.cached,
             duration_ms = d.duration_ms,
+            client_uid = d.who.client_uid,
+            client_pid = d.who.client_pid,
+            client_addr = d.who.client_addr.as_deref(),
+            call = d.who.call.as_deref(),
+            signer = d.who.signer.as_deref(),
+            signature_digest = d.who.signature_digest.as_deref(),
             "decision"
         );
         if let Ok(mut ring) = self.decisions.lock() {

@@ -45,4 +45,5 @@ pub mod tls;
 pub mod token;
 pub mod truststore;
 pub mod verify;
+pub mod who;
 pub mod x509;

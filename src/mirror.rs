@@ -459,7 +459,7 @@ impl Mirror {
         let bound = listener
             .local_addr()
             .map_err(|e| format!("mirror listener: {e}"))?;
-        tracing::info!(addr = %bound, upstreams = ?opts.upstreams, "mirror listening");
+        tracing::info!(addr = %bound, upstreams = %opts.upstreams.join(","), "mirror listening");
         Ok((Arc::new(Mirror::new(engine, opts)), listener, bound))
     }
 
@@ -510,9 +510,11 @@ impl Mirror {
             let mirror = self.clone();
             tokio::spawn(async move {
                 let _permit = permit;
+                let who = crate::who::Who::remote(peer);
                 let svc = service_fn(move |req| {
                     let mirror = mirror.clone();
-                    async move { Ok::<_, Infallible>(mirror.handle(req).await) }
+                    let who = who.clone();
+                    async move { Ok::<_, Infallible>(crate::who::scope(who, mirror.handle(req)).await) }
                 });
                 if let Err(e) = hyper::server::conn::http1::Builder::new()
                     .timer(TokioTimer::new())

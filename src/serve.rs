@@ -108,14 +108,20 @@ pub async fn run(opts: ServeOptions) -> i32 {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
+    let decision_ring = cfg.control.decisions.unwrap_or(1000);
+    if !(1..=1_000_000).contains(&decision_ring) {
+        return fail(format!(
+            "[control] decisions must be between 1 and 1000000, got {decision_ring}"
+        ));
+    }
     let engine = Arc::new(Engine::new(
         trust,
         client,
         EngineOptions {
+            decision_ring,
             max_signatures: cfg.max_signatures.unwrap_or(100),
             negative_ttl: Duration::from_secs(cfg.negative_cache_secs.unwrap_or(5)),
             positive_ttl: Duration::from_secs(cfg.positive_cache_secs.unwrap_or(300)),
-            ..EngineOptions::default()
         },
     ));
 

@@ -43,10 +43,12 @@ pub async fn serve<S, F, Fut, B>(
             _ = shutdown.changed() => break,
         };
         let server = server.clone();
+        let who = crate::who::Who::unix_peer(&stream);
         tokio::spawn(async move {
             let svc = service_fn(move |req| {
                 let server = server.clone();
-                async move { Ok::<_, Infallible>(handle(server, req).await) }
+                let who = who.clone();
+                async move { Ok::<_, Infallible>(crate::who::scope(who, handle(server, req)).await) }
             });
             if let Err(e) = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), svc)

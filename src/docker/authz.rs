@@ -281,8 +281,14 @@ impl AuthzPlugin {
         }
     }
 
-    /// May dockerd go on with this request?
+    /// May dockerd go on with this request? (Its decisions record the call dockerd asks about.)
     pub async fn decide(&self, r: &AuthzRequest) -> AuthzResponse {
+        let target = r.uri.split('?').next().unwrap_or("");
+        let call = format!("{} {}", r.method, split_version(target).1);
+        crate::who::with_call(call, self.decide_call(r)).await
+    }
+
+    async fn decide_call(&self, r: &AuthzRequest) -> AuthzResponse {
         // Absolute-form targets are read as Go reads them (dockerd routes on r.URL.Path).
         let Some((path, query)) = request_target(&r.uri) else {
             return AuthzResponse::deny(

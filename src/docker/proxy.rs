@@ -87,6 +87,18 @@ impl DockerProxy {
         };
         let (version, p) = split_version(&path);
         let version = version.to_string();
+        let call = format!("{} {p}", req.method());
+        crate::who::with_call(call, self.dispatch(req, version, p.to_string(), ticket)).await
+    }
+
+    async fn dispatch(
+        &self,
+        req: Request<Incoming>,
+        version: String,
+        p: String,
+        ticket: Ticket,
+    ) -> Response<Body> {
+        let p = p.as_str();
         match classify(req.method(), p, &self.guard.switches) {
             Call::Pull => self.pull(req, version, ticket).await,
             Call::Create => self.create(req, version, ticket).await,

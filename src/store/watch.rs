@@ -196,7 +196,7 @@ impl Watcher {
         } else {
             namespaces.to_vec()
         };
-        tracing::info!(target: "pullguard::store", store = "containerd", socket = %socket.display(), namespaces = ?all, "watching the containerd image store");
+        tracing::info!(target: "pullguard::store", store = "containerd", socket = %socket.display(), namespaces = %all.join(","), "watching the containerd image store");
         for ns in &all {
             for rec in c.images(ns, Vec::new()).await? {
                 self.containerd_record(&c, ns, rec);
