@@ -154,3 +154,57 @@ fn the_decision_ring_size_is_a_config_key() {
         stderr_of(&out)
     );
 }
+
+#[test]
+fn a_mirror_decision_names_the_client_address() {
+    let p = peers();
+    let imgs = Images::new(&p.registry);
+    let signed = imgs.push("ok", "mirror who");
+    imgs.sign(&signed);
+    let port = free_port();
+    let d = Daemon::start_with(
+        &imgs.dir(),
+        &p.docker_sock,
+        &p.registry,
+        &format!(
+            "[mirror]\nlisten = \"127.0.0.1:{port}\"\nupstreams = [\"{}\"]\n",
+            p.registry
+        ),
+    );
+    let url = format!(
+        "http://127.0.0.1:{port}/v2/{}/manifests/ok?ns={}",
+        imgs.repo, p.registry
+    );
+    // curl binds a known local port, so the address is known before the request.
+    let local = free_port();
+    let start = std::time::Instant::now();
+    loop {
+        let out = run(Command::new("curl").args([
+            "-sf",
+            "-o",
+            "/dev/null",
+            "--local-port",
+            &local.to_string(),
+            "-H",
+            "Accept: application/vnd.oci.image.manifest.v1+json",
+            &url,
+        ]));
+        if out.status.success() {
+            break;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "mirror did not answer: {}",
+            d.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let all = decisions(&d);
+    let m = all
+        .iter()
+        .rev()
+        .find(|v| v["origin"] == "mirror" && v["verdict"] == "allowed")
+        .unwrap_or_else(|| panic!("{all:#?}"));
+    assert_eq!(m["client_addr"], format!("127.0.0.1:{local}"), "{m}");
+    assert!(m["client_uid"].is_null(), "{m}");
+}
