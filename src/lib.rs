@@ -16,6 +16,10 @@
 //! - [`store`]: the image stores themselves: the store watch and `pullguard audit`.
 //! - [`config`] and [`cli`]: the command line.
 
+// No unwrap or expect on outside data: an error, never a panic (#[cfg(test)] code may:
+// clippy.toml).
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
 pub mod auth;
 pub mod cli;
 pub mod config;
