@@ -4,7 +4,7 @@
 # --version, the man pages and completions are in place, the conffile is registered, the
 # postinst made the directories and the group and enabled nothing, the units pass
 # `systemd-analyze verify`, the example policy passes `policy check` and the conffile names every
-# key of src/config.rs. Removal leaves only the conffile; purge leaves nothing.
+# key of src/config/raw.rs. Removal leaves only the conffile; purge leaves nothing.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -68,9 +68,9 @@ done
 grep -q '^pullguard:' "$R/etc/group" || fail "postinst did not create the pullguard group"
 [[ -z "$(find "$R/etc" -path '*systemd*' -name 'pullguard*' 2>/dev/null)" ]] || fail "a unit was enabled"
 
-# The conffile: every key of src/config.rs is in it, and uncommented it is a valid config.
-keys=$(awk '/^pub struct (Config|[A-Za-z]+Section) /{s=1} s && /^}/{s=0} s && /^    pub [a-z_]+:/{sub(/:.*/, "", $2); print $2}' src/config.rs)
-[[ -n "$keys" ]] || fail "no keys found in src/config.rs"
+# The conffile: every key of src/config/raw.rs is in it, and uncommented it is a valid config.
+keys=$(awk '/^pub struct (RawConfig|[A-Za-z]+Section) /{s=1} s && /^}/{s=0} s && /^    pub [a-z_]+:/{sub(/:.*/, "", $2); print $2}' src/config/raw.rs)
+[[ -n "$keys" ]] || fail "no keys found in src/config/raw.rs"
 for k in $keys; do
   grep -Eq "^(# )?$k = |^\[$k\]" "$R/etc/pullguard/config.toml" || fail "config key $k is not in config.toml"
 done

@@ -402,16 +402,15 @@ fn run_serve(args: ServeArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
-    let format = args
-        .log_format
-        .clone()
-        .or(cfg.log_format.clone())
-        .unwrap_or_else(|| "text".into());
-    if format != "text" && format != "json" {
-        eprintln!("Error: log format must be text or json, got {format:?}");
-        return EXIT_USAGE;
-    }
-    init_tracing_format(true, format == "json");
+    let format = match args.log_format.as_deref().map(config::LogFormat::parse) {
+        Some(Ok(f)) => f,
+        Some(Err(e)) => {
+            eprintln!("Error: {e}");
+            return EXIT_USAGE;
+        }
+        None => cfg.log_format.unwrap_or_default(),
+    };
+    init_tracing_format(true, format == config::LogFormat::Json);
     let policy_dir = args
         .policy_dir
         .clone()
@@ -427,7 +426,7 @@ fn run_serve(args: ServeArgs) -> i32 {
         .authz_listen
         .clone()
         .or_else(|| cfg.authz.listen.clone());
-    let opts = crate::serve::ServeOptions {
+    let opts = crate::daemon::Options {
         policy_dir,
         docker_listen: args
             .docker_listen
@@ -470,7 +469,19 @@ fn run_serve(args: ServeArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
-    runtime.block_on(crate::serve::run(opts))
+    runtime.block_on(async {
+        let ran = match crate::daemon::signal::shutdown() {
+            Ok(shutdown) => crate::daemon::run(opts, shutdown).await,
+            Err(e) => Err(e),
+        };
+        match ran {
+            Ok(()) => EXIT_OK,
+            Err(e) => {
+                e.report();
+                EXIT_USAGE
+            }
+        }
+    })
 }
 
 fn policy_dir(flag: Option<PathBuf>, cfg: &Config) -> PathBuf {
@@ -611,7 +622,7 @@ fn verify_cli(args: &VerifyArgs, verbose: bool) -> Result<i32, String> {
     let cfg = Config::load(args.config.as_deref())?;
     let max_signatures = match &args.max_signatures {
         Some(s) => go_int("max-signatures", s)?,
-        None => cfg.max_signatures.map_or(100, |m| m as i64),
+        None => cfg.max_signatures as i64,
     };
     if max_signatures <= 0 {
         return Err(format!(
@@ -713,7 +724,7 @@ fn verify_cli(args: &VerifyArgs, verbose: bool) -> Result<i32, String> {
         let plain_http = insecure.contains(&image.registry);
         let ropts = RegistryOptions {
             insecure,
-            ..crate::serve::registry_options(&cfg, Vec::new())
+            ..crate::daemon::registry_options(&cfg, Vec::new())
         };
         let creds = match notation_credential(args) {
             Some(c) => Credentials::Fixed(Some(c)),

@@ -1,5 +1,6 @@
 //! The gRPC control API on a Unix socket (`proto/pullguard/v1/control.proto`, plus
-//! `grpc.health.v1`), the shared reload path (RPC, SIGHUP, file watcher), and the client
+//! `grpc.health.v1`), the state it reports (the reload that changes it is
+//! [`crate::daemon::reload`], shared by the RPC, SIGHUP and the file watcher), and the client
 //! used by `pullguard ctl` and the containerd verifier.
 
 use std::path::{Path, PathBuf};
@@ -15,7 +16,6 @@ use tonic::{Request, Response, Status};
 
 use crate::engine::{Decision, Engine};
 use crate::oci::ImageRef;
-use crate::serve::load_strict;
 
 pub mod pb {
     tonic::include_proto!("pullguard.v1");
@@ -37,8 +37,11 @@ pub struct ControlState {
     /// `require_platform_signature`: Verify also demands this host's platform manifest of an
     /// index be signed (what the containerd verifier and `ctl verify` then check).
     pub require_platform_signature: bool,
-    last_reload_error: Mutex<String>,
-    reload_lock: tokio::sync::Mutex<()>,
+    /// The problems of the last reload that was refused ("": it was not); the reload itself
+    /// is `crate::daemon::reload`.
+    pub(crate) last_reload_error: Mutex<String>,
+    /// Reloads, from whichever trigger, run one at a time.
+    pub(crate) reload_lock: tokio::sync::Mutex<()>,
 }
 
 impl ControlState {
@@ -60,91 +63,6 @@ impl ControlState {
             .lock()
             .map(|s| s.clone())
             .unwrap_or_default()
-    }
-
-    /// An explicit reload (SIGHUP, `ctl reload`): build and validate the policy dir aside and
-    /// install it only if it is whole; the old configuration keeps serving until then, and
-    /// stays if the new one is refused. The operator asked, so there is always an answer:
-    /// RELOADING=1 … READY=1 to systemd (what it waits for around a reload) and one log line,
-    /// "reloaded", "unchanged" (info) or "rejected" (error).
-    pub async fn reload(&self, trigger: &str) -> Result<u64, Vec<String>> {
-        self.reload_with(trigger, true).await
-    }
-
-    /// A reload the policy-dir watcher asks for: something in the tree may have changed. It
-    /// is heard only when it matters: a change of content (RELOADING=1 … READY=1, info), a
-    /// newly invalid policy (error, once per distinct error), a return to a valid one (info).
-    /// Finding the content that is already serving, or the same error again, is silent (debug).
-    pub async fn reload_if_changed(&self) -> Result<u64, Vec<String>> {
-        self.reload_with("file change", false).await
-    }
-
-    async fn reload_with(&self, trigger: &str, explicit: bool) -> Result<u64, Vec<String>> {
-        let _serial = self.reload_lock.lock().await;
-        if explicit {
-            crate::systemd::reloading();
-        }
-        let dir = self.policy_dir.clone();
-        let loaded = tokio::task::spawn_blocking(move || load_strict(&dir))
-            .await
-            .map_err(|e| vec![format!("reload task failed: {e}")])
-            .and_then(|r| r);
-        let previous_error = self.last_reload_error();
-        crate::metrics::reload(loaded.is_ok());
-        match loaded {
-            Ok(t) => {
-                let current = self.engine.snapshot();
-                let changed = t.source_hash != current.trust.source_hash;
-                let mut generation = current.generation;
-                if changed {
-                    if !explicit {
-                        crate::systemd::reloading();
-                    }
-                    generation = self.engine.install(t);
-                    tracing::info!(generation, trigger, "trust policy reloaded");
-                } else if !previous_error.is_empty() {
-                    tracing::info!(
-                        generation,
-                        trigger,
-                        "trust policy valid again, and the same as the one serving (unchanged)"
-                    );
-                } else if explicit {
-                    tracing::info!(generation, trigger, "trust policy unchanged");
-                } else {
-                    tracing::debug!(generation, trigger, "trust policy unchanged");
-                }
-                if let Ok(mut e) = self.last_reload_error.lock() {
-                    e.clear();
-                }
-                if explicit || changed {
-                    crate::systemd::ready(&self.status_line());
-                } else if !previous_error.is_empty() {
-                    crate::systemd::status(&self.status_line());
-                }
-                Ok(generation)
-            }
-            Err(problems) => {
-                let joined = problems.join("; ");
-                if explicit || joined != previous_error {
-                    tracing::error!(
-                        trigger,
-                        problems = %joined,
-                        "trust policy reload rejected; keeping the last good policy"
-                    );
-                } else {
-                    tracing::debug!(trigger, "trust policy still invalid (same problems)");
-                }
-                if let Ok(mut e) = self.last_reload_error.lock() {
-                    *e = joined.clone();
-                }
-                if explicit {
-                    crate::systemd::ready(&self.status_line());
-                } else if joined != previous_error {
-                    crate::systemd::status(&self.status_line());
-                }
-                Err(problems)
-            }
-        }
     }
 
     /// The one-line STATUS= for systemd.

@@ -10,17 +10,22 @@
 //! - [`revocation`]: OCSP and CRL checks of certificate chains.
 //! - [`verify`]: the engine: one envelope against a statement, one image end to end.
 //! - [`registry`], [`layout`], [`oci`], [`auth`]: where manifests and signatures come from.
-//! - [`engine`], [`docker`], [`mirror`], [`control`], [`serve`], [`systemd`], [`listen`]: the daemon:
-//!   verdict cache, Docker API proxy, verifying registry mirror, gRPC control API, lifecycle,
-//!   its own sockets.
+//! - [`engine`], [`docker`], [`mirror`], [`control`], [`server`], [`daemon`]: the daemon:
+//!   verdict cache, Docker API proxy, verifying registry mirror, gRPC control API, the one
+//!   accept loop, lifecycle (signals, reload, systemd, its own sockets).
 //! - [`store`]: the image stores themselves: the store watch and `pullguard audit`.
 //! - [`config`] and [`cli`]: the command line.
+
+// No unwrap or expect on outside data: an error, never a panic (#[cfg(test)] code may:
+// clippy.toml).
+#![deny(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod control;
 pub mod ctl;
+pub mod daemon;
 pub mod docker;
 pub mod drain;
 pub mod engine;
@@ -28,7 +33,6 @@ pub mod envelope;
 pub mod gocompat;
 pub mod http;
 pub mod layout;
-pub mod listen;
 pub mod metrics;
 pub mod mirror;
 pub mod oci;
@@ -37,9 +41,8 @@ pub mod policy;
 pub mod proxy_env;
 pub mod registry;
 pub mod revocation;
-pub mod serve;
+pub mod server;
 pub mod store;
-pub mod systemd;
 pub mod timestamp;
 pub mod tls;
 pub mod token;

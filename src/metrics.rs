@@ -6,17 +6,14 @@
 //! and the Prometheus text format 0.0.4 otherwise (`promtool check metrics`, curl).
 
 use std::collections::HashSet;
-use std::convert::Infallible;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
-use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -25,7 +22,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::{Registry, Unit};
 use tokio::net::{TcpListener, UnixListener};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 
 use crate::verify::TrustConfig;
 
@@ -386,12 +383,12 @@ pub fn is_unix(addr: &str) -> bool {
 /// path bound here (mode 0660, replaced only when stale); else the TCP socket systemd passed as
 /// `metrics`, or `addr` bound here; else none.
 pub async fn listener(
-    activated: &mut crate::systemd::Activated,
-    sockets: &mut crate::listen::Sockets,
+    activated: &mut crate::daemon::systemd::Activated,
+    sockets: &mut crate::daemon::listen::Sockets,
     addr: Option<&str>,
 ) -> Result<Option<MetricsListener>, String> {
     if let Some(a) = addr.filter(|a| is_unix(a)) {
-        let perms = crate::listen::SocketPerms::default();
+        let perms = crate::daemon::listen::SocketPerms::default();
         let path = std::path::Path::new(a);
         let l = sockets
             .unix(activated, "metrics", Some(path), &perms, None)
@@ -416,103 +413,23 @@ pub async fn listener(
     }
 }
 
-/// Serve the metrics on `listener` until `stop` turns true.
-pub async fn serve(listener: MetricsListener, mut stop: watch::Receiver<bool>) {
-    let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    loop {
-        let permit = tokio::select! {
-            p = limit.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-            _ = stop.changed() => break,
-        };
-        let accepted = tokio::select! {
-            r = accept(&listener) => r,
-            _ = stop.changed() => break,
-        };
-        let io = match accepted {
-            Ok(io) => io,
-            Err(e) => {
-                tracing::warn!(error = %e, "metrics accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        tokio::spawn(async move {
-            let _permit = permit;
-            let svc =
-                service_fn(
-                    |req: Request<Incoming>| async move { Ok::<_, Infallible>(handle(&req)) },
-                );
-            let conn = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_TIMEOUT)
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(io), svc);
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "metrics connection ended");
-            }
-        });
-    }
-}
-
-enum Stream {
-    Tcp(tokio::net::TcpStream),
-    Unix(tokio::net::UnixStream),
-}
-
-impl tokio::io::AsyncRead for Stream {
-    fn poll_read(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Stream::Tcp(s) => std::pin::Pin::new(s).poll_read(cx, buf),
-            Stream::Unix(s) => std::pin::Pin::new(s).poll_read(cx, buf),
-        }
-    }
-}
-
-impl tokio::io::AsyncWrite for Stream {
-    fn poll_write(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Tcp(s) => std::pin::Pin::new(s).poll_write(cx, buf),
-            Stream::Unix(s) => std::pin::Pin::new(s).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Stream::Tcp(s) => std::pin::Pin::new(s).poll_flush(cx),
-            Stream::Unix(s) => std::pin::Pin::new(s).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Stream::Tcp(s) => std::pin::Pin::new(s).poll_shutdown(cx),
-            Stream::Unix(s) => std::pin::Pin::new(s).poll_shutdown(cx),
-        }
-    }
-}
-
-async fn accept(l: &MetricsListener) -> std::io::Result<Stream> {
-    match l {
-        MetricsListener::Tcp(l) => l.accept().await.map(|(s, _)| Stream::Tcp(s)),
-        MetricsListener::Unix(l) => l.accept().await.map(|(s, _)| Stream::Unix(s)),
-    }
+/// Serve the metrics on `listener` until `stop` turns true ([`crate::server`] owns the loop,
+/// its limits and the drain).
+pub async fn serve(listener: MetricsListener, stop: watch::Receiver<bool>) {
+    let listener: crate::server::Listener = match listener {
+        MetricsListener::Tcp(l) => l.into(),
+        MetricsListener::Unix(l) => l.into(),
+    };
+    let mut server = crate::server::Server::new("metrics");
+    server.limits.max_connections = MAX_CONNECTIONS;
+    server.limits.header_timeout = HEADER_TIMEOUT;
+    server
+        .serve(
+            listener,
+            |req: Request<Incoming>| async move { handle(&req) },
+            crate::server::turned_true(stop),
+        )
+        .await
 }
 
 #[cfg(test)]

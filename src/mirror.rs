@@ -11,7 +11,6 @@
 //! It does not push, list tags or catalogs, serve referrers, or fetch a layer's foreign
 //! `urls`; it does not authenticate its own clients (bind it to loopback).
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -24,11 +23,9 @@ use hyper::header::{
     ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, HeaderName, HeaderValue,
     RANGE,
 };
-use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 
 use crate::config::{Config, MirrorSection};
 use crate::docker::Body;
@@ -45,10 +42,6 @@ use body::{BlobBody, Check};
 use grants::{Grant, Grants, Kind};
 
 const DOCKER_CONTENT_DIGEST: HeaderName = HeaderName::from_static("docker-content-digest");
-/// Client connections served at once.
-const MAX_CONNECTIONS: usize = 1024;
-/// A client gets this long to send a request head.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 
 // === MirrorOptions ===
 
@@ -440,7 +433,7 @@ impl Mirror {
         addr: &str,
         activated: Option<TcpListener>,
     ) -> Result<(Arc<Mirror>, TcpListener, SocketAddr), String> {
-        let idle = Duration::from_secs(cfg.registry_timeout_secs.unwrap_or(30));
+        let idle = cfg.registry_timeout;
         let opts = MirrorOptions {
             require_platform_signature: cfg.require_platform_signature,
             ..MirrorOptions::from_section(&cfg.mirror, idle)?
@@ -480,52 +473,19 @@ impl Mirror {
         self.in_flight.count()
     }
 
-    /// Serve connections until `shutdown` turns true; then stop accepting.
-    pub async fn serve(
-        self: Arc<Self>,
-        listener: TcpListener,
-        mut shutdown: watch::Receiver<bool>,
-    ) {
-        let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-        loop {
-            let permit = tokio::select! {
-                p = limit.clone().acquire_owned() => match p {
-                    Ok(p) => p,
-                    Err(_) => break,
+    /// Serve connections until `shutdown` turns true; then stop accepting and drain them
+    /// ([`crate::server`] owns the loop, its limits and the drain).
+    pub async fn serve(self: Arc<Self>, listener: TcpListener, shutdown: watch::Receiver<bool>) {
+        crate::server::Server::new("mirror")
+            .serve(
+                listener,
+                move |req: Request<Incoming>| {
+                    let who = crate::who::Who::from_peer(req.extensions().get());
+                    crate::who::scope(who, self.clone().handle(req))
                 },
-                _ = shutdown.changed() => break,
-            };
-            let (stream, peer) = tokio::select! {
-                r = listener.accept() => match r {
-                    Ok(s) => s,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "mirror accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
-                _ = shutdown.changed() => break,
-            };
-            let _ = stream.set_nodelay(true);
-            let mirror = self.clone();
-            tokio::spawn(async move {
-                let _permit = permit;
-                let who = crate::who::Who::remote(peer);
-                let svc = service_fn(move |req| {
-                    let mirror = mirror.clone();
-                    let who = who.clone();
-                    async move { Ok::<_, Infallible>(crate::who::scope(who, mirror.handle(req)).await) }
-                });
-                if let Err(e) = hyper::server::conn::http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(HEADER_TIMEOUT)
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await
-                {
-                    tracing::debug!(%peer, error = %e, "mirror client connection ended");
-                }
-            });
-        }
+                crate::server::turned_true(shutdown),
+            )
+            .await
     }
 
     async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<Body> {

@@ -39,15 +39,16 @@ tokio::task_local! {
 }
 
 impl Who {
-    /// A Unix socket peer, by SO_PEERCRED.
-    pub fn unix_peer(stream: &tokio::net::UnixStream) -> Who {
-        match stream.peer_cred() {
-            Ok(c) => Who {
-                client_uid: Some(c.uid()),
-                client_pid: c.pid(),
+    /// The peer [`crate::server`] found for a connection (put in each request's extensions).
+    pub fn from_peer(peer: Option<&crate::server::Peer>) -> Who {
+        match peer {
+            Some(crate::server::Peer::Unix { uid, pid, .. }) => Who {
+                client_uid: *uid,
+                client_pid: *pid,
                 ..Who::default()
             },
-            Err(_) => Who::default(),
+            Some(crate::server::Peer::Tcp(addr)) => Who::remote(*addr),
+            None => Who::default(),
         }
     }
 

@@ -32,17 +32,17 @@ fn every_flag_of_every_command_has_a_help_line() {
     assert!(out.is_empty(), "without help: {out:#?}");
 }
 
-/// (section, key) of every field of the config structs in src/config.rs ("" for top level).
+/// (section, key) of every field of the config structs in src/config/raw.rs ("" for top level).
 fn config_keys() -> Vec<(String, String)> {
-    let src = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/config.rs"))
-        .expect("src/config.rs");
+    let src = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/config/raw.rs"))
+        .expect("src/config/raw.rs");
     let mut keys = Vec::new();
     let mut section = None;
     for line in src.lines() {
         if let Some(rest) = line.strip_prefix("pub struct ") {
             let name = rest.split_whitespace().next().unwrap_or("");
             section = match name {
-                "Config" => Some(String::new()),
+                "RawConfig" => Some(String::new()),
                 n => n.strip_suffix("Section").map(str::to_ascii_lowercase),
             };
         } else if line.starts_with('}') {

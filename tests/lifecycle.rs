@@ -340,3 +340,80 @@ fn a_bad_policy_is_logged_once_and_the_return_to_the_serving_one_at_info() {
     assert_eq!(u[0]["trigger"], "rpc");
     assert_eq!(lines("trust policy reloaded").len(), 0, "{}", d.log());
 }
+
+/// The daemon as a library: `daemon::run` in this process, serving until its shutdown future
+/// resolves. It answers on its control socket, an idle keep-alive connection to the proxy does
+/// not hold the drain (it is closed), and the sockets it bound are gone once `run` returns.
+#[test]
+fn an_in_process_daemon_serves_and_stops_on_its_shutdown_future() {
+    use std::io::{Read, Write};
+    let tmp = tempfile::tempdir().unwrap();
+    let policy = policy_dir(tmp.path());
+    let d = common::in_process::InProcess::start(&policy, UPSTREAM, "shutdown_grace_secs = 20\n");
+    let control = d.control.clone();
+    let status = d.block_on(async move {
+        let mut c = pullguard::control::connect(&control).await.unwrap();
+        c.get_status(pullguard::control::pb::GetStatusRequest {})
+            .await
+            .unwrap()
+            .into_inner()
+    });
+    assert_eq!(status.policy_generation, 1, "{status:?}");
+    assert!(
+        status
+            .listeners
+            .iter()
+            .any(|l| l == &format!("docker unix://{}", d.docker.display())),
+        "{:?}",
+        status.listeners
+    );
+    // A keep-alive connection that has had its answer (the upstream is not there: 502) and idles.
+    let mut idle = std::os::unix::net::UnixStream::connect(&d.docker).unwrap();
+    idle.write_all(b"GET /_ping HTTP/1.1\r\nHost: d\r\n\r\n")
+        .unwrap();
+    idle.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut head = [0u8; 64];
+    let n = idle.read(&mut head).unwrap();
+    assert!(
+        head[..n].starts_with(b"HTTP/1.1 502"),
+        "{}",
+        String::from_utf8_lossy(&head[..n])
+    );
+    let (docker, control) = (d.docker.clone(), d.control.clone());
+    let t = Instant::now();
+    d.stop(Duration::from_secs(10)).unwrap();
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "an idle connection held the drain (grace 20 s) for {:?}",
+        t.elapsed()
+    );
+    assert!(!docker.exists() && !control.exists(), "sockets left behind");
+    // Closed by the drain: the rest of the answer, then end of file.
+    let mut rest = Vec::new();
+    idle.read_to_end(&mut rest).unwrap();
+}
+
+/// `daemon::run` refuses a policy dir with problems, all of them, before it takes a socket.
+#[test]
+fn an_in_process_daemon_refuses_a_bad_policy_dir_with_every_problem() {
+    let tmp = tempfile::tempdir().unwrap();
+    let policy = tmp.path().join("policy");
+    std::fs::create_dir_all(&policy).unwrap();
+    let opts = common::in_process::options(&policy, tmp.path(), UPSTREAM, "");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let err = rt
+        .block_on(pullguard::daemon::run(opts, std::future::pending::<()>()))
+        .unwrap_err();
+    match &err {
+        pullguard::daemon::DaemonError::Trust { problems, dir } => {
+            assert!(!problems.is_empty());
+            assert_eq!(dir, &policy);
+        }
+        other => panic!("want a trust error, got {other:?}"),
+    }
+    assert!(err.to_string().starts_with("refusing to start: "), "{err}");
+    assert!(!tmp.path().join("control.sock").exists());
+}

@@ -46,6 +46,9 @@ fn client(addr: &str) -> &'static RegistryClient {
                 insecure: vec![addr.to_string()],
                 connect_timeout: std::time::Duration::from_secs(2),
                 request_timeout: std::time::Duration::from_secs(5),
+                // No proxy from the environment: the fuzz registry is in this process.
+                hosts: Default::default(),
+                proxies: Default::default(),
             },
             Credentials::Fixed(None),
         )

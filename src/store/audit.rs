@@ -75,7 +75,7 @@ pub fn run(args: AuditArgs) -> i32 {
         .clone()
         .or_else(|| cfg.policy_dir.clone())
         .unwrap_or_else(config::default_policy_dir);
-    let trust = match crate::serve::load_strict(&dir) {
+    let trust = match crate::daemon::load_strict(&dir) {
         Ok(t) => t,
         Err(problems) => {
             for p in &problems {
@@ -91,7 +91,7 @@ pub fn run(args: AuditArgs) -> i32 {
     let mut insecure = cfg.insecure_registries.clone();
     insecure.extend(args.insecure_registry.iter().cloned());
     let client = match RegistryClient::new(
-        crate::serve::registry_options(&cfg, insecure),
+        crate::daemon::registry_options(&cfg, insecure),
         Credentials::DockerConfig(Arc::new(docker_cfg)),
     ) {
         Ok(c) => c,
@@ -101,7 +101,7 @@ pub fn run(args: AuditArgs) -> i32 {
         trust,
         client,
         EngineOptions {
-            max_signatures: cfg.max_signatures.unwrap_or(100),
+            max_signatures: cfg.max_signatures,
             ..EngineOptions::default()
         },
     ));

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod daemon;
+pub mod in_process;
 pub mod payload;
 
 use std::path::{Path, PathBuf};

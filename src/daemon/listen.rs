@@ -12,13 +12,7 @@ use tokio::net::UnixListener;
 /// How long a connect to an existing socket may take before it counts as "in use".
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Socket ownership and mode.
-#[derive(Debug, Clone, Default)]
-pub struct SocketPerms {
-    pub mode: Option<u32>,
-    pub uid: Option<u32>,
-    pub gid: Option<u32>,
-}
+pub use crate::config::SocketPerms;
 
 /// A socket path bound by this process. Dropping it removes the path, but only while it still
 /// names the inode bound here: a socket another process has since put there stays. The inode
@@ -190,7 +184,7 @@ impl Sockets {
     /// else one bound at `path` (see [`bind_unix`]), else none.
     pub async fn unix(
         &mut self,
-        activated: &mut crate::systemd::Activated,
+        activated: &mut super::systemd::Activated,
         name: &'static str,
         path: Option<&Path>,
         perms: &SocketPerms,

@@ -82,6 +82,8 @@ impl Activated {
         };
         let (fd, _) = self.fds.remove(i);
         // SAFETY: systemd passed this descriptor to us (LISTEN_PID matched); it is taken once.
+        // The crate denies unsafe code; owning an inherited descriptor has no safe API.
+        #[allow(unsafe_code)]
         let std = unsafe { std::net::TcpListener::from_raw_fd(fd) };
         // getsockname: also refuses a descriptor that is not a TCP socket.
         std.local_addr()
@@ -100,6 +102,8 @@ impl Activated {
         };
         let (fd, _) = self.fds.remove(i);
         // SAFETY: systemd passed this descriptor to us (LISTEN_PID matched); it is taken once.
+        // The crate denies unsafe code; owning an inherited descriptor has no safe API.
+        #[allow(unsafe_code)]
         let std = unsafe { std::os::unix::net::UnixListener::from_raw_fd(fd) };
         // getsockname: also refuses a descriptor that is not a Unix socket.
         std.local_addr()

@@ -1,15 +1,14 @@
-//! The TOML configuration file. Unknown keys are rejected; command-line flags override it.
+//! The configuration file exactly as written: the serde mirror of `config.toml`, every key
+//! optional, unknown keys rejected. [`super::Config::from_raw`] turns it into the typed
+//! configuration the daemon and the commands use, with the defaults filled in once.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Deserialize;
 
-pub const DEFAULT_CONFIG: &str = "/etc/pullguard/config.toml";
-pub const DEFAULT_POLICY_DIR: &str = "/etc/pullguard";
-
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Config {
+pub struct RawConfig {
     /// The notation layout: trustpolicy.json and truststore/.
     pub policy_dir: Option<PathBuf>,
     /// Registries (`host[:port]`) reached over plain HTTP.
@@ -184,147 +183,8 @@ pub struct MirrorSection {
     pub check_blob_digests: Option<bool>,
 }
 
-pub const DEFAULT_DOCKER_LISTEN: &str = "/run/pullguard/docker.sock";
-pub const DEFAULT_DOCKER_UPSTREAM: &str = "/var/run/docker.sock";
-
-/// A user or group given as a number or a name looked up in `/etc/passwd` / `/etc/group`.
-pub fn lookup_id(value: &str, db: &str) -> Result<u32, String> {
-    if let Ok(n) = value.parse::<u32>() {
-        return Ok(n);
-    }
-    let text = std::fs::read_to_string(db).map_err(|e| format!("cannot read {db}: {e}"))?;
-    text.lines()
-        .filter_map(|l| {
-            let mut f = l.split(':');
-            let name = f.next()?;
-            let id = f.nth(1)?;
-            (name == value).then(|| id.parse::<u32>().ok()).flatten()
-        })
-        .next()
-        .ok_or_else(|| format!("{value:?} not found in {db}"))
-}
-
-pub fn parse_mode(s: &str) -> Result<u32, String> {
-    u32::from_str_radix(s.trim_start_matches("0o"), 8)
-        .ok()
-        .filter(|m| *m <= 0o7777)
-        .ok_or_else(|| format!("invalid socket mode {s:?}: want octal like \"0660\""))
-}
-
-impl Config {
-    /// Load `path`; a missing file at the default path is an empty config, anywhere else an error.
-    pub fn load(path: Option<&Path>) -> Result<Config, String> {
-        let (path, explicit) = match path {
-            Some(p) => (p.to_path_buf(), true),
-            None => (PathBuf::from(DEFAULT_CONFIG), false),
-        };
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if !explicit && e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(Config::default());
-            }
-            Err(e) => return Err(format!("cannot read config {}: {e}", path.display())),
-        };
-        Config::parse(&text).map_err(|e| format!("config {}: {e}", path.display()))
-    }
-
-    pub fn parse(text: &str) -> Result<Config, String> {
+impl RawConfig {
+    pub fn parse(text: &str) -> Result<RawConfig, String> {
         toml::from_str(text).map_err(|e| e.to_string().trim().to_string())
-    }
-}
-
-/// notation's user config dir: `$XDG_CONFIG_HOME/notation`, else `~/.config/notation`.
-pub fn notation_config_dir() -> Option<PathBuf> {
-    if let Some(x) = std::env::var_os("XDG_CONFIG_HOME").filter(|x| !x.is_empty()) {
-        return Some(PathBuf::from(x).join("notation"));
-    }
-    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config").join("notation"))
-}
-
-fn has_policy(dir: &Path) -> bool {
-    dir.join("trustpolicy.oci.json").exists() || dir.join("trustpolicy.json").exists()
-}
-
-/// The policy dir when neither flag nor config names one: `/etc/pullguard` when it holds a
-/// trust policy, else notation's own config dir (so `pullguard verify` is a drop-in).
-pub fn default_policy_dir() -> PathBuf {
-    let etc = PathBuf::from(DEFAULT_POLICY_DIR);
-    if has_policy(&etc) {
-        return etc;
-    }
-    match notation_config_dir() {
-        Some(n) if has_policy(&n) => n,
-        _ => etc,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unknown_keys_are_rejected() {
-        let e = Config::parse("policy_dir = \"/x\"\nbogus = 1\n").unwrap_err();
-        assert!(e.contains("bogus"), "{e}");
-        let c = Config::parse("policy_dir = \"/x\"\ninsecure_registries = [\"a:5000\"]\n").unwrap();
-        assert_eq!(c.policy_dir.as_deref(), Some(Path::new("/x")));
-        assert_eq!(c.insecure_registries, vec!["a:5000"]);
-    }
-
-    #[test]
-    fn docker_section_and_ids() {
-        let c = Config::parse(
-            "[docker]\nlisten = \"/tmp/x.sock\"\nallow_build = true\nsocket_mode = \"0660\"\n",
-        )
-        .unwrap();
-        assert!(c.docker.allow_build && !c.docker.allow_load);
-        assert_eq!(parse_mode("0660"), Ok(0o660));
-        assert!(parse_mode("rw").is_err());
-        assert_eq!(lookup_id("root", "/etc/passwd"), Ok(0));
-        assert_eq!(lookup_id("42", "/etc/group"), Ok(42));
-        assert!(Config::parse("[docker]\nbogus = 1\n").is_err());
-    }
-
-    #[test]
-    fn mirror_section() {
-        let c = Config::parse(
-            "[mirror]\nlisten = \"127.0.0.1:5002\"\nupstreams = [\"127.0.0.1:5000\"]\ndefault_upstream = \"r.example\"\n",
-        )
-        .unwrap();
-        assert_eq!(c.mirror.listen.as_deref(), Some("127.0.0.1:5002"));
-        assert_eq!(c.mirror.upstreams, vec!["127.0.0.1:5000"]);
-        assert_eq!(c.mirror.default_upstream.as_deref(), Some("r.example"));
-        assert!(Config::parse("[mirror]\nbogus = 1\n").is_err());
-    }
-
-    #[test]
-    fn watch_section() {
-        let c = Config::parse(
-            "[watch]\ncontainerd = \"/run/c.sock\"\nnamespaces = [\"k8s.io\"]\non_unverified = \"remove\"\n",
-        )
-        .unwrap();
-        assert_eq!(
-            c.watch.containerd.as_deref(),
-            Some(Path::new("/run/c.sock"))
-        );
-        assert_eq!(c.watch.namespaces, vec!["k8s.io"]);
-        assert_eq!(c.watch.on_unverified, OnUnverified::Remove);
-        assert!(c.watch.docker.is_none());
-        assert_eq!(Config::default().watch.on_unverified, OnUnverified::Report);
-        assert!(Config::parse("[watch]\non_unverified = \"delete\"\n").is_err());
-        assert!(Config::parse("[watch]\nbogus = 1\n").is_err());
-    }
-
-    #[test]
-    fn metrics_section() {
-        let c = Config::parse("[metrics]\nlisten = \"127.0.0.1:9464\"\n").unwrap();
-        assert_eq!(c.metrics.listen.as_deref(), Some("127.0.0.1:9464"));
-        assert!(Config::default().metrics.listen.is_none());
-        assert!(Config::parse("[metrics]\nbogus = 1\n").is_err());
-    }
-
-    #[test]
-    fn missing_explicit_config_is_an_error() {
-        assert!(Config::load(Some(Path::new("/nonexistent/pullguard.toml"))).is_err());
     }
 }
