@@ -22,7 +22,7 @@
 //!   `RFC1123Z`, `RFC3339`, `time.Time.String()`.
 //! - [`base64`]: `base64.StdEncoding` / `RawURLEncoding` as `encoding/json` and golang-jwt use
 //!   them (CR/LF skipped, non-zero trailing bits accepted): the `base64` crate, configured so.
-//! - [`cbor_scan`]: fxamacker/cbor's well-formedness rules as go-cose configures them
+//! - [`cbor_scan`](mod@cbor_scan): fxamacker/cbor's well-formedness rules as go-cose configures them
 //!   (`IndefLengthForbidden`, `TagsForbidden` outside the protected header, 32 levels, no
 //!   trailing data), checked before `coset` decodes.
 //! - [`hex`]: `hex.EncodeToString`, for the `#hex` of `pkix.Name`.

@@ -14,9 +14,9 @@
 //!
 //! Nothing in here panics on input data: every malformed input is an `Err`.
 //!
-//! One noun per file: [`alg`] (§2.4 algorithms), [`cert`] (`Cert`, `parse_certs`), [`ext`]
-//! (extensions), [`signature`] (Go `CheckSignature`/`CheckSignatureFrom`), [`chain`] (§2.5),
-//! [`validity`] (§8). The Go pieces they speak through live in [`crate::gocompat`].
+//! One noun per file: `alg.rs` (§2.4 algorithms), `cert.rs` (`Cert`, `parse_certs`), `ext.rs`
+//! (extensions), `signature.rs` (Go `CheckSignature`/`CheckSignatureFrom`), `chain.rs` (§2.5),
+//! `validity.rs` (§8). The Go pieces they speak through live in [`crate::gocompat`].
 
 use openssl::hash::MessageDigest;
 use openssl::x509::X509;
