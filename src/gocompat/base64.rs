@@ -36,6 +36,17 @@ pub fn b64_raw_url(s: &str) -> Result<Vec<u8>, base64::DecodeError> {
     RAW_URL.decode(strip_newlines(s).as_bytes())
 }
 
+/// Go's `illegal base64 data at input byte N` for a decode error of `input`.
+pub fn go_error_text(input: &str, e: &::base64::DecodeError) -> String {
+    let offset = match e {
+        ::base64::DecodeError::InvalidByte(i, _)
+        | ::base64::DecodeError::InvalidLastSymbol(i, _) => *i,
+        ::base64::DecodeError::InvalidPadding => input.find('=').unwrap_or(input.len()),
+        _ => input.len(),
+    };
+    format!("illegal base64 data at input byte {offset}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
