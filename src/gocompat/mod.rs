@@ -25,6 +25,8 @@
 //! - [`cbor_scan`](mod@cbor_scan): fxamacker/cbor's well-formedness rules as go-cose configures them
 //!   (`IndefLengthForbidden`, `TagsForbidden` outside the protected header, 32 levels, no
 //!   trailing data), checked before `coset` decodes.
+//! - [`errno`]: `syscall.Errno.Error()` texts (`lstat …: no such file or directory`), which the
+//!   policy loader's messages carry.
 //! - [`hex`]: `hex.EncodeToString`, for the `#hex` of `pkix.Name`.
 //! - [`json`]: `encoding/json` decoding as notation reads the trust policy (case-insensitive keys,
 //!   duplicate keys merged, Go's error texts).
@@ -37,6 +39,7 @@
 pub mod asn1;
 pub mod base64;
 pub mod cbor_scan;
+pub mod errno;
 pub mod hex;
 pub mod json;
 pub mod pem;
