@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use super::decode::decode_document;
 use super::validate::validate;
 use super::{PolicyDocument, PolicyError};
+use crate::gocompat::errno::text as go_errno_text;
 use crate::gocompat::json;
 
 const OCI_POLICY_FILE: &str = "trustpolicy.oci.json";
@@ -100,20 +101,4 @@ fn read_policy_file(path: &Path) -> Result<Vec<u8>, PolicyError> {
         return Err(PolicyError::Malformed { detail: None });
     }
     Ok(bytes)
-}
-
-/// Go's text for common errno values (Rust's has a capital letter and "(os error N)").
-fn go_errno_text(e: &std::io::Error) -> String {
-    let text = match e.raw_os_error() {
-        Some(1) => "operation not permitted",
-        Some(2) => "no such file or directory",
-        Some(5) => "input/output error",
-        Some(13) => "permission denied",
-        Some(20) => "not a directory",
-        Some(21) => "is a directory",
-        Some(36) => "file name too long",
-        Some(40) => "too many levels of symbolic links",
-        _ => return e.to_string(),
-    };
-    text.to_string()
 }

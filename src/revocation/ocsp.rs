@@ -146,26 +146,8 @@ fn reason_name(r: OcspRevokedStatus) -> Option<&'static str> {
     })
 }
 
-/// One DER TLV with a one-byte tag: (tag, content, rest).
-pub(super) fn tlv(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let tag = *b.first()?;
-    let first = *b.get(1)? as usize;
-    let (len, hdr) = if first < 0x80 {
-        (first, 2)
-    } else {
-        let n = first & 0x7f;
-        if n == 0 || n > 4 {
-            return None;
-        }
-        let mut len = 0usize;
-        for i in 0..n {
-            len = (len << 8) | *b.get(2 + i)? as usize;
-        }
-        (len, 2 + n)
-    };
-    let end = hdr.checked_add(len)?;
-    Some((tag, b.get(hdr..end)?, b.get(end..)?))
-}
+/// One DER TLV with a one-byte tag: (tag, content, rest), strict DER as Go's encoding/asn1.
+pub(super) use crate::gocompat::asn1::tlv;
 
 /// The invalidityDate single extension of the response for `serial`, if any (OpenSSL's API
 /// does not expose single-response extensions, so the already verified DER is walked).

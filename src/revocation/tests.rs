@@ -220,12 +220,6 @@ fn der_helpers() {
     );
     assert_eq!(openssl_time("Jan  1 00:00:00 2025"), None);
     assert_eq!(generalized_time(b"2025060112345Z"), None);
-    assert_eq!(tlv(&[0x30, 0x01]), None);
-    assert_eq!(
-        tlv(&[0x30, 0x81, 0x01, 0x05]),
-        Some((0x30, &[5u8][..], &[][..]))
-    );
-    assert_eq!(tlv(&[0x30, 0x85, 0, 0, 0, 0, 1]), None);
     assert_eq!(strip_zeros(&[0, 0, 1]), &[1]);
     assert_eq!(strip_zeros(&[0]), &[0]);
     assert_eq!(ocsp_invalidity_date(b"\x30\x00", &[1]), None);

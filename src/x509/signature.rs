@@ -1,0 +1,95 @@
+//! Go's `Certificate.CheckSignature` (own key, SHA-1 allowed) and `CheckSignatureFrom` (parent
+//! must be a CA, SHA-1 refused), with Go's error texts.
+
+use super::*;
+
+const ERR_UNSUPPORTED_ALGORITHM: &str = "x509: cannot verify signature: algorithm unimplemented";
+const ERR_CONSTRAINT_VIOLATION: &str =
+    "x509: invalid signature: parent certificate cannot sign this kind of certificate";
+
+impl Cert {
+    /// Go `cert.CheckSignature(cert.SignatureAlgorithm, cert.RawTBSCertificate,
+    /// cert.Signature)`: the signature verifies with the certificate's own key.
+    /// No CA constraint is applied and SHA-1 is allowed.
+    pub fn check_self_signature(&self) -> Result<(), String> {
+        self.check_signature_with(self, true)
+    }
+
+    /// Go `cert.CheckSignatureFrom(parent)`: the parent must be allowed to sign
+    /// certificates (basic constraints CA, keyCertSign when key usage is set),
+    /// SHA-1 (and MD5) signatures are refused.
+    pub fn check_signature_from(&self, parent: &Cert) -> Result<(), String> {
+        if (parent.version == 3 && parent.basic_constraints.is_none())
+            || parent.basic_constraints.is_some_and(|bc| !bc.is_ca)
+        {
+            return Err(ERR_CONSTRAINT_VIOLATION.to_string());
+        }
+        if parent.key_usage != 0 && parent.key_usage & key_usage::CERT_SIGN == 0 {
+            return Err(ERR_CONSTRAINT_VIOLATION.to_string());
+        }
+        if parent.pk_algo == PkAlgo::Unknown {
+            return Err(ERR_UNSUPPORTED_ALGORITHM.to_string());
+        }
+        self.check_signature_with(parent, false)
+    }
+
+    /// Go `checkSignature(c.SignatureAlgorithm, ..., signer.PublicKey, allowSHA1)`.
+    fn check_signature_with(&self, signer: &Cert, allow_sha1: bool) -> Result<(), String> {
+        let algo = self.sig_alg;
+        let insecure = || {
+            format!(
+                "x509: cannot verify signature: insecure algorithm {}",
+                algo.go_name()
+            )
+        };
+        match algo.hash_kind() {
+            HashKind::None => {
+                if algo.pk_algo() != PkAlgo::Ed25519 {
+                    return Err(ERR_UNSUPPORTED_ALGORITHM.to_string());
+                }
+            }
+            HashKind::Md5 => return Err(insecure()),
+            HashKind::Sha1 => {
+                if !allow_sha1 {
+                    return Err(insecure());
+                }
+            }
+            HashKind::Sha2 => {}
+        }
+        let (have, go_type, failure) = match signer.public_key {
+            PublicKeyInfo::Rsa { .. } => (
+                PkAlgo::Rsa,
+                "*rsa.PublicKey",
+                "crypto/rsa: verification error",
+            ),
+            PublicKeyInfo::Ec { .. } => (
+                PkAlgo::Ecdsa,
+                "*ecdsa.PublicKey",
+                "x509: ECDSA verification failure",
+            ),
+            PublicKeyInfo::Ed25519 => (
+                PkAlgo::Ed25519,
+                "ed25519.PublicKey",
+                "x509: Ed25519 verification failure",
+            ),
+            PublicKeyInfo::Dsa | PublicKeyInfo::Unknown => {
+                return Err(ERR_UNSUPPORTED_ALGORITHM.to_string());
+            }
+        };
+        if algo.pk_algo() != have {
+            return Err(format!(
+                "x509: signature algorithm specifies an {} public key, but have public key of type {}",
+                algo.pk_algo().go_name(),
+                go_type
+            ));
+        }
+        let key = signer
+            .x509
+            .public_key()
+            .map_err(|_| ERR_UNSUPPORTED_ALGORITHM.to_string())?;
+        match self.x509.verify(&key) {
+            Ok(true) => Ok(()),
+            _ => Err(failure.to_string()),
+        }
+    }
+}
