@@ -321,7 +321,7 @@ impl Engine {
                 None => client
                     .manifest(&pinned, &desc.digest)
                     .await
-                    .map_err(|e| e.message)?,
+                    .map_err(|e| e.to_string())?,
             };
             let m = crate::oci::Manifest::parse(&fetched.bytes)?;
             let (os, arch, variant) = platform_parts(platform);

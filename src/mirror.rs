@@ -640,7 +640,7 @@ impl Mirror {
                 .client()
                 .manifest(&image, digest)
                 .await
-                .map_err(|e| denied(e.message))?;
+                .map_err(|e| denied(e.to_string()))?;
             // An index entry without a media type (not valid OCI) pins none.
             let media_type = match g.media_type.as_str() {
                 "" => f.media_type.clone(),
@@ -688,7 +688,7 @@ impl Mirror {
                 .client()
                 .manifest(&image, digest)
                 .await
-                .map_err(|e| denied(e.message))?,
+                .map_err(|e| denied(e.to_string()))?,
         };
         // Served only as verified: the descriptor the signature covers is media type, digest
         // and size, and a verdict from the cache was made on bytes fetched earlier.
@@ -813,7 +813,7 @@ impl Mirror {
             .client()
             .blob_stream(&image, &digest, ask.as_deref())
             .await
-            .map_err(|e| denied(e.message))?;
+            .map_err(|e| denied(e.to_string()))?;
         let check = if resp.status == StatusCode::OK {
             if let Some(len) = resp.content_length()
                 && len != size
