@@ -711,6 +711,10 @@ pub struct Outcome {
     /// Signatures tried that did not pass, in order.
     pub failed: Vec<SignatureReport>,
     pub timings: Timings,
+    /// Denied because a registry could not be asked (unreachable, timing out, 5xx), not on
+    /// the signature's merits: remembered briefly, and a client is told so.
+    #[serde(skip)]
+    pub transient: bool,
 }
 
 impl Outcome {
@@ -727,6 +731,7 @@ impl Outcome {
             signature: None,
             failed: Vec::new(),
             timings: Timings::default(),
+            transient: false,
         }
     }
 
@@ -811,23 +816,40 @@ pub async fn verify_image(
     opts: &VerifyOptions,
 ) -> Outcome {
     let start = Instant::now();
-    match resolve(source, image).await {
+    match resolve_or_deny(source, image).await {
         Ok(resolved) => {
             let mut out = verify_target(cfg, source, image, &resolved.descriptor(), opts).await;
             out.timings.resolve_ms = ms(start) - out.timings.total_ms;
             out.timings.total_ms = ms(start);
             out
         }
-        Err(e) => {
-            let mut out = Outcome::new(&image.to_string());
-            out.failure = Some(match e.strip_prefix(RESOLVE_PREFIX) {
-                Some(inner) => Failure::Resolve(inner.to_string()),
-                // A digest that does not match: notation's own line, verbatim.
-                None => Failure::Plain(e.clone()),
-            });
-            out.reason = Some(e);
+        Err(mut out) => {
             out.timings.total_ms = ms(start);
             out
+        }
+    }
+}
+
+/// [`resolve`], a failure as the denial `verify_image` reports (with its notation class, and
+/// whether the registry could not be asked).
+pub async fn resolve_or_deny(source: &dyn Registry, image: &ImageRef) -> Result<Fetched, Outcome> {
+    match source.resolve(image).await {
+        Ok(resolved) => match check_resolved(image, resolved) {
+            Ok(f) => Ok(f),
+            Err(e) => {
+                let mut out = Outcome::new(&image.to_string());
+                // A digest that does not match: notation's own line, verbatim.
+                out.failure = Some(Failure::Plain(e.clone()));
+                out.reason = Some(e);
+                Err(out)
+            }
+        },
+        Err(e) => {
+            let mut out = Outcome::new(&image.to_string());
+            out.failure = Some(Failure::Resolve(e.to_string()));
+            out.reason = Some(format!("{RESOLVE_PREFIX}{e}"));
+            out.transient = e.is_transient();
+            Err(out)
         }
     }
 }
@@ -840,6 +862,11 @@ pub async fn resolve(source: &dyn Registry, image: &ImageRef) -> Result<Fetched,
         .resolve(image)
         .await
         .map_err(|e| format!("{RESOLVE_PREFIX}{e}"))?;
+    check_resolved(image, resolved)
+}
+
+/// A digest reference must name the content that was served.
+fn check_resolved(image: &ImageRef, resolved: Fetched) -> Result<Fetched, String> {
     if let Some(d) = &image.digest
         && *d != resolved.digest
     {
@@ -896,6 +923,7 @@ pub async fn verify_target(
     let sigs = match source.signatures(&pinned, &target.digest).await {
         Ok(s) => s,
         Err(e) => {
+            out.transient = e.is_transient();
             out.stop(format!("cannot list signatures: {e}"), e.to_string());
             out.timings.total_ms = ms(start);
             return out;
@@ -925,6 +953,7 @@ pub async fn verify_target(
         let (media_type, bytes) = match source.fetch_signature(&pinned, desc).await {
             Ok(v) => v,
             Err(e) => {
+                out.transient = e.is_transient();
                 let e = format!(
                     "unable to retrieve digital signature with digest {} associated with {} from the Repository, error : {e}",
                     x509::go_quote(&desc.digest),

@@ -318,7 +318,9 @@ impl AuthzPlugin {
                     )
                     .await
                 {
-                    PullDecision::Deny(why) => AuthzResponse::deny(&why),
+                    PullDecision::Deny(why) | PullDecision::Unavailable(why) => {
+                        AuthzResponse::deny(&why)
+                    }
                     PullDecision::Import | PullDecision::AllTags | PullDecision::Pinned(_) => {
                         AuthzResponse::allow()
                     }

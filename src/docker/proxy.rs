@@ -155,6 +155,10 @@ impl DockerProxy {
                 drain(req.into_body()).await;
                 deny(&why)
             }
+            PullDecision::Unavailable(why) => {
+                drain(req.into_body()).await;
+                error_response(StatusCode::BAD_GATEWAY, &format!("pullguard: {why}"))
+            }
             PullDecision::Import => self.forward(boxed(req)).await,
             PullDecision::AllTags => {
                 let (parts, _) = req.into_parts();
@@ -167,7 +171,7 @@ impl DockerProxy {
                     .filter(|(k, _)| !matches!(k.as_str(), "fromImage" | "tag" | "fromSrc"))
                     .cloned()
                     .collect();
-                pairs.insert(0, ("tag".into(), pinned.digest.clone()));
+                pairs.insert(0, ("tag".into(), pinned.digest().to_string()));
                 pairs.insert(0, ("fromImage".into(), pinned.name.clone()));
                 let (mut parts, _) = req.into_parts();
                 let pq = format!("{}?{}", parts.uri.path(), encode_query(&pairs));
@@ -227,10 +231,10 @@ impl DockerProxy {
             if saw_error {
                 return;
             }
-            let Some(tag) = pinned.tag else {
+            let Some(tag) = pinned.tag.clone() else {
                 return;
             };
-            let source = format!("{}@{}", pinned.name, pinned.digest);
+            let source = format!("{}@{}", pinned.name, pinned.digest());
             if let Err(e) = guard
                 .dockerd
                 .tag_image(&version, &source, &pinned.name, &tag)

@@ -105,6 +105,17 @@ impl RegistryClient {
         })
     }
 
+    /// Default options, no credentials.
+    pub fn anonymous() -> RegistryClient {
+        let opts = RegistryOptions::default();
+        RegistryClient {
+            http: Http::new(opts.connect_timeout, opts.request_timeout),
+            opts,
+            creds: Credentials::Fixed(None),
+            authz: Mutex::new(HashMap::new()),
+        }
+    }
+
     pub fn with_credentials(&self, creds: Credentials) -> RegistryClient {
         RegistryClient {
             http: self.http.clone(),
