@@ -300,9 +300,19 @@ fn value(s: &str) -> Option<HeaderValue> {
 /// The denial: 403, the OCI error JSON, and the message as the reason phrase too, since a
 /// HEAD answer has no body and containerd prints the status line.
 fn denied_response(message: &str) -> Response<Body> {
-    let body = serde_json::json!({"errors": [{"code": "DENIED", "message": message}]}).to_string();
+    error_response(StatusCode::FORBIDDEN, "DENIED", message)
+}
+
+/// The upstream registry could not be asked (down, timing out, 5xx): 503 `UNAVAILABLE`
+/// (distribution's errcode), not a denial of the image.
+fn unavailable_response(message: &str) -> Response<Body> {
+    error_response(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", message)
+}
+
+fn error_response(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+    let body = serde_json::json!({"errors": [{"code": code, "message": message}]}).to_string();
     let mut r = Response::new(full(body));
-    *r.status_mut() = StatusCode::FORBIDDEN;
+    *r.status_mut() = status;
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     let phrase: Vec<u8> = message
@@ -646,6 +656,13 @@ impl Mirror {
         };
         let verified = match verdict {
             Ok(v) => v,
+            // The upstream could not be asked: no verdict on the image, and a client that
+            // retries later may get one.
+            Err(d) if d.is_transient() => {
+                let message = format!("pullguard: {d}");
+                tracing::warn!(target: "pullguard::mirror", event = "unavailable", image = %image, reason = %message, "mirror upstream unavailable");
+                return Ok(unavailable_response(&message));
+            }
             Err(d) => {
                 return Err(match &child {
                     Some((_, g)) => format!(

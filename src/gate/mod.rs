@@ -24,7 +24,7 @@ use crate::auth::Credential;
 use crate::oci::{Descriptor, ImageRef};
 use crate::registry::{Fetched, Registry, RegistryClient};
 use crate::revocation::RevocationChecker;
-use crate::verify::{Outcome, TrustConfig, VerifyOptions, resolve_or_deny, verify_target};
+use crate::verify::{Failure, Outcome, TrustConfig, VerifyOptions, resolve_or_deny, verify_target};
 
 mod cache;
 mod decisions;
@@ -359,11 +359,14 @@ impl Gate {
                     (o, f)
                 } else {
                     let mut d = (*o).clone();
-                    d.reason = Some(format!(
+                    let reason = format!(
                         "the platform manifest {digest} of index {} must be signed too (require_platform_signature): {}",
                         desc.digest,
                         o.reason.as_deref().unwrap_or("denied")
-                    ));
+                    );
+                    // The CLI prints this line as it is.
+                    d.failure = Some(Failure::Plain(reason.clone()));
+                    d.reason = Some(reason);
                     (Arc::new(d), None)
                 }
             }
