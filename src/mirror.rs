@@ -31,7 +31,7 @@ use crate::config::{Config, MirrorSection};
 use crate::docker::Body;
 use crate::drain::{InFlight, Ticket};
 use crate::engine::Engine;
-use crate::gate::{self, Evidence, Platform, Verified};
+use crate::gate::{self, Denial, Evidence, Platform, Verified};
 use crate::http::query_pairs;
 use crate::oci::{Descriptor, ImageRef, Manifest, validate_digest};
 use crate::registry::Fetched;
@@ -688,33 +688,31 @@ impl Mirror {
         generation: u64,
     ) -> Result<Response<Body>, String> {
         let scope = image.scope();
-        let (via, denied): (String, Box<dyn Fn(String) -> String + Send + Sync>) = match v
-            .evidence()
-        {
-            Evidence::IndexChild { index } => {
-                let (index, policy, digest) = (
-                    index.clone(),
-                    v.policy().to_string(),
-                    v.digest().to_string(),
-                );
-                let scope = scope.clone();
-                (
-                    index.clone(),
-                    Box::new(move |why| {
-                        format!(
-                            "denied {scope}@{digest} (part of {index}) under trust policy {policy:?}: {why}"
-                        )
-                    }),
-                )
-            }
-            _ => {
-                let d = v.clone();
-                (
-                    format!("{scope}@{}", v.digest()),
-                    Box::new(move |why| d.deny(why).to_string()),
-                )
-            }
-        };
+        let (via, denied): (String, Box<dyn Fn(String) -> String + Send + Sync>) =
+            match v.evidence() {
+                Evidence::IndexChild { index } => {
+                    let (index, policy, digest) = (
+                        index.clone(),
+                        v.policy().to_string(),
+                        v.digest().to_string(),
+                    );
+                    let scope = scope.clone();
+                    (
+                        index.clone(),
+                        Box::new(move |why| {
+                            let item = format!("{scope}@{digest}");
+                            Denial::part_of(&item, &index, &policy, why).to_string()
+                        }),
+                    )
+                }
+                _ => {
+                    let d = v.clone();
+                    (
+                        format!("{scope}@{}", v.digest()),
+                        Box::new(move |why| d.deny(why).to_string()),
+                    )
+                }
+            };
         let f = match v.manifest() {
             Some(f) => f.clone(),
             None => self

@@ -790,15 +790,14 @@ impl Outcome {
                 ),
             }
         } else {
-            let under = match &self.policy {
-                Some(p) => format!(" under trust policy {p:?}"),
-                None => String::new(),
-            };
-            format!(
-                "denied {} ({digest}){under}: {}",
-                self.reference,
-                self.reason.as_deref().unwrap_or("verification failed")
+            let reason = self.reason.as_deref().unwrap_or("verification failed");
+            crate::gate::Denial::new(
+                &self.reference,
+                self.digest(),
+                self.policy.as_deref(),
+                reason.to_string(),
             )
+            .to_string()
         }
     }
 }

@@ -137,18 +137,27 @@ impl Verified {
 #[derive(Debug, Clone)]
 pub struct Denial {
     image: String,
-    digest: Option<String>,
+    at: At,
     policy: Option<String>,
     reason: String,
     transient: bool,
     outcome: Option<Arc<Outcome>>,
 }
 
+/// What the parentheses after the image name say.
+#[derive(Debug, Clone)]
+enum At {
+    Unresolved,
+    Digest(String),
+    /// Served under another artifact's verdict (an index child, a blob).
+    PartOf(String),
+}
+
 impl Denial {
     pub fn new(image: &str, digest: Option<&str>, policy: Option<&str>, reason: String) -> Denial {
         Denial {
             image: image.to_string(),
-            digest: digest.map(str::to_owned),
+            at: digest.map_or(At::Unresolved, |d| At::Digest(d.to_string())),
             policy: policy.map(str::to_owned),
             reason,
             transient: false,
@@ -156,10 +165,21 @@ impl Denial {
         }
     }
 
+    /// `denied ITEM (part of VIA) under trust policy "P": REASON`: something served under
+    /// the verdict on `via` (a child of a verified index, a layer of a verified manifest).
+    pub fn part_of(item: &str, via: &str, policy: &str, reason: String) -> Denial {
+        Denial {
+            at: At::PartOf(via.to_string()),
+            ..Denial::new(item, None, Some(policy), reason)
+        }
+    }
+
     pub(crate) fn of(outcome: Arc<Outcome>) -> Denial {
         Denial {
             image: outcome.reference.clone(),
-            digest: outcome.digest().map(str::to_owned),
+            at: outcome
+                .digest()
+                .map_or(At::Unresolved, |d| At::Digest(d.to_string())),
             policy: outcome.policy.clone(),
             reason: outcome
                 .reason
@@ -181,7 +201,10 @@ impl Denial {
     }
 
     pub fn digest(&self) -> Option<&str> {
-        self.digest.as_deref()
+        match &self.at {
+            At::Digest(d) => Some(d),
+            _ => None,
+        }
     }
 
     pub fn policy(&self) -> Option<&str> {
@@ -219,8 +242,11 @@ impl Denial {
 
 impl fmt::Display for Denial {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let digest = self.digest.as_deref().unwrap_or("unresolved");
-        write!(f, "denied {} ({digest})", self.image)?;
+        match &self.at {
+            At::Unresolved => write!(f, "denied {} (unresolved)", self.image)?,
+            At::Digest(d) => write!(f, "denied {} ({d})", self.image)?,
+            At::PartOf(via) => write!(f, "denied {} (part of {via})", self.image)?,
+        }
         if let Some(p) = &self.policy {
             write!(f, " under trust policy {p:?}")?;
         }
@@ -249,6 +275,11 @@ mod tests {
         );
         let d = Denial::new("r/a:1", None, None, "gone".into());
         assert_eq!(d.to_string(), "denied r/a:1 (unresolved): gone");
+        let d = Denial::part_of("r/a@sha256:c", "r/a@sha256:i", "p", "moved".into());
+        assert_eq!(
+            d.to_string(),
+            r#"denied r/a@sha256:c (part of r/a@sha256:i) under trust policy "p": moved"#
+        );
         // The same text as the outcome's summary.
         let mut o = Outcome::denied("r/a:1", "why".into());
         o.policy = Some("p".into());
