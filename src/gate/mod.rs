@@ -23,7 +23,7 @@ use tokio::time::Instant;
 use crate::auth::Credential;
 use crate::oci::{Descriptor, ImageRef};
 use crate::registry::{Fetched, Registry, RegistryClient};
-use crate::revocation::RevocationChecker;
+use crate::revocation::{RevocationCheck, RevocationChecker};
 use crate::verify::{Failure, Outcome, TrustConfig, VerifyOptions, resolve_or_deny, verify_target};
 
 mod cache;
@@ -152,8 +152,9 @@ pub struct Gate {
     decisions: Decisions,
     opts: GateOptions,
     clock: Arc<dyn Clock>,
-    /// One OCSP/CRL checker for every verification: its CRL cache outlives them.
-    revocation: Arc<RevocationChecker>,
+    /// One OCSP/CRL checker for every verification (its CRL cache outlives them), judged at
+    /// the clock's time; a fake in tests.
+    revocation: Arc<dyn RevocationCheck>,
 }
 
 impl Gate {
@@ -200,6 +201,11 @@ impl Gate {
             clock,
             revocation: Arc::new(RevocationChecker::default()),
         }
+    }
+
+    /// The same gate, checking OCSP/CRL with `revocation` (a fake responder in tests).
+    pub fn with_revocation(self, revocation: Arc<dyn RevocationCheck>) -> Gate {
+        Gate { revocation, ..self }
     }
 
     /// The pull path: may `req.image` come in, and exactly which digest?
