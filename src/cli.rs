@@ -10,10 +10,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::auth::DockerConfig;
 use crate::config::{self, Config};
+use crate::gate::{Gate, GateOptions, Request, SystemClock, outcome_of};
 use crate::layout::OciLayout;
 use crate::oci::ImageRef;
-use crate::registry::{Credentials, RegistryClient, RegistryOptions};
-use crate::verify::{Outcome, Source, TrustConfig, VerifyOptions, verify_image};
+use crate::registry::{Credentials, Registry, RegistryClient, RegistryOptions};
+use crate::verify::{Outcome, TrustConfig};
 
 pub const EXIT_OK: i32 = 0;
 pub const EXIT_DENIED: i32 = 1;
@@ -664,14 +665,22 @@ fn verify_cli(args: &VerifyArgs, verbose: bool) -> Result<i32, String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    let opts = VerifyOptions {
+    // The daemon's chain, require_platform_signature included; no decision log.
+    let opts = GateOptions {
         max_signatures: usize::try_from(max_signatures).unwrap_or(usize::MAX),
         user_metadata,
         plugins: crate::plugin::PluginSettings {
             config: plugin_config,
             timeout: args.plugin_timeout.map(Duration::from_secs),
         },
-        ..VerifyOptions::default()
+        require_platform_signature: cfg.require_platform_signature,
+        decision_ring: 0,
+        ..GateOptions::default()
+    };
+    let verify_image = |registry: Arc<dyn Registry>, image: &ImageRef, opts: GateOptions| {
+        let gate = Gate::with_registry(trust, registry, opts, Arc::new(SystemClock));
+        let verdict = runtime.block_on(gate.check(&Request::new(image.clone(), "cli")));
+        (*outcome_of(&verdict)).clone()
     };
     let (outcome, resolved_name, tag) = if oci_layout {
         let (path, reference) = split_layout_ref(input);
@@ -689,16 +698,11 @@ fn verify_cli(args: &VerifyArgs, verbose: bool) -> Result<i32, String> {
             tag: (!is_digest).then(|| reference.to_string()),
             digest: is_digest.then(|| reference.to_string()),
         };
-        let opts = VerifyOptions {
+        let opts = GateOptions {
             scope: args.scope.clone(),
             ..opts
         };
-        let mut o = runtime.block_on(verify_image(
-            &trust,
-            &Source::Layout(&layout),
-            &image,
-            &opts,
-        ));
+        let mut o = verify_image(Arc::new(layout), &image, opts);
         o.reference = input.clone();
         (o, path.to_string(), image.tag.clone())
     } else {
@@ -731,12 +735,7 @@ fn verify_cli(args: &VerifyArgs, verbose: bool) -> Result<i32, String> {
             None => Credentials::DockerConfig(Arc::new(docker)),
         };
         let client = RegistryClient::new(ropts, creds)?;
-        let mut o = runtime.block_on(verify_image(
-            &trust,
-            &Source::Registry(&client),
-            &image,
-            &opts,
-        ));
+        let mut o = verify_image(Arc::new(client), &image, opts);
         if let Some(crate::verify::Failure::Resolve(e)) = &mut o.failure {
             notation_resolve_error(e, input, plain_http);
         }

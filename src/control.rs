@@ -34,8 +34,8 @@ pub struct ControlState {
     pub listeners: Vec<String>,
     /// The registry mirror's counters, when it runs.
     pub mirror: Option<Arc<crate::mirror::MirrorCounters>>,
-    /// `require_platform_signature`: Verify also demands this host's platform manifest of an
-    /// index be signed (what the containerd verifier and `ctl verify` then check).
+    /// Informational: the gate itself applies `require_platform_signature` to Verify (what
+    /// the containerd verifier and `ctl verify` check), as to every front end.
     pub require_platform_signature: bool,
     /// The problems of the last reload that was refused ("": it was not); the reload itself
     /// is `crate::daemon::reload`.
@@ -241,17 +241,14 @@ impl pb::control_server::Control for ControlService {
         } else {
             req.origin.chars().take(64).collect()
         };
-        let o = crate::who::scope(who, async {
-            if self.state.require_platform_signature {
-                let engine = &self.state.engine;
-                engine
-                    .check_with_platform(&image, None, None, &origin)
-                    .await
-            } else {
-                self.state.engine.check(&image, None, &origin).await
-            }
-        })
+        let verdict = crate::who::scope(
+            who,
+            self.state
+                .engine
+                .check(&crate::gate::Request::new(image, &origin)),
+        )
         .await;
+        let o = crate::gate::outcome_of(&verdict);
         Ok(Response::new(pb::VerifyResponse {
             allowed: o.allowed,
             summary: o.summary(),

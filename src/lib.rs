@@ -10,9 +10,11 @@
 //! - [`revocation`]: OCSP and CRL checks of certificate chains.
 //! - [`verify`]: the engine: one envelope against a statement, one image end to end.
 //! - [`registry`], [`layout`], [`oci`], [`auth`]: where manifests and signatures come from.
-//! - [`engine`], [`docker`], [`mirror`], [`control`], [`server`], [`daemon`]: the daemon:
-//!   verdict cache, Docker API proxy, verifying registry mirror, gRPC control API, the one
-//!   accept loop, lifecycle (signals, reload, systemd, its own sockets).
+//! - [`gate`]: the pull path as one chain (resolve → select statement → discover → fetch →
+//!   verify → check target → platform → verdict), its verdict cache and decision log.
+//! - [`engine`] (the gate's old name), [`docker`], [`mirror`], [`control`], [`server`],
+//!   [`daemon`]: the daemon: Docker API proxy, verifying registry mirror, gRPC control API, the
+//!   one accept loop, lifecycle (signals, reload, systemd, its own sockets).
 //! - [`store`]: the image stores themselves: the store watch and `pullguard audit`.
 //! - [`config`] and [`cli`]: the command line.
 
@@ -30,6 +32,7 @@ pub mod docker;
 pub mod drain;
 pub mod engine;
 pub mod envelope;
+pub mod gate;
 pub mod gocompat;
 pub mod http;
 pub mod layout;

@@ -31,6 +31,7 @@ use crate::config::{Config, MirrorSection};
 use crate::docker::Body;
 use crate::drain::{InFlight, Ticket};
 use crate::engine::Engine;
+use crate::gate::{self, Denial, Evidence, Platform, Verified};
 use crate::http::query_pairs;
 use crate::oci::{Descriptor, ImageRef, Manifest, validate_digest};
 use crate::registry::Fetched;
@@ -299,9 +300,19 @@ fn value(s: &str) -> Option<HeaderValue> {
 /// The denial: 403, the OCI error JSON, and the message as the reason phrase too, since a
 /// HEAD answer has no body and containerd prints the status line.
 fn denied_response(message: &str) -> Response<Body> {
-    let body = serde_json::json!({"errors": [{"code": "DENIED", "message": message}]}).to_string();
+    error_response(StatusCode::FORBIDDEN, "DENIED", message)
+}
+
+/// The upstream registry could not be asked (down, timing out, 5xx): 503 `UNAVAILABLE`
+/// (distribution's errcode), not a denial of the image.
+fn unavailable_response(message: &str) -> Response<Body> {
+    error_response(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", message)
+}
+
+fn error_response(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+    let body = serde_json::json!({"errors": [{"code": code, "message": message}]}).to_string();
     let mut r = Response::new(full(body));
-    *r.status_mut() = StatusCode::FORBIDDEN;
+    *r.status_mut() = status;
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     let phrase: Vec<u8> = message
@@ -628,85 +639,105 @@ impl Mirror {
             .as_deref()
             .and_then(|d| self.grant(generation, &scope, d).map(|g| (d, g)))
             .filter(|(_, g)| g.kind == Kind::Manifest);
-        if let Some((digest, g)) = &child
-            && !self.opts.require_platform_signature
-        {
-            let denied = |why: String| {
-                format!(
-                    "denied {scope}@{digest} (part of {}) under trust policy {:?}: {why}",
-                    g.via,
-                    g.policy.as_deref().unwrap_or("-")
-                )
-            };
-            let f = self
-                .engine
-                .client()
-                .manifest(&image, digest)
-                .await
-                .map_err(|e| denied(e.message))?;
-            // An index entry without a media type (not valid OCI) pins none.
-            let media_type = match g.media_type.as_str() {
-                "" => f.media_type.clone(),
-                t => t.to_string(),
-            };
-            let verified = Descriptor {
-                media_type,
-                digest: digest.to_string(),
-                size: g.size,
-                artifact_type: None,
-                annotations: None,
-                platform: None,
-            };
-            if let Some(why) = descriptor_differs(&verified, &f) {
-                return Err(denied(why));
+        let req = gate::Request::new(image.clone(), "mirror").platform(Platform::Served);
+        let verdict = match &child {
+            Some((digest, g)) => {
+                // An index entry without a media type (not valid OCI) pins none: the served
+                // one is taken (checked against the grant's digest and size below).
+                let child = Descriptor {
+                    media_type: g.media_type.clone(),
+                    digest: digest.to_string(),
+                    size: g.size,
+                    artifact_type: None,
+                    annotations: None,
+                    platform: None,
+                };
+                let policy = g.policy.as_deref().unwrap_or("-");
+                self.engine.check_child(&req, &g.via, policy, child).await
             }
-            self.grant_references(generation, &scope, &f, &g.via, &g.policy)
-                .map_err(denied)?;
-            return Ok(self.serve_manifest(head, &image, &f, &g.via));
-        }
-        let (outcome, fetched) = self.engine.check_manifest(&image, None, "mirror").await;
-        if !outcome.allowed {
-            return Err(match &child {
-                Some((_, g)) => format!(
-                    "{} (a platform manifest of {}: require_platform_signature wants it signed too)",
-                    outcome.summary(),
-                    g.via
-                ),
-                None => outcome.summary(),
-            });
-        }
-        let Some(digest) = outcome.digest() else {
-            return Err(format!("{}: no digest was verified", outcome.summary()));
+            None => self.engine.check(&req).await,
         };
-        let denied = |why: String| {
-            format!(
-                "denied {image} ({digest}) under trust policy {:?}: {why}",
-                outcome.policy.as_deref().unwrap_or("-")
-            )
+        let verified = match verdict {
+            Ok(v) => v,
+            // The upstream could not be asked: no verdict on the image, and a client that
+            // retries later may get one.
+            Err(d) if d.is_transient() => {
+                let message = format!("pullguard: {d}");
+                tracing::warn!(target: "pullguard::mirror", event = "unavailable", image = %image, reason = %message, "mirror upstream unavailable");
+                return Ok(unavailable_response(&message));
+            }
+            Err(d) => {
+                return Err(match &child {
+                    Some((_, g)) => format!(
+                        "{d} (a platform manifest of {}: require_platform_signature wants it signed too)",
+                        g.via
+                    ),
+                    None => d.to_string(),
+                });
+            }
         };
-        let f = match fetched {
-            Some(f) => f,
+        self.serve_verified(head, &image, &verified, generation)
+            .await
+    }
+
+    /// Serve what the gate verified, as the upstream serves it now: media type, digest and
+    /// size must be the verified descriptor's (a verdict from the cache was made on bytes
+    /// fetched earlier). What it references is granted for this generation.
+    async fn serve_verified(
+        &self,
+        head: bool,
+        image: &ImageRef,
+        v: &Verified,
+        generation: u64,
+    ) -> Result<Response<Body>, String> {
+        let scope = image.scope();
+        let (via, denied): (String, Box<dyn Fn(String) -> String + Send + Sync>) =
+            match v.evidence() {
+                Evidence::IndexChild { index } => {
+                    let (index, policy, digest) = (
+                        index.clone(),
+                        v.policy().to_string(),
+                        v.digest().to_string(),
+                    );
+                    let scope = scope.clone();
+                    (
+                        index.clone(),
+                        Box::new(move |why| {
+                            let item = format!("{scope}@{digest}");
+                            Denial::part_of(&item, &index, &policy, why).to_string()
+                        }),
+                    )
+                }
+                _ => {
+                    let d = v.clone();
+                    (
+                        format!("{scope}@{}", v.digest()),
+                        Box::new(move |why| d.deny(why).to_string()),
+                    )
+                }
+            };
+        let f = match v.manifest() {
+            Some(f) => f.clone(),
             None => self
                 .engine
                 .client()
-                .manifest(&image, digest)
+                .manifest(image, v.digest())
                 .await
-                .map_err(|e| denied(e.message))?,
+                .map_err(|e| denied(e.to_string()))?,
         };
-        // Served only as verified: the descriptor the signature covers is media type, digest
-        // and size, and a verdict from the cache was made on bytes fetched earlier.
-        let Some(verified) = &outcome.descriptor else {
-            return Err(denied("no descriptor was verified".into()));
-        };
-        if let Some(why) = descriptor_differs(verified, &f) {
+        let mut verified = v.descriptor().clone();
+        if verified.media_type.is_empty() && matches!(v.evidence(), Evidence::IndexChild { .. }) {
+            verified.media_type = f.media_type.clone();
+        }
+        if let Some(why) = descriptor_differs(&verified, &f) {
             return Err(denied(why));
         }
         // The manifest itself is not granted: asked for again (by digest), it goes through the
         // verdict cache, whose allow expires (a signature can).
-        let via = format!("{scope}@{digest}");
-        self.grant_references(generation, &scope, &f, &via, &outcome.policy)
+        let policy = Some(v.policy().to_string());
+        self.grant_references(generation, &scope, &f, &via, &policy)
             .map_err(denied)?;
-        Ok(self.serve_manifest(head, &image, &f, &via))
+        Ok(self.serve_manifest(head, image, &f, &via))
     }
 
     /// The upstream's exact bytes, media type, digest and length.
@@ -817,7 +848,7 @@ impl Mirror {
             .client()
             .blob_stream(&image, &digest, ask.as_deref())
             .await
-            .map_err(|e| denied(e.message))?;
+            .map_err(|e| denied(e.to_string()))?;
         let check = if resp.status == StatusCode::OK {
             if let Some(len) = resp.content_length()
                 && len != size

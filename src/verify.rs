@@ -11,13 +11,13 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::envelope::{self, Envelope, MAX_ENVELOPE_SIZE, SigningScheme};
+use crate::envelope::{self, Envelope, SigningScheme};
 use crate::layout::OciLayout;
-use crate::oci::{Descriptor, ImageRef, MAX_MANIFEST_SIZE, sha256_digest};
+use crate::oci::{Descriptor, ImageRef, sha256_digest};
 use crate::policy::{
     Action, PolicyDocument, Statement, StoreKind, ValidationType, VerifyTimestamp,
 };
-use crate::registry::{Fetched, RegistryClient};
+use crate::registry::{BoxFuture, Fetched, Registry, RegistryClient, RegistryError};
 use crate::revocation::{Purpose, RevocationCheck, RevocationChecker};
 use crate::truststore;
 use crate::x509::{self, Cert};
@@ -584,60 +584,50 @@ async fn revocation(
         .map_err(|e| e.to_string())
 }
 
-/// Where signatures come from.
+/// Where signatures come from, as a closed pair (kept for callers that name one); any
+/// [`Registry`] will do.
 pub enum Source<'a> {
     Registry(&'a RegistryClient),
     Layout(&'a OciLayout),
 }
 
 impl Source<'_> {
-    async fn resolve(&self, image: &ImageRef) -> Result<Fetched, String> {
+    fn inner(&self) -> &dyn Registry {
         match self {
-            Source::Registry(c) => c
-                .manifest(image, image.reference())
-                .await
-                .map_err(|e| e.message),
-            Source::Layout(l) => l.resolve(image.reference()),
+            Source::Registry(c) => *c,
+            Source::Layout(l) => *l,
         }
     }
+}
 
-    async fn signatures(&self, image: &ImageRef, digest: &str) -> Result<Vec<Descriptor>, String> {
-        match self {
-            Source::Registry(c) => c.signatures(image, digest).await.map_err(|e| e.message),
-            Source::Layout(l) => l.signatures(digest),
-        }
+impl Registry for Source<'_> {
+    fn resolve<'a>(&'a self, image: &'a ImageRef) -> BoxFuture<'a, Result<Fetched, RegistryError>> {
+        self.inner().resolve(image)
     }
 
-    /// A manifest by its descriptor. From a registry, the served media type must be the
-    /// descriptor's (oras-go's manifest store refuses a mismatched `Content-Type`).
-    async fn manifest(&self, image: &ImageRef, desc: &Descriptor) -> Result<Vec<u8>, String> {
-        match self {
-            Source::Registry(c) => {
-                let f = c
-                    .manifest(image, &desc.digest)
-                    .await
-                    .map_err(|e| e.message)?;
-                if f.media_type != desc.media_type {
-                    return Err(format!(
-                        "manifest {}: mismatch response Content-Type {:?}: expect {:?}",
-                        desc.digest, f.media_type, desc.media_type
-                    ));
-                }
-                Ok(f.bytes.to_vec())
-            }
-            Source::Layout(l) => l.read_blob(desc, MAX_MANIFEST_SIZE),
-        }
+    fn signatures<'a>(
+        &'a self,
+        image: &'a ImageRef,
+        digest: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<Descriptor>, RegistryError>> {
+        self.inner().signatures(image, digest)
     }
 
-    async fn blob(&self, image: &ImageRef, desc: &Descriptor, max: u64) -> Result<Vec<u8>, String> {
-        match self {
-            Source::Registry(c) => c
-                .blob(image, desc, max)
-                .await
-                .map(|b| b.to_vec())
-                .map_err(|e| e.message),
-            Source::Layout(l) => l.read_blob(desc, max),
-        }
+    fn manifest_by<'a>(
+        &'a self,
+        image: &'a ImageRef,
+        desc: &'a Descriptor,
+    ) -> BoxFuture<'a, Result<bytes::Bytes, RegistryError>> {
+        self.inner().manifest_by(image, desc)
+    }
+
+    fn blob<'a>(
+        &'a self,
+        image: &'a ImageRef,
+        desc: &'a Descriptor,
+        max: u64,
+    ) -> BoxFuture<'a, Result<bytes::Bytes, RegistryError>> {
+        self.inner().blob(image, desc, max)
     }
 }
 
@@ -721,6 +711,10 @@ pub struct Outcome {
     /// Signatures tried that did not pass, in order.
     pub failed: Vec<SignatureReport>,
     pub timings: Timings,
+    /// Denied because a registry could not be asked (unreachable, timing out, 5xx), not on
+    /// the signature's merits: remembered briefly, and a client is told so.
+    #[serde(skip)]
+    pub transient: bool,
 }
 
 impl Outcome {
@@ -737,6 +731,7 @@ impl Outcome {
             signature: None,
             failed: Vec::new(),
             timings: Timings::default(),
+            transient: false,
         }
     }
 
@@ -795,15 +790,14 @@ impl Outcome {
                 ),
             }
         } else {
-            let under = match &self.policy {
-                Some(p) => format!(" under trust policy {p:?}"),
-                None => String::new(),
-            };
-            format!(
-                "denied {} ({digest}){under}: {}",
-                self.reference,
-                self.reason.as_deref().unwrap_or("verification failed")
+            let reason = self.reason.as_deref().unwrap_or("verification failed");
+            crate::gate::Denial::new(
+                &self.reference,
+                self.digest(),
+                self.policy.as_deref(),
+                reason.to_string(),
             )
+            .to_string()
         }
     }
 }
@@ -816,28 +810,45 @@ fn ms(since: Instant) -> f64 {
 /// Every failure is a denial with a reason.
 pub async fn verify_image(
     cfg: &TrustConfig,
-    source: &Source<'_>,
+    source: &dyn Registry,
     image: &ImageRef,
     opts: &VerifyOptions,
 ) -> Outcome {
     let start = Instant::now();
-    match resolve(source, image).await {
+    match resolve_or_deny(source, image).await {
         Ok(resolved) => {
             let mut out = verify_target(cfg, source, image, &resolved.descriptor(), opts).await;
             out.timings.resolve_ms = ms(start) - out.timings.total_ms;
             out.timings.total_ms = ms(start);
             out
         }
-        Err(e) => {
-            let mut out = Outcome::new(&image.to_string());
-            out.failure = Some(match e.strip_prefix(RESOLVE_PREFIX) {
-                Some(inner) => Failure::Resolve(inner.to_string()),
-                // A digest that does not match: notation's own line, verbatim.
-                None => Failure::Plain(e.clone()),
-            });
-            out.reason = Some(e);
+        Err(mut out) => {
             out.timings.total_ms = ms(start);
             out
+        }
+    }
+}
+
+/// [`resolve`], a failure as the denial `verify_image` reports (with its notation class, and
+/// whether the registry could not be asked).
+pub async fn resolve_or_deny(source: &dyn Registry, image: &ImageRef) -> Result<Fetched, Outcome> {
+    match source.resolve(image).await {
+        Ok(resolved) => match check_resolved(image, resolved) {
+            Ok(f) => Ok(f),
+            Err(e) => {
+                let mut out = Outcome::new(&image.to_string());
+                // A digest that does not match: notation's own line, verbatim.
+                out.failure = Some(Failure::Plain(e.clone()));
+                out.reason = Some(e);
+                Err(out)
+            }
+        },
+        Err(e) => {
+            let mut out = Outcome::new(&image.to_string());
+            out.failure = Some(Failure::Resolve(e.to_string()));
+            out.reason = Some(format!("{RESOLVE_PREFIX}{e}"));
+            out.transient = e.is_transient();
+            Err(out)
         }
     }
 }
@@ -845,11 +856,16 @@ pub async fn verify_image(
 const RESOLVE_PREFIX: &str = "cannot resolve the image: ";
 
 /// Resolve a tag or digest to the manifest, checking a digest reference against the content.
-pub async fn resolve(source: &Source<'_>, image: &ImageRef) -> Result<Fetched, String> {
+pub async fn resolve(source: &dyn Registry, image: &ImageRef) -> Result<Fetched, String> {
     let resolved = source
         .resolve(image)
         .await
         .map_err(|e| format!("{RESOLVE_PREFIX}{e}"))?;
+    check_resolved(image, resolved)
+}
+
+/// A digest reference must name the content that was served.
+fn check_resolved(image: &ImageRef, resolved: Fetched) -> Result<Fetched, String> {
     if let Some(d) = &image.digest
         && *d != resolved.digest
     {
@@ -867,7 +883,7 @@ pub async fn resolve(source: &Source<'_>, image: &ImageRef) -> Result<Fetched, S
 /// it is not skipped.
 pub async fn verify_target(
     cfg: &TrustConfig,
-    source: &Source<'_>,
+    source: &dyn Registry,
     image: &ImageRef,
     target: &Descriptor,
     opts: &VerifyOptions,
@@ -906,7 +922,8 @@ pub async fn verify_target(
     let sigs = match source.signatures(&pinned, &target.digest).await {
         Ok(s) => s,
         Err(e) => {
-            out.stop(format!("cannot list signatures: {e}"), e);
+            out.transient = e.is_transient();
+            out.stop(format!("cannot list signatures: {e}"), e.to_string());
             out.timings.total_ms = ms(start);
             return out;
         }
@@ -932,9 +949,10 @@ pub async fn verify_target(
             out.failure = Some(Failure::AllFailed);
             break;
         }
-        let (media_type, bytes) = match fetch_envelope(source, &pinned, desc).await {
+        let (media_type, bytes) = match source.fetch_signature(&pinned, desc).await {
             Ok(v) => v,
             Err(e) => {
+                out.transient = e.is_transient();
                 let e = format!(
                     "unable to retrieve digital signature with digest {} associated with {} from the Repository, error : {e}",
                     x509::go_quote(&desc.digest),
@@ -1005,93 +1023,4 @@ fn check_user_metadata(
     missing.then(|| "unable to find specified metadata in the signature".to_string())
 }
 
-/// The signature-manifest shape rules, in one place (notation-go
-/// `registry.repositoryClient.getSignatureBlobDesc` and `FetchSignatureBlob`): the descriptor
-/// in the referrers list must name an OCI image manifest or an OCI artifact manifest of at most
-/// 4 MiB; the manifest is decoded as that type (Go's `encoding/json` into `ocispec.Manifest` /
-/// `artifactspec.Artifact`) and its `layers` (image manifest) or `blobs` (artifact manifest)
-/// must hold exactly one descriptor, the envelope, of at most 32 MiB. Its media type is the
-/// envelope's. Nothing else about the manifest (artifactType, config) is checked, as in
-/// notation-go: the listing already filtered by artifact type, and the envelope's payload binds
-/// the signature to the target.
-pub mod shape {
-    use crate::envelope::MAX_ENVELOPE_SIZE;
-    use crate::oci::{Descriptor, MAX_MANIFEST_SIZE, MEDIA_OCI_ARTIFACT, MEDIA_OCI_MANIFEST};
-
-    /// Check the signature manifest's descriptor before fetching it.
-    pub fn check_manifest_descriptor(desc: &Descriptor) -> Result<(), String> {
-        if desc.media_type != MEDIA_OCI_ARTIFACT && desc.media_type != MEDIA_OCI_MANIFEST {
-            return Err(format!(
-                "sigManifestDesc.MediaType requires {:?} or {:?}, got {:?}",
-                MEDIA_OCI_ARTIFACT, MEDIA_OCI_MANIFEST, desc.media_type
-            ));
-        }
-        if desc.size > MAX_MANIFEST_SIZE as i64 {
-            return Err(format!("signature manifest too large: {} bytes", desc.size));
-        }
-        if desc.size < 0 {
-            return Err(format!("invalid descriptor size {}", desc.size));
-        }
-        Ok(())
-    }
-
-    #[derive(serde::Deserialize)]
-    struct Layers {
-        #[serde(default)]
-        layers: Option<Vec<Descriptor>>,
-    }
-
-    #[derive(serde::Deserialize)]
-    struct Blobs {
-        #[serde(default)]
-        blobs: Option<Vec<Descriptor>>,
-    }
-
-    /// The envelope's descriptor, from the fetched (digest- and size-checked) manifest bytes.
-    pub fn envelope_descriptor(desc: &Descriptor, manifest: &[u8]) -> Result<Descriptor, String> {
-        let blobs = if desc.media_type == MEDIA_OCI_MANIFEST {
-            serde_json::from_slice::<Layers>(manifest)
-                .map_err(|e| format!("malformed signature manifest: {e}"))?
-                .layers
-        } else {
-            serde_json::from_slice::<Blobs>(manifest)
-                .map_err(|e| format!("malformed signature manifest: {e}"))?
-                .blobs
-        }
-        .unwrap_or_default();
-        let [blob] = <[Descriptor; 1]>::try_from(blobs).map_err(|b| {
-            format!(
-                "signature manifest requries exactly one signature envelope blob, got {}",
-                b.len()
-            )
-        })?;
-        if blob.size > MAX_ENVELOPE_SIZE as i64 {
-            return Err(format!("signature blob too large: {} bytes", blob.size));
-        }
-        if blob.size < 0 {
-            return Err(format!("invalid descriptor size {}", blob.size));
-        }
-        Ok(blob)
-    }
-}
-
-/// Fetch a signature manifest and its envelope, applying the [`shape`] rules and limits.
-async fn fetch_envelope(
-    source: &Source<'_>,
-    image: &ImageRef,
-    desc: &Descriptor,
-) -> Result<(String, Vec<u8>), String> {
-    shape::check_manifest_descriptor(desc)?;
-    let bytes = source.manifest(image, desc).await?;
-    if bytes.len() as i64 != desc.size {
-        return Err(format!(
-            "signature manifest {} is {} bytes, the descriptor says {}",
-            desc.digest,
-            bytes.len(),
-            desc.size
-        ));
-    }
-    let layer = shape::envelope_descriptor(desc, &bytes)?;
-    let env = source.blob(image, &layer, MAX_ENVELOPE_SIZE).await?;
-    Ok((layer.media_type, env))
-}
+pub use crate::registry::shape;

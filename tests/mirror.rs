@@ -816,21 +816,21 @@ fn upstream_faults_fail_the_request_and_the_mirror_keeps_serving() {
     };
     healthy();
 
-    // Upstream down: denied at once, with the reason.
+    // Upstream down: unavailable at once (503, not a denial of the image), with the reason.
     let (_, status, body) = manifest(&down);
     let body = String::from_utf8_lossy(&body);
-    assert_eq!(status, 403, "{body}");
+    assert_eq!(status, 503, "{body}");
     assert!(
-        body.contains("\"DENIED\"") && body.contains("cannot resolve"),
+        body.contains("\"UNAVAILABLE\"") && body.contains("cannot resolve"),
         "{body}"
     );
     healthy();
 
-    // Upstream hanging: denied once the registry timeout passes.
+    // Upstream hanging: unavailable once the registry timeout passes.
     let t = Instant::now();
     let (_, status, body) = manifest(&hang.addr);
     let body = String::from_utf8_lossy(&body);
-    assert_eq!(status, 403, "{body}");
+    assert_eq!(status, 503, "{body}");
     assert!(body.contains("timed out"), "{body}");
     assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
     healthy();

@@ -149,6 +149,8 @@ fn engine(opts: &Options) -> Result<Arc<Engine>, DaemonError> {
             max_signatures: cfg.max_signatures,
             negative_ttl: cfg.negative_cache,
             positive_ttl: cfg.positive_cache,
+            require_platform_signature: cfg.require_platform_signature,
+            ..EngineOptions::default()
         },
     )))
 }

@@ -324,7 +324,7 @@ impl AuthzPlugin {
                     )
                     .await
                 {
-                    PullDecision::Deny(why) => {
+                    PullDecision::Deny(why) | PullDecision::Unavailable(why) => {
                         AuthzResponse::deny(&super::dockerd::explain_plain_http(why))
                     }
                     PullDecision::Import | PullDecision::AllTags | PullDecision::Pinned(_) => {

@@ -10,6 +10,7 @@ use super::route::{PullTarget, create_image, pull_target, query_get};
 use crate::auth::Credential;
 use crate::config::DockerSection;
 use crate::engine::Engine;
+use crate::gate::{Platform, Request, Verified};
 use crate::oci::ImageRef;
 
 pub struct Guard {
@@ -17,22 +18,44 @@ pub struct Guard {
     pub dockerd: Dockerd,
     /// The `[docker]` config: which other ways of bringing images in are allowed.
     pub switches: DockerSection,
-    /// Demand a signature on the platform manifest of a multi-arch index too.
+    /// Unused: the gate applies `require_platform_signature` (kept so callers compile).
     pub require_platform_signature: bool,
 }
 
 /// A pull the guard admitted: pull `name@digest` (the verified digest), then tag it `tag` if
-/// the client asked for one.
+/// the client asked for one. Only made from a [`Verified`].
 #[derive(Debug, Clone)]
 pub struct PinnedPull {
     pub name: String,
-    pub digest: String,
     pub tag: Option<String>,
+    verified: Box<Verified>,
+}
+
+impl PinnedPull {
+    pub fn new(name: String, tag: Option<String>, verified: Verified) -> PinnedPull {
+        PinnedPull {
+            name,
+            tag,
+            verified: Box::new(verified),
+        }
+    }
+
+    /// The digest that verified: pull exactly this.
+    pub fn digest(&self) -> &str {
+        self.verified.digest()
+    }
+
+    pub fn verified(&self) -> &Verified {
+        &self.verified
+    }
 }
 
 #[derive(Debug)]
 pub enum PullDecision {
     Deny(String),
+    /// The registry could not be asked (down, timing out, 5xx): no verdict on the image;
+    /// a client is told so (502), not that the signature is bad.
+    Unavailable(String),
     /// `fromSrc` import, allowed by `docker.allow_import`: forwarded as it is.
     Import,
     /// All tags of a repository whose scope the policy skips: forwarded without a body.
@@ -111,26 +134,20 @@ impl Guard {
             Ok(i) => i,
             Err(e) => return PullDecision::Deny(e),
         };
-        let outcome = if self.require_platform_signature {
-            self.engine
-                .check_with_platform(&image, query_get(query, "platform"), creds, origin)
-                .await
-        } else {
-            self.engine.check(&image, creds, origin).await
-        };
-        if !outcome.allowed {
-            return PullDecision::Deny(outcome.summary());
+        let req = Request::new(image, origin)
+            .platform(Platform::Pick(
+                query_get(query, "platform").map(str::to_owned),
+            ))
+            .credentials(creds);
+        match self.engine.check(&req).await {
+            Ok(verified) => PullDecision::Pinned(PinnedPull::new(
+                target.name.clone(),
+                target.tag.filter(|_| target.digest.is_none()),
+                verified,
+            )),
+            Err(d) if d.is_transient() => PullDecision::Unavailable(d.to_string()),
+            Err(d) => PullDecision::Deny(d.to_string()),
         }
-        let Some(digest) = outcome.digest().map(str::to_owned) else {
-            return PullDecision::Deny(format!(
-                "{reference}: verified without a digest (internal error)"
-            ));
-        };
-        PullDecision::Pinned(PinnedPull {
-            name: target.name.clone(),
-            digest,
-            tag: target.tag.filter(|_| target.digest.is_none()),
-        })
     }
 
     /// "All tags": allowed only where the policy skips verification.
@@ -174,11 +191,10 @@ impl Guard {
                 reasons.push(format!("{d}: not a reference pullguard can read"));
                 continue;
             };
-            let o = self.engine.check(&r, None, origin).await;
-            if o.allowed {
-                return LocalImage::Verified(info.id);
+            match self.engine.check(&Request::new(r, origin)).await {
+                Ok(_) => return LocalImage::Verified(info.id),
+                Err(d) => reasons.push(d.to_string()),
             }
-            reasons.push(o.summary());
         }
         LocalImage::Denied(format!("no RepoDigest verifies: {}", reasons.join("; ")))
     }

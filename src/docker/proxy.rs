@@ -170,6 +170,10 @@ impl DockerProxy {
                     None => deny(&super::dockerd::explain_plain_http(why)),
                 }
             }
+            PullDecision::Unavailable(why) => {
+                drain(req.into_body()).await;
+                error_response(StatusCode::BAD_GATEWAY, &format!("pullguard: {why}"))
+            }
             PullDecision::Import => self.forward(boxed(req)).await,
             PullDecision::AllTags => {
                 let (parts, _) = req.into_parts();
@@ -182,7 +186,7 @@ impl DockerProxy {
                     .filter(|(k, _)| !matches!(k.as_str(), "fromImage" | "tag" | "fromSrc"))
                     .cloned()
                     .collect();
-                pairs.insert(0, ("tag".into(), pinned.digest.clone()));
+                pairs.insert(0, ("tag".into(), pinned.digest().to_string()));
                 pairs.insert(0, ("fromImage".into(), pinned.name.clone()));
                 let platform = super::route::query_get(&query, "platform");
                 if let Err(e) = self.platform_switch(&version, &pinned, platform).await {
@@ -215,7 +219,7 @@ impl DockerProxy {
         pinned: &PinnedPull,
         platform: Option<&str>,
     ) -> Result<(), String> {
-        let reference = format!("{}@{}", pinned.name, pinned.digest);
+        let reference = format!("{}@{}", pinned.name, pinned.digest());
         let Some(old) = self.guard.dockerd.image(version, &reference).await? else {
             return Ok(());
         };
@@ -278,10 +282,10 @@ impl DockerProxy {
             if saw_error {
                 return;
             }
-            let Some(tag) = pinned.tag else {
+            let Some(tag) = pinned.tag.clone() else {
                 return;
             };
-            let source = format!("{}@{}", pinned.name, pinned.digest);
+            let source = format!("{}@{}", pinned.name, pinned.digest());
             if let Err(e) = guard
                 .dockerd
                 .tag_image(&version, &source, &pinned.name, &tag)

@@ -102,6 +102,7 @@ pub fn run(args: AuditArgs) -> i32 {
         client,
         EngineOptions {
             max_signatures: cfg.max_signatures,
+            require_platform_signature: cfg.require_platform_signature,
             ..EngineOptions::default()
         },
     ));

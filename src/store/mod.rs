@@ -93,11 +93,13 @@ pub async fn verify_named(
             return Arc::new(o);
         }
     };
-    if require_platform_signature {
-        engine.check_with_platform(&image, None, None, ORIGIN).await
-    } else {
-        engine.check(&image, None, ORIGIN).await
-    }
+    // The gate applies require_platform_signature (the flag is its, not this caller's).
+    let _ = require_platform_signature;
+    crate::gate::outcome_of(
+        &engine
+            .check(&crate::gate::Request::new(image, ORIGIN))
+            .await,
+    )
 }
 
 /// A containerd finding from an outcome.

@@ -21,32 +21,11 @@ use crate::oci::{
     MEDIA_OCI_INDEX, Manifest, check_digest, digest_with,
 };
 
-/// An error from a registry call, with the HTTP status and OCI error code when there was one.
-#[derive(Debug, Clone)]
-pub struct RegistryError {
-    pub status: Option<u16>,
-    pub code: Option<String>,
-    pub message: String,
-}
+mod error;
+mod source;
 
-impl std::fmt::Display for RegistryError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl RegistryError {
-    fn new(message: impl Into<String>) -> Self {
-        RegistryError {
-            status: None,
-            code: None,
-            message: message.into(),
-        }
-    }
-    pub fn is_not_found(&self) -> bool {
-        self.status == Some(404)
-    }
-}
+pub use error::{Detail, RegistryError};
+pub use source::{BoxFuture, Registry, shape};
 
 /// Where registry credentials come from.
 #[derive(Clone)]
@@ -124,6 +103,17 @@ impl RegistryClient {
             creds,
             authz: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Default options, no credentials.
+    pub fn anonymous() -> RegistryClient {
+        let opts = RegistryOptions::default();
+        RegistryClient {
+            http: Http::new(opts.connect_timeout, opts.request_timeout),
+            opts,
+            creds: Credentials::Fixed(None),
+            authz: Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn with_credentials(&self, creds: Credentials) -> RegistryClient {
@@ -223,7 +213,7 @@ impl RegistryClient {
             .send(Method::GET, url, &headers, Bytes::new())
             .await;
         crate::metrics::registry_request(url, r.as_ref().ok().map(|r| r.status.as_u16()), start);
-        r.map_err(|e| RegistryError::new(format!("registry request failed: {e}")))
+        r.map_err(|e| RegistryError::transient(format!("registry request failed: {e}")))
     }
 
     async fn credential(&self, registry: &str) -> Result<Option<Credential>, RegistryError> {
@@ -234,9 +224,11 @@ impl RegistryClient {
                 let host = registry.to_string();
                 tokio::task::spawn_blocking(move || cfg.credentials_for(&host))
                     .await
-                    .map_err(|e| RegistryError::new(format!("credential lookup failed: {e}")))?
+                    .map_err(|e| RegistryError::protocol(format!("credential lookup failed: {e}")))?
                     .map_err(|e| {
-                        RegistryError::new(format!("credential lookup for {registry} failed: {e}"))
+                        RegistryError::protocol(format!(
+                            "credential lookup for {registry} failed: {e}"
+                        ))
                     })
             }
         }
@@ -251,10 +243,12 @@ impl RegistryClient {
     ) -> Result<String, RegistryError> {
         let cred = self.credential(&image.registry).await?;
         let (scheme, params) = parse_challenge(challenge);
-        let denied = |why: &str| RegistryError {
-            status: Some(401),
-            code: Some("UNAUTHORIZED".into()),
-            message: format!("registry {} refused access: {why}", image.registry),
+        let denied = |why: &str| {
+            RegistryError::from_status(
+                401,
+                Some("UNAUTHORIZED".into()),
+                format!("registry {} refused access: {why}", image.registry),
+            )
         };
         match scheme.to_ascii_lowercase().as_str() {
             "basic" => match cred {
@@ -284,7 +278,7 @@ impl RegistryClient {
                 {
                     Ok(t) => Ok(format!("Bearer {t}")),
                     Err(crate::token::TokenError::Denied(why)) => Err(denied(&why)),
-                    Err(crate::token::TokenError::Failed(m)) => Err(RegistryError::new(m)),
+                    Err(crate::token::TokenError::Failed(m)) => Err(RegistryError::transient(m)),
                 }
             }
             _ => Err(denied("unsupported authentication challenge")),
@@ -311,28 +305,28 @@ impl RegistryClient {
         if let Some(len) = resp.content_length()
             && len > MAX_MANIFEST_SIZE
         {
-            return Err(RegistryError::new(format!(
+            return Err(RegistryError::protocol(format!(
                 "manifest {image} is {len} bytes, over the {MAX_MANIFEST_SIZE}-byte limit"
             )));
         }
         let bytes = read_limited(resp, MAX_MANIFEST_SIZE)
             .await
-            .map_err(|e| RegistryError::new(format!("manifest {image}: {}", e.message)))?;
+            .map_err(|e| e.map_message(|m| format!("manifest {image}: {m}")))?;
         let digest = if reference.contains(':') {
             check_digest(reference, &bytes)
-                .map_err(|e| RegistryError::new(format!("manifest {image}: {e}")))?;
+                .map_err(|e| RegistryError::protocol(format!("manifest {image}: {e}")))?;
             reference.to_string()
         } else {
             let alg = header_digest
                 .as_deref()
                 .and_then(|d| d.split_once(':'))
                 .map_or("sha256", |(a, _)| a);
-            digest_with(alg, &bytes).map_err(RegistryError::new)?
+            digest_with(alg, &bytes).map_err(RegistryError::protocol)?
         };
         if let Some(h) = header_digest
             && h != digest
         {
-            return Err(RegistryError::new(format!(
+            return Err(RegistryError::protocol(format!(
                 "manifest {image}: registry says digest {h} but the content hashes to {digest}"
             )));
         }
@@ -354,26 +348,26 @@ impl RegistryClient {
         max: u64,
     ) -> Result<bytes::Bytes, RegistryError> {
         if desc.size < 0 || desc.size as u64 > max {
-            return Err(RegistryError::new(format!(
+            return Err(RegistryError::protocol(format!(
                 "blob {} is {} bytes, over the {max}-byte limit",
                 desc.digest, desc.size
             )));
         }
-        crate::oci::validate_digest(&desc.digest).map_err(RegistryError::new)?;
+        crate::oci::validate_digest(&desc.digest).map_err(RegistryError::protocol)?;
         let resp = self
             .get(image, &format!("blobs/{}", desc.digest), &["*/*"])
             .await?;
         let resp = check_status(resp, &format!("blob {}", desc.digest)).await?;
         let bytes = read_limited(resp, desc.size as u64).await?;
         if bytes.len() as i64 != desc.size {
-            return Err(RegistryError::new(format!(
+            return Err(RegistryError::protocol(format!(
                 "blob {} is {} bytes, the descriptor says {}",
                 desc.digest,
                 bytes.len(),
                 desc.size
             )));
         }
-        check_digest(&desc.digest, &bytes).map_err(RegistryError::new)?;
+        check_digest(&desc.digest, &bytes).map_err(RegistryError::protocol)?;
         Ok(bytes)
     }
 
@@ -386,7 +380,7 @@ impl RegistryClient {
         digest: &str,
         range: Option<&str>,
     ) -> Result<Resp, RegistryError> {
-        crate::oci::validate_digest(digest).map_err(RegistryError::new)?;
+        crate::oci::validate_digest(digest).map_err(RegistryError::protocol)?;
         let extra: Vec<(HeaderName, String)> =
             range.map(|r| (RANGE, r.to_string())).into_iter().collect();
         self.get_with(image, &format!("blobs/{digest}"), &["*/*"], &extra)
@@ -449,11 +443,11 @@ impl RegistryClient {
         } else if status == StatusCode::NOT_FOUND || (status.is_success() && !is_index) {
             let body = read_limited(resp, 64 * 1024).await.unwrap_or_default();
             if oci_error_code(&body).as_deref() == Some("NAME_UNKNOWN") {
-                return Err(RegistryError {
-                    status: Some(404),
-                    code: Some("NAME_UNKNOWN".into()),
-                    message: format!("repository {} not found", image.scope()),
-                });
+                return Err(RegistryError::from_status(
+                    404,
+                    Some("NAME_UNKNOWN".into()),
+                    format!("repository {} not found", image.scope()),
+                ));
             }
             // Referrers API unsupported: the tag schema.
             match by_tag {
@@ -491,7 +485,7 @@ fn next_link(h: &HeaderMap) -> Option<String> {
 }
 
 fn parse_index(body: &[u8]) -> Result<Vec<Descriptor>, RegistryError> {
-    let m = Manifest::parse(body).map_err(RegistryError::new)?;
+    let m = Manifest::parse(body).map_err(RegistryError::protocol)?;
     Ok(m.manifests.unwrap_or_default())
 }
 
@@ -523,16 +517,18 @@ async fn check_status(resp: Resp, what: &str) -> Result<Resp, RegistryError> {
         Some(c) => format!("{status} ({c})"),
         None => status.to_string(),
     };
-    Err(RegistryError {
-        status: Some(status.as_u16()),
+    Err(RegistryError::from_status(
+        status.as_u16(),
         code,
-        message: format!("{what}: registry answered {detail}"),
-    })
+        format!("{what}: registry answered {detail}"),
+    ))
 }
 
 /// Read a response body, failing once more than `max` bytes arrive.
 pub async fn read_limited(resp: Resp, max: u64) -> Result<Bytes, RegistryError> {
-    resp.read_limited(max).await.map_err(RegistryError::new)
+    resp.read_limited(max)
+        .await
+        .map_err(RegistryError::protocol)
 }
 
 /// `Bearer realm="...",service="...",scope="..."` → ("Bearer", {realm, service, scope}).
@@ -607,7 +603,9 @@ pub fn fuzz_answer(body: &[u8], link: &str, content: &str, challenge: &str) -> S
             h.insert(k, v);
         }
     }
-    let index = parse_index(body).map(|v| v.len()).map_err(|e| e.message);
+    let index = parse_index(body)
+        .map(|v| v.len())
+        .map_err(|e| e.to_string());
     format!(
         "{index:?} {:?} {:?} {:?} {:?}",
         next_link(&h),

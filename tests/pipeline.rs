@@ -1,0 +1,330 @@
+//! The whole gate in process: `Gate::check` on a FAKE in-memory registry
+//! (`common::fake_registry`), the test PKI's signatures, a pinned clock and tokio's paused
+//! time for the verdict cache. No network, no peers: each test runs in well under a second.
+
+mod common;
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::fake_registry::{FakeRegistry, MANIFEST};
+use common::*;
+use pullguard::gate::{Clock, Evidence, Gate, GateOptions, Platform, Request, Verdict};
+use pullguard::oci::{Descriptor, ImageRef};
+use pullguard::verify::TrustConfig;
+use time::OffsetDateTime;
+
+const EC: KeySpec = KeySpec::Ec(openssl::nid::Nid::X9_62_PRIME256V1);
+
+/// A clock the test sets.
+struct TestClock(Mutex<OffsetDateTime>);
+
+impl Clock for TestClock {
+    fn now(&self) -> OffsetDateTime {
+        *self.0.lock().unwrap()
+    }
+}
+
+struct World {
+    _dir: tempfile::TempDir,
+    pki: Pki,
+    registry: Arc<FakeRegistry>,
+    clock: Arc<TestClock>,
+    gate: Gate,
+}
+
+/// A trust policy for every scope, trusting `pki`'s root (revocation skipped: the test PKI
+/// names no OCSP or CRL server), a fake registry and a gate on both.
+fn world(opts: GateOptions) -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki(EC, "pipeline", CertOpts::default());
+    pki.install_root(dir.path(), "ca", "tests");
+    let policy = r#"{"version":"1.0","trustPolicies":[{"name":"tests","registryScopes":["*"],
+        "signatureVerification":{"level":"strict","override":{"revocation":"skip"}},
+        "trustStores":["ca:tests"],"trustedIdentities":["*"]}]}"#;
+    std::fs::write(dir.path().join("trustpolicy.json"), policy).unwrap();
+    let trust = TrustConfig::load(dir.path()).unwrap();
+    let registry = Arc::new(FakeRegistry::default());
+    let clock = Arc::new(TestClock(Mutex::new(OffsetDateTime::now_utc())));
+    let gate = Gate::with_registry(trust, registry.clone(), opts, clock.clone());
+    World {
+        _dir: dir,
+        pki,
+        registry,
+        clock,
+        gate,
+    }
+}
+
+/// A JWS by `pki` over `target`, expiring `expiry` (RFC 3339) if given.
+fn sign(pki: &Pki, target: &Descriptor, expiry: Option<&str>) -> Vec<u8> {
+    let protected = protected_x509("ES256", &rfc3339(0), expiry);
+    sign_jws(
+        pki,
+        &protected,
+        &payload(&target.media_type, &target.digest, target.size),
+    )
+}
+
+fn req(reference: &str) -> Request {
+    Request::new(ImageRef::parse(reference).unwrap(), "tests")
+}
+
+fn denial(v: Verdict) -> pullguard::gate::Denial {
+    match v {
+        Ok(v) => panic!("allowed: {}", v.summary()),
+        Err(d) => d,
+    }
+}
+
+fn verifications(w: &World) -> u64 {
+    w.gate.counters.verifications.load(Ordering::SeqCst)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_signed_image_is_verified_and_pinned_to_its_digest() {
+    let w = world(GateOptions::default());
+    let image = w.registry.push_image(Some("v1"), "signed");
+    w.registry.attach(&image, &sign(&w.pki, &image, None));
+    let v = w.gate.check(&req("fake.test/app:v1")).await.unwrap();
+    assert_eq!(v.digest(), image.digest);
+    assert_eq!(v.descriptor().media_type, MANIFEST);
+    assert_eq!(v.policy(), "tests");
+    let Evidence::Signature(report) = v.evidence() else {
+        panic!("not a signature: {:?}", v.evidence());
+    };
+    assert!(report.signer.as_deref().unwrap().contains("CN=pipeline"));
+    assert!(v.summary().starts_with("allowed fake.test/app:v1 ("));
+    // The manifest this verdict was made on comes with it.
+    assert_eq!(v.manifest().unwrap().digest, image.digest);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unsigned_image_is_denied_with_the_one_line() {
+    let w = world(GateOptions::default());
+    let image = w.registry.push_image(Some("v1"), "unsigned");
+    let d = denial(w.gate.check(&req("fake.test/app:v1")).await);
+    assert_eq!(d.digest(), Some(image.digest.as_str()));
+    assert_eq!(d.policy(), Some("tests"));
+    assert!(!d.is_transient());
+    assert_eq!(
+        d.to_string(),
+        format!(
+            "denied fake.test/app:v1 ({}) under trust policy \"tests\": no signature is associated with \"fake.test/app@{}\", make sure the artifact was signed successfully",
+            image.digest, image.digest
+        )
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_signature_by_an_untrusted_signer_is_denied() {
+    let w = world(GateOptions::default());
+    let image = w.registry.push_image(Some("v1"), "other");
+    let stranger = pki(EC, "stranger", CertOpts::default());
+    w.registry.attach(&image, &sign(&stranger, &image, None));
+    let d = denial(w.gate.check(&req("fake.test/app:v1")).await);
+    assert!(
+        d.reason().contains("authenticity validation failed. Failure reason: the signature's certificate chain does not contain any trusted certificate"),
+        "{d}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_allow_is_remembered_for_the_positive_lifetime() {
+    let w = world(GateOptions::default()); // positive 300 s
+    let image = w.registry.push_image(Some("v1"), "cached");
+    w.registry.attach(&image, &sign(&w.pki, &image, None));
+    let r = req(&format!("fake.test/app@{}", image.digest));
+    w.gate.check(&r).await.unwrap();
+    tokio::time::advance(Duration::from_secs(299)).await;
+    w.gate.check(&r).await.unwrap();
+    assert_eq!(verifications(&w), 1);
+    // A fresh verdict for a digest needs no registry round trip at all.
+    assert_eq!(w.registry.resolves.load(Ordering::SeqCst), 1);
+    tokio::time::advance(Duration::from_secs(2)).await;
+    w.gate.check(&r).await.unwrap();
+    assert_eq!(verifications(&w), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_denial_is_remembered_for_the_negative_lifetime() {
+    let w = world(GateOptions::default()); // negative 5 s
+    w.registry.push_image(Some("v1"), "denied");
+    let r = req("fake.test/app:v1");
+    denial(w.gate.check(&r).await);
+    tokio::time::advance(Duration::from_millis(4900)).await;
+    denial(w.gate.check(&r).await);
+    assert_eq!(verifications(&w), 1);
+    tokio::time::advance(Duration::from_millis(200)).await;
+    denial(w.gate.check(&r).await);
+    assert_eq!(verifications(&w), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_registry_that_is_down_is_a_transient_denial_remembered_briefly() {
+    let w = world(GateOptions::default()); // transient 1 s
+    let image = w.registry.push_image(Some("v1"), "down");
+    w.registry.attach(&image, &sign(&w.pki, &image, None));
+    w.registry.listing_down.store(true, Ordering::SeqCst);
+    let r = req("fake.test/app:v1");
+    let d = denial(w.gate.check(&r).await);
+    assert!(d.is_transient(), "{d}");
+    assert!(
+        d.reason()
+            .starts_with("cannot list signatures: registry request failed"),
+        "{d}"
+    );
+    // Still remembered within the transient lifetime ...
+    tokio::time::advance(Duration::from_millis(900)).await;
+    assert!(denial(w.gate.check(&r).await).is_transient());
+    assert_eq!(verifications(&w), 1);
+    // ... and asked again after it (well before the 5 s of a real denial): now it answers.
+    w.registry.listing_down.store(false, Ordering::SeqCst);
+    tokio::time::advance(Duration::from_millis(200)).await;
+    assert_eq!(w.gate.check(&r).await.unwrap().digest(), image.digest);
+    assert_eq!(verifications(&w), 2);
+
+    // Resolving against a registry that is down: transient too, and not cached at all.
+    w.registry.resolve_down.store(true, Ordering::SeqCst);
+    let d = denial(w.gate.check(&req("fake.test/app:v2")).await);
+    assert!(d.is_transient() && d.digest().is_none(), "{d}");
+    assert!(d.to_string().starts_with("denied fake.test/app:v2 (unresolved): cannot resolve the image: registry request failed"), "{d}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_signature_expires_at_the_pinned_time() {
+    let w = world(GateOptions {
+        positive_ttl: Duration::ZERO,
+        ..GateOptions::default()
+    });
+    let image = w.registry.push_image(Some("v1"), "expiring");
+    let expiry = rfc3339(1);
+    w.registry
+        .attach(&image, &sign(&w.pki, &image, Some(&expiry)));
+    let r = req("fake.test/app:v1");
+    w.gate.check(&r).await.unwrap();
+    *w.clock.0.lock().unwrap() += time::Duration::days(2);
+    let d = denial(w.gate.check(&r).await);
+    assert!(
+        d.reason()
+            .contains("expiry validation failed. Failure reason: digital signature has expired on"),
+        "{d}"
+    );
+}
+
+/// An index (signed) of an amd64 and an arm64 manifest; only amd64 signed when `sign_child`.
+fn platform_world(require: bool, sign_child: bool) -> (World, Descriptor, Descriptor) {
+    let w = world(GateOptions {
+        require_platform_signature: require,
+        ..GateOptions::default()
+    });
+    let amd = w.registry.push_image(None, "amd64");
+    let arm = w.registry.push_image(None, "arm64");
+    let index = w.registry.push_index(
+        Some("multi"),
+        &[(&amd, "linux/amd64"), (&arm, "linux/arm64")],
+    );
+    w.registry.attach(&index, &sign(&w.pki, &index, None));
+    if sign_child {
+        w.registry.attach(&amd, &sign(&w.pki, &amd, None));
+    }
+    (w, index, amd)
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_platform_rule_is_applied_inside_the_gate() {
+    let amd64 = || req("fake.test/app:multi").platform(Platform::Pick(Some("linux/amd64".into())));
+    // Off: the index's signature lets the index in.
+    let (w, index, _) = platform_world(false, false);
+    assert_eq!(w.gate.check(&amd64()).await.unwrap().digest(), index.digest);
+    // On: the child that will run must verify on its own ...
+    let (w, index, amd) = platform_world(true, false);
+    let d = denial(w.gate.check(&amd64()).await);
+    assert!(
+        d.reason().starts_with(&format!(
+            "the platform manifest {} of index {} must be signed too (require_platform_signature): no signature is associated with",
+            amd.digest, index.digest
+        )),
+        "{d}"
+    );
+    // ... and when it does, the verdict pins the child.
+    let (w, _, amd) = platform_world(true, true);
+    assert_eq!(w.gate.check(&amd64()).await.unwrap().digest(), amd.digest);
+    // An index served as it is (the mirror) is not resolved to a child.
+    let served = req("fake.test/app:multi").platform(Platform::Served);
+    let (w, index, _) = platform_world(true, false);
+    assert_eq!(w.gate.check(&served).await.unwrap().digest(), index.digest);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_index_child_is_covered_by_its_index_unless_the_rule_wants_its_own() {
+    for require in [false, true] {
+        let (w, index, amd) = platform_world(require, false);
+        let via = format!("fake.test/app@{}", index.digest);
+        let child = req(&format!("fake.test/app@{}", amd.digest)).platform(Platform::Served);
+        let v = w.gate.check_child(&child, &via, "tests", amd.clone()).await;
+        if require {
+            denial(v);
+        } else {
+            let v = v.unwrap();
+            assert_eq!(v.digest(), amd.digest);
+            assert!(matches!(v.evidence(), Evidence::IndexChild { index } if *index == via));
+        }
+    }
+}
+
+/// Go's name for this host's architecture (the one-shot CLI checks this host's platform).
+fn host_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
+/// The one-shot `pullguard verify` goes through the same gate: with
+/// `require_platform_signature = true` in its config, a signed index whose platform manifest is
+/// unsigned is denied (the README's old "Not yet" item), and allowed when the rule is off.
+#[test]
+fn the_one_shot_cli_applies_the_platform_rule() {
+    let w = world(GateOptions::default());
+    let host = w.registry.push_image(None, "host");
+    let other = w.registry.push_image(None, "other");
+    let index = w.registry.push_index(
+        Some("multi"),
+        &[
+            (&host, &format!("linux/{}", host_arch())),
+            (&other, "plan9/mips"),
+        ],
+    );
+    w.registry.attach(&index, &sign(&w.pki, &index, None));
+    let layout = w._dir.path().join("layout");
+    w.registry.write_layout(&layout);
+    let run = |rule: bool| {
+        let cfg = w._dir.path().join(format!("config-{rule}.toml"));
+        std::fs::write(&cfg, format!("require_platform_signature = {rule}\n")).unwrap();
+        run(pullguard()
+            .arg("verify")
+            .arg("--config")
+            .arg(&cfg)
+            .arg("--policy-dir")
+            .arg(w._dir.path())
+            .arg("--oci-layout")
+            .arg("--scope")
+            .arg("local/app")
+            .arg(format!("{}:multi", layout.display())))
+    };
+    let off = run(false);
+    assert_eq!(exit_code(&off), 0, "{}{}", stdout_of(&off), stderr_of(&off));
+    let on = run(true);
+    assert_eq!(exit_code(&on), 1, "{}{}", stdout_of(&on), stderr_of(&on));
+    let said = format!("{}{}", stdout_of(&on), stderr_of(&on));
+    assert!(
+        said.contains(&format!(
+            "the platform manifest {} of index {} must be signed too (require_platform_signature)",
+            host.digest, index.digest
+        )),
+        "{said}"
+    );
+}
