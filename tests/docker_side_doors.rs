@@ -378,8 +378,9 @@ fn the_create_race_with_client_hang_ups_leaves_nothing_runnable() {
     );
 }
 
-/// A client that hangs up does not hold the shutdown: SIGTERM exits well before the grace
-/// period. A pull that is streaming when SIGTERM comes finishes, and its tag is restored.
+/// A client that hangs up does not hold the shutdown, nor does one on an endless stream
+/// (`docker events`): SIGTERM exits well before the grace period. A pull that is streaming
+/// when SIGTERM comes finishes, and its tag is restored.
 #[test]
 fn sigterm_waits_for_pull_streams_and_not_for_hung_up_clients() {
     let _g = one_at_a_time();
@@ -405,7 +406,19 @@ fn sigterm_waits_for_pull_streams_and_not_for_hung_up_clients() {
         std::thread::sleep(Duration::from_millis(100));
         drop(s);
     }
-    std::thread::sleep(Duration::from_millis(300));
+    // `docker events` through the proxy: a response that never ends.
+    let mut events = d
+        .docker()
+        .arg("events")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        events.try_wait().unwrap().is_none(),
+        "docker events did not stay connected"
+    );
     let t = Instant::now();
     d.signal("TERM");
     let status = loop {
@@ -421,9 +434,18 @@ fn sigterm_waits_for_pull_streams_and_not_for_hung_up_clients() {
     assert!(status.success());
     assert!(
         t.elapsed() < Duration::from_secs(5),
-        "hung-up clients held the shutdown for {:?}",
+        "hung-up clients or an endless stream held the shutdown for {:?}",
         t.elapsed()
     );
+    // The events stream was cut with the daemon.
+    let start = Instant::now();
+    while events.try_wait().unwrap().is_none() {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "docker events outlived the daemon"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     drop(hang);
 
     // A pull in its stream when SIGTERM arrives: it completes and is tagged.

@@ -36,6 +36,10 @@ pub use reload::load_strict;
 use listen::{SocketPerms, Sockets};
 
 /// What `pullguard serve` runs: the config file, with the command line's flags applied.
+/// After the work in flight is done: how long the servers get to write out responses already
+/// built before the connections still open (endless streams) are cut.
+const SERVER_FLUSH: Duration = Duration::from_secs(1);
+
 pub struct Options {
     pub config: Config,
     pub policy_dir: PathBuf,
@@ -340,14 +344,12 @@ pub async fn run(
     let _ = stop_tx.send(true);
     let grace = cfg.shutdown_grace;
     let deadline = tokio::time::Instant::now() + grace;
-    // The servers return once their connections have closed (responses written to the end);
-    // the work the handlers hold tickets for (re-tags, hijacked sessions) may outlive them.
-    let servers = async {
-        for task in [docker_task, mirror_task, authz_task].into_iter().flatten() {
-            let _ = task.await;
-        }
-    };
-    let connections_drained = tokio::time::timeout_at(deadline, servers).await.is_ok();
+    // The work in flight holds tickets (pull streams and their re-tags, creates and their
+    // after-checks, blob streams, every handler until its response is built) and gets the grace
+    // period. A connection that streams without end (`docker events`, `logs -f`, attach and exec
+    // sessions) holds none: it must not hold the host's shutdown for the grace period, and is
+    // cut at exit. The servers themselves return once their connections have closed; they get
+    // a moment more, so that responses already built are written out.
     let busy = || {
         proxy.in_flight.count()
             + authz_plugin.in_flight.count()
@@ -356,13 +358,23 @@ pub async fn run(
     while busy() > 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    if !connections_drained || busy() > 0 {
+    let cut_off = busy();
+    if cut_off > 0 {
         tracing::warn!(
             grace_secs = grace.as_secs(),
-            in_flight = busy(),
-            connections_drained,
+            in_flight = cut_off,
             "shutdown grace period over; cutting off what is still in flight"
         );
+    }
+    let servers = async {
+        for task in [docker_task, mirror_task, authz_task].into_iter().flatten() {
+            let _ = task.await;
+        }
+    };
+    let flush =
+        (tokio::time::Instant::now() + SERVER_FLUSH).min(deadline.max(tokio::time::Instant::now()));
+    if tokio::time::timeout_at(flush, servers).await.is_err() {
+        tracing::debug!("connections still open at exit (endless streams) are cut");
     }
     if let Some(m) = &mirror {
         m.log_counters();

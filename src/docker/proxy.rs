@@ -124,10 +124,9 @@ impl DockerProxy {
             && let Some(client_upgrade) = client_upgrade
         {
             let upstream_upgrade = hyper::upgrade::on(&mut resp);
-            // A hijacked session is work in flight too: a shutdown lets it end in its grace.
-            let ticket = self.in_flight.ticket();
+            // A hijacked session (attach, exec) holds no ticket: it may last for ever, and a
+            // shutdown cuts it at exit rather than wait the grace period for it.
             tokio::spawn(async move {
-                let _ticket = ticket;
                 match tokio::try_join!(client_upgrade, upstream_upgrade) {
                     Ok((client, upstream)) => {
                         let mut client = TokioIo::new(client);
