@@ -15,7 +15,7 @@ done
 W=$(mktemp -d /tmp/pullguard-tls.XXXXXX)
 REG_PID=
 cleanup() {
-  [[ -n "$REG_PID" ]] && kill "$REG_PID" 2>/dev/null && wait "$REG_PID" 2>/dev/null
+  if [[ -n "$REG_PID" ]]; then kill "$REG_PID" 2>/dev/null; wait "$REG_PID" 2>/dev/null || true; fi
   rm -rf "$W"
 }
 trap cleanup EXIT
