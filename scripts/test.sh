@@ -35,8 +35,11 @@ rc=${PIPESTATUS[0]}
 # The Debian package (cargo-deb, from the debug build the tests just made: PACKAGE_PROFILE=dev;
 # scripts/package.sh alone packages a release build): built, installed into a throwaway root,
 # checked, removed. Counted as one test in the closing line; not run when cargo test is given a
-# filter (`bash scripts/test.sh mirror`).
+# filter (`bash scripts/test.sh mirror`), nor is the interop set over TLS just before it.
 if [[ $# -eq 0 ]]; then
+  # The interop set once more over TLS (scripts/test-tls.sh: its own TLS registry and test CA).
+  bash scripts/test-tls.sh 2>&1 | tee -a "$LOG"
+  [[ ${PIPESTATUS[0]} -eq 0 ]] || rc=1
   if PACKAGE_PROFILE=${PACKAGE_PROFILE:-dev} bash scripts/test-package.sh; then
     echo "test result: ok. 1 passed; 0 failed (scripts/test-package.sh)" >>"$LOG"
   else

@@ -53,6 +53,33 @@ impl Fixture {
         self.home.join("notation")
     }
 
+    /// Whether this is the TLS registry of `scripts/test-tls.sh` (trusted through
+    /// `SSL_CERT_FILE`) rather than a plain-HTTP peer.
+    fn tls(&self) -> bool {
+        tls_registry().as_deref() == Some(self.registry.as_str())
+    }
+
+    /// notation's switch for this registry: `--insecure-registry` (plain HTTP), none over TLS.
+    fn ir(&self) -> &'static [&'static str] {
+        if self.tls() {
+            &[]
+        } else {
+            &["--insecure-registry"]
+        }
+    }
+
+    /// `ir()` followed by `rest`.
+    fn with_ir<'a>(&self, rest: &[&'a str]) -> Vec<&'a str> {
+        let mut v: Vec<&'a str> = self.ir().to_vec();
+        v.extend_from_slice(rest);
+        v
+    }
+
+    /// oras's switch for this registry: `--plain-http`, none over TLS.
+    fn plain_http(&self) -> &'static [&'static str] {
+        if self.tls() { &[] } else { &["--plain-http"] }
+    }
+
     fn notation(&self) -> Command {
         let mut c = Command::new("notation");
         c.env("XDG_CONFIG_HOME", &self.home);
@@ -103,7 +130,8 @@ impl Fixture {
 
     fn notation_sign(&self, extra: &[&str]) {
         let mut c = self.notation();
-        c.args(["sign", "--insecure-registry"])
+        c.arg("sign")
+            .args(self.ir())
             .args(extra)
             .arg(self.by_digest());
         run_ok(&mut c);
@@ -121,34 +149,32 @@ impl Fixture {
             .join(format!("sig-{}", SEQ.fetch_add(1, Ordering::SeqCst)));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(file), envelope).unwrap();
-        run_ok(Command::new("oras").current_dir(&dir).args([
-            "attach",
-            "--plain-http",
-            "--disable-path-validation",
-            "--artifact-type",
-            "application/vnd.cncf.notary.signature",
-            "--annotation",
-            "io.cncf.notary.x509chain.thumbprint#S256=[]",
-            &self.by_digest(),
-            &format!("{file}:{media_type}"),
-        ]));
+        run_ok(
+            Command::new("oras")
+                .current_dir(&dir)
+                .arg("attach")
+                .args(self.plain_http())
+                .args([
+                    "--disable-path-validation",
+                    "--artifact-type",
+                    "application/vnd.cncf.notary.signature",
+                    "--annotation",
+                    "io.cncf.notary.x509chain.thumbprint#S256=[]",
+                    &self.by_digest(),
+                    &format!("{file}:{media_type}"),
+                ]),
+        );
     }
 
     /// (notation allowed?, pullguard allowed?, pullguard json outcome)
     fn verdicts(&self, reference: &str) -> (bool, bool, serde_json::Value) {
-        let n = run(self
-            .notation()
-            .args(["verify", "--insecure-registry", reference]));
-        let p = run(pullguard().args([
-            "verify",
-            "--policy-dir",
-            self.dir().to_str().unwrap(),
-            "--insecure-registries",
-            &self.registry,
-            "--output",
-            "json",
-            reference,
-        ]));
+        let n = run(self.notation().arg("verify").args(self.ir()).arg(reference));
+        let mut p = pullguard();
+        p.args(["verify", "--policy-dir", self.dir().to_str().unwrap()]);
+        if !self.tls() {
+            p.args(["--insecure-registries", &self.registry]);
+        }
+        let p = run(p.args(["--output", "json", reference]));
         let code = p.status.code();
         assert!(
             code == Some(0) || code == Some(1),
@@ -188,7 +214,14 @@ impl Fixture {
 
 fn both_registries() -> Vec<String> {
     let p = peers();
-    vec![p.registry, p.referrers_registry]
+    vec![registry(), p.referrers_registry]
+}
+
+/// The registry (2.8, tag schema) most tests use: the TLS one when `scripts/test-tls.sh` runs
+/// the set (`PG_TLS_REGISTRY`), else the plain-HTTP peer. Tests of the `--insecure-registry`
+/// switch itself, and those driving a daemon or a plugin with it, keep the plain peer.
+fn registry() -> String {
+    tls_registry().unwrap_or_else(|| peers().registry)
 }
 
 #[test]
@@ -238,13 +271,12 @@ fn unsigned_untrusted_and_moved_tags_are_denied() {
         // Signed only by a key the policy does not trust.
         let g = Fixture::new(&reg, "untrusted");
         run_ok(g.notation().args(["cert", "generate-test", "other.key"]));
-        run_ok(g.notation().args([
-            "sign",
-            "--insecure-registry",
-            "--key",
-            "other.key",
-            &g.by_digest(),
-        ]));
+        run_ok(
+            g.notation()
+                .arg("sign")
+                .args(g.ir())
+                .args(["--key", "other.key", &g.by_digest()]),
+        );
         // The generated cert was added to trust store ca:other.key, which the policy does not name.
         let json = g.assert_same(&g.by_digest(), false);
         assert!(
@@ -271,7 +303,7 @@ fn made(reg: &str, name: &str, spec: KeySpec, opts: CertOpts) -> (Fixture, Pki) 
 
 #[test]
 fn test_made_valid_envelopes_all_algorithms() {
-    let reg = peers().registry;
+    let reg = registry();
     for spec in [
         KeySpec::Rsa(2048),
         KeySpec::Rsa(3072),
@@ -299,7 +331,7 @@ fn test_made_valid_envelopes_all_algorithms() {
 
 #[test]
 fn test_made_bad_envelopes_are_denied_like_notation() {
-    let reg = peers().registry;
+    let reg = registry();
     let spec = KeySpec::Rsa(2048);
 
     // Expired signature: strict denies; permissive allows with a warning.
@@ -409,7 +441,7 @@ fn test_made_bad_envelopes_are_denied_like_notation() {
 
 #[test]
 fn signing_authority_scheme() {
-    let reg = peers().registry;
+    let reg = registry();
     let f = Fixture::new(&reg, "sa");
     let pki = pki(KeySpec::Rsa(2048), "sa", CertOpts::default());
     pki.install_root(&f.dir(), "signingAuthority", "sa");
@@ -440,7 +472,7 @@ fn signing_authority_scheme() {
 fn unknown_critical_header_divergence() {
     // notation 1.3 accepts an unknown critical header when no plugin is named; RFC 7515 says a
     // recipient that does not understand a critical header must reject. pullguard rejects.
-    let reg = peers().registry;
+    let reg = registry();
     let (f, pki) = made(&reg, "crit", KeySpec::Rsa(2048), CertOpts::default());
     let mut protected = protected_x509("PS256", &rfc3339(0), None);
     protected["com.example.mustUnderstand"] = "x".into();
@@ -464,7 +496,7 @@ fn unknown_critical_header_divergence() {
 
 #[test]
 fn chain_with_intermediate_signed_by_real_notation() {
-    let reg = peers().registry;
+    let reg = registry();
     let f = Fixture::new(&reg, "intermediate");
     let (root, root_key) = {
         let p = pki(KeySpec::Rsa(2048), "chain", CertOpts::default());
@@ -718,15 +750,19 @@ impl Fixture {
             .join(format!("sig-{}", SEQ.fetch_add(1, Ordering::SeqCst)));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(file), envelope).unwrap();
-        run_ok(Command::new("oras").current_dir(&dir).args([
-            "attach",
-            "--plain-http",
-            "--disable-path-validation",
-            "--artifact-type",
-            "application/vnd.cncf.notary.signature",
-            &saved,
-            &format!("{file}:{media_type}"),
-        ]));
+        run_ok(
+            Command::new("oras")
+                .current_dir(&dir)
+                .arg("attach")
+                .args(self.plain_http())
+                .args([
+                    "--disable-path-validation",
+                    "--artifact-type",
+                    "application/vnd.cncf.notary.signature",
+                    &saved,
+                    &format!("{file}:{media_type}"),
+                ]),
+        );
     }
 }
 
@@ -854,7 +890,7 @@ fn cose_pairs(pki: &Pki, signing_time: i64) -> Vec<(ciborium::Value, ciborium::V
 #[test]
 fn envelope_edge_cases_get_notations_verdict() {
     use ciborium::Value;
-    let reg = peers().registry;
+    let reg = registry();
     let (f, pki) = made(&reg, "edges", KeySpec::Rsa(2048), CertOpts::default());
     let now = time::OffsetDateTime::now_utc();
     let day = |d: i64| (now + time::Duration::days(d)).date();
@@ -1250,7 +1286,7 @@ fn envelope_edge_cases_get_notations_verdict() {
         let (envelope, media_type) = build(&f.payload_for(&digest));
         f.attach_to(&digest, &envelope, media_type);
         let reference = format!("{}/{}@{digest}", f.registry, f.repo);
-        let both = f.both(&["--insecure-registry", &reference], &[]);
+        let both = f.both(&f.with_ir(&[&reference]), &[]);
         let (n, p) = (both.n.status.success(), both.p.status.success());
         table.push_str(&format!("| {name} | {expected} | {n} | {p} |\n"));
         if n != *expected || p != n {
@@ -1293,29 +1329,32 @@ impl Fixture {
             .home
             .join(format!("index-{}.json", SEQ.fetch_add(1, Ordering::SeqCst)));
         std::fs::write(&file, v.to_string()).unwrap();
-        run_ok(Command::new("oras").args([
-            "manifest",
-            "push",
-            "--plain-http",
-            "--media-type",
-            "application/vnd.oci.image.index.v1+json",
-            &tag,
-            file.to_str().unwrap(),
-        ]));
+        run_ok(
+            Command::new("oras")
+                .args(["manifest", "push"])
+                .args(self.plain_http())
+                .args([
+                    "--media-type",
+                    "application/vnd.oci.image.index.v1+json",
+                    &tag,
+                    file.to_str().unwrap(),
+                ]),
+        );
     }
 }
 
 #[test]
 fn signature_discovery_stops_where_notation_stops() {
     // registry 2.8: the tag schema, whose index a test can rewrite.
-    let reg = peers().registry;
+    let reg = registry();
     let f = Fixture::new(&reg, "discovery");
     let sign = |digest: &str| {
-        run_ok(f.notation().args([
-            "sign",
-            "--insecure-registry",
-            &format!("{}/{}@{digest}", f.registry, f.repo),
-        ]));
+        run_ok(
+            f.notation()
+                .arg("sign")
+                .args(f.ir())
+                .arg(format!("{}/{}@{digest}", f.registry, f.repo)),
+        );
     };
     // (case, expected notation verdict, edit of the index whose only entry is a good signature)
     type Edit = Box<dyn Fn(&mut Vec<serde_json::Value>)>;
@@ -1367,7 +1406,7 @@ fn signature_discovery_stops_where_notation_stops() {
         sign(&digest);
         f.edit_referrers(&digest, edit);
         let reference = format!("{}/{}@{digest}", f.registry, f.repo);
-        let both = f.both(&["--insecure-registry", &reference], &[]);
+        let both = f.both(&f.with_ir(&[&reference]), &[]);
         let (n, p) = (both.n.status.success(), both.p.status.success());
         table.push_str(&format!("| {name} | {expected} | {n} | {p} |\n"));
         if n != *expected || p != n {
@@ -1412,14 +1451,13 @@ fn signature_discovery_stops_where_notation_stops() {
     std::fs::write(work.join("a.txt"), "a").unwrap();
     std::fs::write(work.join("b.txt"), "b").unwrap();
     let two_layers = format!("{}/{}:two-layers", f.registry, f.repo);
-    run_ok(Command::new("oras").current_dir(&work).args([
-        "push",
-        "--plain-http",
-        "--disable-path-validation",
-        &two_layers,
-        "a.txt",
-        "b.txt",
-    ]));
+    run_ok(
+        Command::new("oras")
+            .current_dir(&work)
+            .arg("push")
+            .args(f.plain_http())
+            .args(["--disable-path-validation", &two_layers, "a.txt", "b.txt"]),
+    );
     let m = run_ok(Command::new("crane").args(["manifest", "--insecure", &two_layers]));
     let two_digest = run_ok(Command::new("crane").args(["digest", "--insecure", &two_layers]))
         .trim()
@@ -1447,7 +1485,7 @@ fn signature_discovery_stops_where_notation_stops() {
             l.insert(0, bad);
         });
         let reference = format!("{}/{}@{digest}", f.registry, f.repo);
-        let both = f.both(&["--insecure-registry", &reference], &[]);
+        let both = f.both(&f.with_ir(&[&reference]), &[]);
         assert!(!both.n.status.success(), "{name}: {}", both.summary());
         both.assert_same(name);
         for out in [&both.n, &both.p] {

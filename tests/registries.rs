@@ -171,9 +171,25 @@ impl Registry {
         http_extra: &str,
         top_extra: &str,
     ) -> Registry {
+        Registry::start_on("127.0.0.1", dir, name, storage, http_extra, top_extra)
+    }
+
+    /// As `start`, listening on `ip` (a free port there).
+    fn start_on(
+        ip: &str,
+        dir: &Path,
+        name: &str,
+        storage: &Path,
+        http_extra: &str,
+        top_extra: &str,
+    ) -> Registry {
         let log = dir.join(format!("{name}.log"));
         for _ in 0..3 {
-            let host = format!("127.0.0.1:{}", free_port());
+            let port = TcpListener::bind((ip, 0))
+                .and_then(|l| l.local_addr())
+                .map(|a| a.port())
+                .unwrap_or_else(|e| panic!("cannot bind {ip}:0: {e}"));
+            let host = format!("{ip}:{port}");
             let cfg = dir.join(format!("{name}.yml"));
             std::fs::write(
                 &cfg,
@@ -1408,4 +1424,154 @@ fn http_proxy_for_plain_http_registries() {
         &["refusing to use HTTP_PROXY value in CGI environment"],
     );
     assert_eq!(proxy.seen().len(), before);
+}
+
+// ---------------------------------------------------------------------------------------------
+// `docker pull` through the Docker proxy from a TLS registry with a private CA, the real dockerd
+// trusting the same CA the Docker way.
+
+/// This host's first IPv4 address that is not loopback. dockerd treats `127.0.0.0/8` and `::1`
+/// as insecure registries whatever its flags (moby `loadInsecureRegistries` appends them), and
+/// for an insecure registry it skips certificate verification and never reads certs.d
+/// (`newTLSConfig`: `InsecureSkipVerify = !isSecure`). So a registry on 127.0.0.1 would prove
+/// nothing about dockerd's trust; this address makes dockerd verify.
+fn non_loopback_ipv4() -> String {
+    let out = run_ok(Command::new("hostname").arg("-I"));
+    out.split_whitespace()
+        .filter_map(|a| a.parse::<std::net::Ipv4Addr>().ok())
+        .find(|a| !a.is_loopback() && !a.is_unspecified())
+        .map(|a| a.to_string())
+        .unwrap_or_else(|| {
+            panic!("this host has no non-loopback IPv4 address (hostname -I: {out:?}); dockerd verifies TLS only for such a registry")
+        })
+}
+
+/// `/etc/docker/certs.d/HOST:PORT/ca.crt`, the only place the rootful dockerd reads a
+/// registry's CA from (moby `registry.CertsDir()`; no flag), made for this test's own registry
+/// (a fresh port: no other test uses the name) and removed on drop.
+struct DockerCertsD {
+    dir: PathBuf,
+}
+
+impl DockerCertsD {
+    fn install(host: &str, ca_pem: &[u8]) -> DockerCertsD {
+        let dir = Path::new("/etc/docker/certs.d").join(host);
+        assert!(
+            !dir.exists(),
+            "{} exists already: another run's leftover?",
+            dir.display()
+        );
+        write(&dir.join("ca.crt"), ca_pem);
+        DockerCertsD { dir }
+    }
+}
+
+impl Drop for DockerCertsD {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn docker_pull_through_the_proxy_from_a_tls_registry_dockerd_trusts() {
+    let w = World::new("dockertls", "dockertls");
+    let p = peers();
+    let ip = non_loopback_ipv4();
+    let ca = make_cert("pullguard docker test CA", None, &[], false);
+    let other_ca = make_cert("some other CA", None, &[], false);
+    let yaml = tls_yaml(w.tmp.path(), "dtls", &ca, &[&format!("IP:{ip}")], None);
+    let reg = Registry::start_on(&ip, w.tmp.path(), "dtls", &w.storage, &yaml, "");
+    let signed = w.reference(&reg.host, &w.signed);
+    let unsigned = w.reference(&reg.host, &w.unsigned);
+    let rmi = |r: &str| {
+        let _ = run(direct_docker().args(["rmi", "-f", r]));
+    };
+
+    // dockerd really verifies this registry: without certs.d it refuses the certificate.
+    let out = run(direct_docker().args(["pull", &signed]));
+    rmi(&signed);
+    assert!(
+        !out.status.success(),
+        "dockerd pulled from a registry whose CA it does not know"
+    );
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("x509") || err.contains("certificate"),
+        "dockerd failed for another reason: {err}"
+    );
+
+    // The Docker way: /etc/docker/certs.d/HOST:PORT/ca.crt. Now dockerd pulls straight.
+    let _certs = DockerCertsD::install(&reg.host, &pem(&ca));
+    let out = run(direct_docker().args(["pull", &signed]));
+    rmi(&signed);
+    assert!(
+        out.status.success(),
+        "dockerd with certs.d: {}\n{}",
+        stderr_of(&out),
+        reg.log()
+    );
+
+    // pullguard with its default certs.d root (the same /etc/docker/certs.d): signed pulled,
+    // unsigned denied with pullguard's reason.
+    let d = common::daemon::Daemon::start(&w.policy_dir, &p.docker_sock, &w._plain.host);
+    let out = run(d.docker().args(["pull", &signed]));
+    rmi(&signed);
+    assert!(
+        out.status.success(),
+        "{}\n{}\n{}",
+        stderr_of(&out),
+        d.log(),
+        reg.log()
+    );
+    assert!(
+        d.decisions(&w.signed).iter().any(|(v, _)| v == "allowed"),
+        "{}",
+        d.log()
+    );
+    // pullguard's own requests reached the TLS instance (the only one on this address).
+    assert!(
+        reg.log().contains("pullguard/"),
+        "no pullguard request in the TLS registry's log: {}",
+        reg.log()
+    );
+    let out = run(d.docker().args(["pull", &unsigned]));
+    rmi(&unsigned);
+    assert!(!out.status.success(), "an unsigned image was pulled");
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("pullguard: denied") && err.contains("no signature"),
+        "{err}"
+    );
+    drop(d);
+
+    // A wrong CA for pullguard (its own certs.d root): denied with the clear error, although
+    // dockerd trusts the registry.
+    let wrong = w.path("wrong-certs.d");
+    write(&wrong.join(&reg.host).join("ca.crt"), &pem(&other_ca));
+    let cfg = format!("docker_certs_dir = {:?}\n", wrong.display().to_string());
+    let d = common::daemon::Daemon::start_with(&w.policy_dir, &p.docker_sock, &w._plain.host, &cfg);
+    let out = run(d.docker().args(["pull", &signed]));
+    rmi(&signed);
+    assert!(
+        !out.status.success(),
+        "pulled although pullguard's CA is wrong"
+    );
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("pullguard: denied")
+            && err.contains(&format!(
+                "TLS: the certificate of registry {} did not verify",
+                reg.host
+            ))
+            && err.contains(&format!("{}/ca.crt", wrong.join(&reg.host).display())),
+        "{err}"
+    );
+    assert_clear(&err);
+    let out = run(direct_docker().args(["pull", &signed]));
+    rmi(&signed);
+    assert!(
+        out.status.success(),
+        "dockerd no longer trusts the registry: {}",
+        stderr_of(&out)
+    );
 }

@@ -364,6 +364,30 @@ pub fn peers() -> Peers {
     p
 }
 
+/// The TLS registry `scripts/test-tls.sh` starts for a run of the interop set over TLS:
+/// `PG_TLS_REGISTRY` (host:port) serves https with a test CA (`PG_TLS_CA`, PEM) that notation,
+/// oras and pullguard trust through `SSL_CERT_FILE` (the script sets it to the system bundle plus
+/// that CA). `None` when unset (the plain-HTTP peers). Set but not answering: the test fails.
+pub fn tls_registry() -> Option<String> {
+    let host = std::env::var("PG_TLS_REGISTRY")
+        .ok()
+        .filter(|h| !h.is_empty())?;
+    let ca = std::env::var("PG_TLS_CA")
+        .unwrap_or_else(|_| panic!("PG_TLS_REGISTRY={host} is set without PG_TLS_CA"));
+    static CHECKED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    CHECKED.get_or_init(|| {
+        let out = Command::new("curl")
+            .args(["-sf", "--cacert", &ca, &format!("https://{host}/v2/")])
+            .output()
+            .expect("curl");
+        assert!(
+            out.status.success(),
+            "TLS registry {host} (PG_TLS_REGISTRY) does not answer https with CA {ca}"
+        );
+    });
+    Some(host)
+}
+
 pub fn run(cmd: &mut Command) -> Output {
     cmd.output()
         .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
