@@ -171,6 +171,7 @@ impl DockerProxy {
             }
             PullDecision::Unavailable(why) => {
                 drain(req.into_body()).await;
+                let why = super::dockerd::explain_plain_http(why);
                 error_response(StatusCode::BAD_GATEWAY, &format!("pullguard: {why}"))
             }
             PullDecision::Import => self.forward(boxed(req)).await,

@@ -213,7 +213,17 @@ impl RegistryClient {
             .send(Method::GET, url, &headers, Bytes::new())
             .await;
         crate::metrics::registry_request(url, r.as_ref().ok().map(|r| r.status.as_u16()), start);
-        r.map_err(|e| RegistryError::transient(format!("registry request failed: {e}")))
+        r.map_err(|e| {
+            let message = format!("registry request failed: {e}");
+            // A TLS failure (a certificate that does not verify, a client certificate refused,
+            // TLS meeting plain HTTP) is no registry that is down: it is denied like any other
+            // protocol error, not answered "unavailable" and retried.
+            if is_tls_failure(&message) {
+                RegistryError::protocol(message)
+            } else {
+                RegistryError::transient(message)
+            }
+        })
     }
 
     async fn credential(&self, registry: &str) -> Result<Option<Credential>, RegistryError> {
@@ -572,6 +582,12 @@ fn parse_challenge(h: &str) -> (String, HashMap<String, String>) {
     (scheme.to_string(), params)
 }
 
+/// Whether a failed request failed in TLS (OpenSSL's error, or the sentence crate::tls makes
+/// of it).
+fn is_tls_failure(message: &str) -> bool {
+    message.contains("SSL routines:") || message.contains("TLS: ")
+}
+
 #[cfg(test)]
 fn form_encode(pairs: &[(&str, String)]) -> String {
     pairs
@@ -618,6 +634,19 @@ pub fn fuzz_answer(body: &[u8], link: &str, content: &str, challenge: &str) -> S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tls_failures_are_not_a_registry_that_is_down() {
+        assert!(is_tls_failure(
+            "registry request failed: client error (Connect): error:0A00010B:SSL routines:ssl3_get_record:wrong version number:x"
+        ));
+        assert!(is_tls_failure(
+            "registry request failed: TLS: the certificate of registry r:5443 did not verify (x); y"
+        ));
+        assert!(!is_tls_failure(
+            "registry request failed: client error (Connect): tcp connect error: Connection refused (os error 111)"
+        ));
+    }
 
     #[test]
     fn challenges_parse() {
