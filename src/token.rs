@@ -78,11 +78,15 @@ impl TokenCache {
             service.unwrap_or(""),
             cred_hash(cred)
         );
-        let flight = {
-            let mut f = self.flights.lock().unwrap_or_else(|e| e.into_inner());
-            f.entry(key.clone()).or_default().clone()
+        let flight = Flight {
+            map: &self.flights,
+            lock: {
+                let mut f = self.flights.lock().unwrap_or_else(|e| e.into_inner());
+                f.entry(key.clone()).or_default().clone()
+            },
+            key: key.clone(),
         };
-        let _one = flight.lock().await;
+        let _one = flight.lock.lock().await;
         let cached = self
             .entries
             .lock()
@@ -133,6 +137,25 @@ impl TokenCache {
         }
         entries.insert(key, entry);
         Ok(token)
+    }
+}
+
+/// One token request at a time per key; the key's lock leaves the map with the last request
+/// that held it (whatever way that request ended), so failed requests for many names do not
+/// pile up.
+struct Flight<'a> {
+    map: &'a Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    lock: Arc<tokio::sync::Mutex<()>>,
+    key: String,
+}
+
+impl Drop for Flight<'_> {
+    fn drop(&mut self) {
+        let mut f = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        // The map's reference and this one: nobody else waits on it.
+        if Arc::strong_count(&self.lock) <= 2 {
+            f.remove(&self.key);
+        }
     }
 }
 
@@ -245,5 +268,29 @@ mod tests {
         let (ha, hb, hn) = (cred_hash(Some(&a)), cred_hash(Some(&b)), cred_hash(None));
         assert!(ha != hb && ha != hn && hb != hn);
         assert!(!ha.contains("s3cret") && ha.len() == 64);
+    }
+
+    /// Token requests that fail (here: a realm nobody listens on) leave nothing behind.
+    #[tokio::test]
+    async fn failed_requests_leave_no_flight_behind() {
+        let cache = TokenCache::default();
+        let http = Http::new(
+            std::time::Duration::from_secs(1),
+            std::time::Duration::from_secs(1),
+        );
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let realm = format!("http://{}/token", closed.local_addr().unwrap());
+        drop(closed);
+        for i in 0..50 {
+            let scope = format!("repository:r{i}:pull");
+            assert!(
+                cache
+                    .token(&http, &realm, None, &scope, None, None)
+                    .await
+                    .is_err()
+            );
+        }
+        assert!(cache.flights.lock().unwrap().is_empty());
+        assert!(cache.entries.lock().unwrap().is_empty());
     }
 }

@@ -53,6 +53,27 @@ pub fn der_len_size(len: usize) -> usize {
 mod tests {
     use super::*;
 
+    /// Decimal like Go's big.Int for sane lengths; a serial far past RFC 5280's 20 octets is
+    /// not converted (quadratic), and a megabyte one takes no time.
+    #[test]
+    fn integers_to_decimal() {
+        use super::reader::int_to_decimal;
+        assert_eq!(int_to_decimal(&[0x01, 0x00]), "256");
+        assert_eq!(int_to_decimal(&[0xff]), "-1");
+        assert_eq!(int_to_decimal(&[0x00]), "0");
+        let twenty = [0x7f; 20];
+        assert_eq!(
+            int_to_decimal(&twenty),
+            "727885129180488904360266563744972327436484050815"
+        );
+        let huge = vec![0x42; 1 << 20];
+        let s = int_to_decimal(&huge);
+        assert!(
+            s.starts_with("0x4242") && s.ends_with("(1048576 octets)"),
+            "{s}"
+        );
+    }
+
     /// Strict DER as `cryptobyte` and `encoding/asn1` read it (golang.org/x/crypto/ocsp and
     /// crypto/x509 refuse what these refuse).
     #[test]

@@ -384,8 +384,18 @@ pub(crate) fn canonical_int(b: &[u8]) -> &[u8] {
     b
 }
 
+/// Longest integer (in octets) written out in decimal as Go's `big.Int.String` does. The
+/// conversion is quadratic in the length, and a certificate's serial comes from whoever made the
+/// certificate (RFC 5280 allows 20 octets): a longer one is written as the first octets in hex
+/// and its length, where Go would print every digit. Only error texts show it.
+const MAX_DECIMAL_OCTETS: usize = 64;
+
 pub(crate) fn int_to_decimal(b: &[u8]) -> String {
     let b = canonical_int(b);
+    if b.len() > MAX_DECIMAL_OCTETS {
+        let head: String = b[..16].iter().map(|x| format!("{x:02x}")).collect();
+        return format!("0x{head}... ({} octets)", b.len());
+    }
     let neg = b.first().is_some_and(|x| x & 0x80 != 0);
     let mut mag: Vec<u8> = b.to_vec();
     if neg {
