@@ -243,9 +243,9 @@ impl pb::control_server::Control for ControlService {
         };
         let verdict = crate::who::scope(
             who,
-            self.state
-                .engine
-                .check(&crate::gate::Request::new(image, &origin)),
+            self.state.engine.check(
+                &crate::gate::Request::new(image, &origin).platform(crate::gate::Platform::Every),
+            ),
         )
         .await;
         let o = crate::gate::outcome_of(&verdict);

@@ -257,6 +257,35 @@ async fn the_platform_rule_is_applied_inside_the_gate() {
     assert_eq!(w.gate.check(&served).await.unwrap().digest(), index.digest);
 }
 
+/// Where the platform that will run is not known (the containerd verifier, `ctl verify`, the
+/// store, a Docker create or start), the rule wants every runnable child signed: a signed
+/// amd64 child does not let an index with an unsigned arm64 child in (`ctr pull --platform
+/// linux/arm64` would run that one).
+#[tokio::test(start_paused = true)]
+async fn with_the_platform_unknown_every_child_must_verify() {
+    let every = || req("fake.test/app:multi").platform(Platform::Every);
+    // Off: the index's signature is enough.
+    let (w, index, _) = platform_world(false, false);
+    assert_eq!(w.gate.check(&every()).await.unwrap().digest(), index.digest);
+    // On, amd64 signed and arm64 not: denied, naming the arm64 child.
+    let (w, index, _) = platform_world(true, true);
+    let d = denial(w.gate.check(&every()).await);
+    assert!(
+        d.reason().contains(&format!("(linux/arm64) of index {}", index.digest))
+            && d.reason().contains("every one must verify"),
+        "{d}"
+    );
+    // The same index pulled for amd64 (its child signed) is in.
+    let amd64 = req("fake.test/app:multi").platform(Platform::Pick(Some("linux/amd64".into())));
+    assert!(w.gate.check(&amd64).await.is_ok());
+    // Every child signed: the verdict is about the index.
+    let (w, index, _) = platform_world(true, true);
+    let arm = w.registry.push_image(None, "arm64");
+    // (platform_world's arm64 manifest has the same bytes: sign it)
+    w.registry.attach(&arm, &sign(&w.pki, &arm, None));
+    assert_eq!(w.gate.check(&every()).await.unwrap().digest(), index.digest);
+}
+
 #[tokio::test(start_paused = true)]
 async fn an_index_child_is_covered_by_its_index_unless_the_rule_wants_its_own() {
     for require in [false, true] {

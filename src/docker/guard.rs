@@ -191,7 +191,11 @@ impl Guard {
                 reasons.push(format!("{d}: not a reference pullguard can read"));
                 continue;
             };
-            match self.engine.check(&Request::new(r, origin)).await {
+            match self
+                .engine
+                .check(&Request::new(r, origin).platform(crate::gate::Platform::Every))
+                .await
+            {
                 Ok(_) => return LocalImage::Verified(info.id),
                 Err(d) => reasons.push(d.to_string()),
             }

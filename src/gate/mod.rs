@@ -78,6 +78,11 @@ pub enum Platform {
     /// `require_platform_signature` it must verify on its own, and the verdict is about it
     /// (pull that digest).
     Pick(Option<String>),
+    /// Not known here which child will run (the containerd verifier, `ctl verify`, the store
+    /// watch, a Docker create or start: the platform is the client's, not this host's). With
+    /// `require_platform_signature` every runnable child must verify on its own; the verdict is
+    /// about the index.
+    Every,
     /// The index itself is served and each child is asked for by digest (the mirror): the
     /// rule is applied to a child then, by [`Gate::check_child`].
     Served,
@@ -229,6 +234,9 @@ impl Gate {
             Platform::Pick(p) if self.opts.require_platform_signature => {
                 self.platform(registry, req, p.as_deref(), outcome, manifest)
                     .await
+            }
+            Platform::Every if self.opts.require_platform_signature => {
+                self.every_platform(registry, req, outcome, manifest).await
             }
             _ => (outcome, manifest),
         };
@@ -389,6 +397,63 @@ impl Gate {
                 (Arc::new(d), None)
             }
         }
+    }
+
+    /// For an allowed index whose running platform is not known: every runnable child must
+    /// verify too. The index's outcome stands when they all do; the first that does not is the
+    /// denial.
+    async fn every_platform(
+        &self,
+        registry: &dyn Registry,
+        req: &Request,
+        index: Arc<Outcome>,
+        fetched: Option<Fetched>,
+    ) -> (Arc<Outcome>, Option<Fetched>) {
+        let Some(desc) = index.descriptor.clone() else {
+            return (index, fetched);
+        };
+        if !index.allowed || !platform::is_index(&desc) {
+            return (index, fetched);
+        }
+        let image = &req.image;
+        let bytes = match fetched.as_ref().filter(|f| f.digest == desc.digest) {
+            Some(f) => Ok(f.bytes.clone()),
+            None => registry
+                .resolve(&image.with_digest(&desc.digest))
+                .await
+                .map(|f| f.bytes)
+                .map_err(|e| e.to_string()),
+        };
+        let children = bytes.and_then(|b| platform::runnable_children(&b));
+        let deny = |reason: String| {
+            let mut d = Outcome::denied(&image.to_string(), reason);
+            d.descriptor = Some(desc.clone());
+            d.policy = index.policy.clone();
+            (Arc::new(d), None)
+        };
+        let children = match children {
+            Ok(c) => c,
+            Err(e) => return deny(e),
+        };
+        for (digest, name) in children {
+            let child_ref = ImageRef {
+                tag: None,
+                ..image.with_digest(&digest)
+            };
+            let (o, _) = self.verify(registry, &child_ref, &req.origin).await;
+            if !o.allowed {
+                let mut d = (*o).clone();
+                let reason = format!(
+                    "the platform manifest {digest} ({name}) of index {} must be signed too (require_platform_signature; which platform will run is not known here, so every one must verify): {}",
+                    desc.digest,
+                    o.reason.as_deref().unwrap_or("denied")
+                );
+                d.failure = Some(Failure::Plain(reason.clone()));
+                d.reason = Some(reason);
+                return (Arc::new(d), None);
+            }
+        }
+        (index, fetched)
     }
 
     pub fn snapshot(&self) -> Arc<Snapshot> {

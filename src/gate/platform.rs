@@ -27,6 +27,27 @@ pub(super) fn child_for(index: &[u8], platform: Option<&str>) -> Result<String, 
         .ok_or_else(|| format!("the index has no manifest for platform {os}/{arch}"))
 }
 
+/// Every runnable child of the index: `(digest, os/arch[/variant])`. Entries whose platform is
+/// `unknown` (BuildKit's attestation manifests) or missing run nowhere and are left out.
+pub(super) fn runnable_children(index: &[u8]) -> Result<Vec<(String, String)>, String> {
+    let m = Manifest::parse(index)?;
+    Ok(m.manifests
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|d| {
+            let p = d.platform.as_ref()?;
+            if p.os == "unknown" || p.architecture == "unknown" {
+                return None;
+            }
+            let name = match &p.variant {
+                Some(v) => format!("{}/{}/{v}", p.os, p.architecture),
+                None => format!("{}/{}", p.os, p.architecture),
+            };
+            Some((d.digest, name))
+        })
+        .collect())
+}
+
 /// `os/arch[/variant]`, defaulting to this host's platform in Go's names.
 pub(super) fn parts(p: Option<&str>) -> (String, String, Option<String>) {
     let host_arch = match std::env::consts::ARCH {
@@ -55,5 +76,16 @@ mod tests {
         );
         assert_eq!(parts(Some("windows/amd64")).2, None);
         assert_eq!(parts(None).0, "linux");
+    }
+
+    #[test]
+    fn runnable_children_leave_attestations_out() {
+        let index = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[
+            {"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","size":1,"platform":{"os":"linux","architecture":"amd64"}},
+            {"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb","size":1,"platform":{"os":"linux","architecture":"arm","variant":"v7"}},
+            {"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc","size":1,"platform":{"os":"unknown","architecture":"unknown"}}]}"#;
+        let c = runnable_children(index).unwrap();
+        assert_eq!(c.len(), 2);
+        assert_eq!(c[1].1, "linux/arm/v7");
     }
 }

@@ -97,7 +97,7 @@ pub async fn verify_named(
     let _ = require_platform_signature;
     crate::gate::outcome_of(
         &engine
-            .check(&crate::gate::Request::new(image, ORIGIN))
+            .check(&crate::gate::Request::new(image, ORIGIN).platform(crate::gate::Platform::Every))
             .await,
     )
 }
