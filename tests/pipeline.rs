@@ -271,7 +271,8 @@ async fn with_the_platform_unknown_every_child_must_verify() {
     let (w, index, _) = platform_world(true, true);
     let d = denial(w.gate.check(&every()).await);
     assert!(
-        d.reason().contains(&format!("(linux/arm64) of index {}", index.digest))
+        d.reason()
+            .contains(&format!("(linux/arm64) of index {}", index.digest))
             && d.reason().contains("every one must verify"),
         "{d}"
     );
