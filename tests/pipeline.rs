@@ -304,6 +304,33 @@ async fn an_index_child_is_covered_by_its_index_unless_the_rule_wants_its_own() 
     }
 }
 
+/// A child is served under its index's signature only while the index still verifies: once the
+/// index's allow has expired and its signature with it, the child is denied too.
+#[tokio::test(start_paused = true)]
+async fn an_index_child_is_not_served_on_an_index_that_no_longer_verifies() {
+    let w = world(GateOptions {
+        positive_ttl: Duration::from_secs(60),
+        ..GateOptions::default()
+    });
+    let amd = w.registry.push_image(None, "amd64 expiring");
+    let index = w
+        .registry
+        .push_index(Some("multi"), &[(&amd, "linux/amd64")]);
+    w.registry
+        .attach(&index, &sign(&w.pki, &index, Some(&rfc3339(1))));
+    let via = format!("fake.test/app@{}", index.digest);
+    let child = req(&format!("fake.test/app@{}", amd.digest)).platform(Platform::Served);
+    w.gate
+        .check_child(&child, &via, "tests", amd.clone())
+        .await
+        .unwrap();
+    // Two days on, and the index's cached allow has run out: the child goes with the index.
+    *w.clock.0.lock().unwrap() += time::Duration::days(2);
+    tokio::time::advance(Duration::from_secs(61)).await;
+    let d = denial(w.gate.check_child(&child, &via, "tests", amd.clone()).await);
+    assert!(d.reason().contains("digital signature has expired"), "{d}");
+}
+
 /// Go's name for this host's architecture (the one-shot CLI checks this host's platform).
 fn host_arch() -> &'static str {
     match std::env::consts::ARCH {

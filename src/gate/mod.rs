@@ -247,6 +247,9 @@ impl Gate {
     /// A child manifest of an index that verified through the mirror (`index` is its
     /// `registry/repository@digest`, `policy` its statement, `child` the index's entry):
     /// covered by the index's signature, unless `require_platform_signature` wants its own.
+    /// The index is checked again first (a cache hit while its allow is fresh): a child is
+    /// never served on an index verdict that has expired, or that a revocation or expiry has
+    /// turned since.
     pub async fn check_child(
         &self,
         req: &Request,
@@ -256,6 +259,23 @@ impl Gate {
     ) -> Verdict {
         if self.opts.require_platform_signature {
             return self.check(req).await;
+        }
+        let parent = ImageRef::parse(index)
+            .map_err(|e| Denial::new(&req.image.to_string(), None, Some(policy), e))?;
+        let parent_req = Request {
+            image: parent,
+            platform: Platform::Served,
+            credentials: req.credentials.clone(),
+            origin: req.origin.clone(),
+        };
+        let verified = self.check(&parent_req).await?;
+        if Some(verified.digest()) != parent_req.image.digest.as_deref() {
+            return Err(Denial::new(
+                &req.image.to_string(),
+                None,
+                Some(policy),
+                format!("the index {index} it is part of did not verify as itself"),
+            ));
         }
         Ok(Verified::child(
             index,
