@@ -340,10 +340,20 @@ fn parse_proxy(value: &str) -> Option<Result<Proxy, String>> {
         Some((u, a)) => (Some(u), a),
         None => (None, authority_part),
     };
-    let shown = match userinfo {
-        Some(_) => format!("{scheme}://***@{authority}"),
+    // Shown in logs and errors: never anything before the last `@` (a password with an
+    // unencoded `/`, `?` or `#` would otherwise end the authority early and show in part).
+    let shown = match rest.rfind('@') {
+        Some(at) => format!(
+            "{scheme}://***@{}",
+            rest[at + 1..].split(['/', '?', '#']).next().unwrap_or("")
+        ),
         None => format!("{scheme}://{authority}"),
     };
+    if userinfo.is_none() && rest.contains('@') {
+        return Some(Err(format!(
+            "invalid proxy address {shown}: a `/`, `?` or `#` in its user name or password must be percent-encoded"
+        )));
+    }
     if scheme != "http" {
         return Some(Err(format!(
             "proxy {shown}: only http:// proxies are supported (a CONNECT tunnel carries TLS)"
@@ -474,5 +484,20 @@ mod tests {
         let c = ProxyConfig::new("", "socks5://bob:hunter2@p:1080", "", false);
         let e = c.proxy_for("https", "ghcr.io", None).unwrap_err();
         assert!(e.contains("***@p:1080") && !e.contains("hunter2"), "{e}");
+        // A password with an unencoded `/`, `#` or `?`: refused, and no part of it shown.
+        for bad in [
+            "http://alice:hun/ter2@proxy.corp:3128",
+            "http://alice:hun#ter2@proxy.corp:3128",
+            "http://alice:hun?ter2@proxy.corp:3128",
+        ] {
+            let e = match parse_proxy(bad) {
+                Some(Err(e)) => e,
+                other => panic!("{bad}: {:?}", other.map(|r| r.map(|p| p.redacted()))),
+            };
+            assert!(
+                e.contains("***@proxy.corp:3128") && !e.contains("hun") && !e.contains("alice"),
+                "{e}"
+            );
+        }
     }
 }
