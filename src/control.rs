@@ -14,7 +14,7 @@ use tokio_stream::{Stream, StreamExt};
 use tonic::transport::server::UdsConnectInfo;
 use tonic::{Request, Response, Status};
 
-use crate::engine::{Decision, Engine};
+use crate::gate::{Decision, Gate};
 use crate::oci::ImageRef;
 
 pub mod pb {
@@ -28,7 +28,7 @@ pub const DEFAULT_CONTROL_SOCKET: &str = "/run/pullguard/control.sock";
 
 /// What the daemon knows about itself, shared by the RPCs, signals and the file watcher.
 pub struct ControlState {
-    pub engine: Arc<Engine>,
+    pub engine: Arc<Gate>,
     pub policy_dir: PathBuf,
     pub started: Instant,
     pub listeners: Vec<String>,
@@ -45,7 +45,7 @@ pub struct ControlState {
 }
 
 impl ControlState {
-    pub fn new(engine: Arc<Engine>, policy_dir: PathBuf, listeners: Vec<String>) -> ControlState {
+    pub fn new(engine: Arc<Gate>, policy_dir: PathBuf, listeners: Vec<String>) -> ControlState {
         ControlState {
             engine,
             policy_dir,

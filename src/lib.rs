@@ -12,7 +12,7 @@
 //! - [`registry`], [`layout`], [`oci`], [`auth`]: where manifests and signatures come from.
 //! - [`gate`]: the pull path as one chain (resolve → select statement → discover → fetch →
 //!   verify → check target → platform → verdict), its verdict cache and decision log.
-//! - [`engine`] (the gate's old name), [`docker`], [`mirror`], [`control`], [`server`],
+//! - [`docker`], [`mirror`], [`control`], [`server`],
 //!   [`daemon`]: the daemon: Docker API proxy, verifying registry mirror, gRPC control API, the
 //!   one accept loop, lifecycle (signals, reload, systemd, its own sockets).
 //! - [`store`]: the image stores themselves: the store watch and `pullguard audit`.
@@ -30,7 +30,6 @@ pub mod ctl;
 pub mod daemon;
 pub mod docker;
 pub mod drain;
-pub mod engine;
 pub mod envelope;
 pub mod gate;
 pub mod gocompat;

@@ -1,6 +1,6 @@
 //! The verifying OCI registry mirror: the pull side of the distribution API on a TCP address,
 //! for containerd's `hosts.toml` (`?ns=` names the upstream registry). A manifest, by tag or
-//! digest, is resolved upstream and verified through the [`Engine`]; it is then served with
+//! digest, is resolved upstream and verified through the [`Gate`]; it is then served with
 //! the upstream's exact bytes, media type and digest. What a verified manifest references
 //! (config, layers, index children, and their config and layers once fetched) is granted for
 //! the current policy generation; a blob is served only when granted, streamed from upstream
@@ -30,7 +30,7 @@ use tokio::sync::watch;
 use crate::config::{Config, MirrorSection};
 use crate::docker::Body;
 use crate::drain::{InFlight, Ticket};
-use crate::engine::Engine;
+use crate::gate::Gate;
 use crate::gate::{self, Denial, Evidence, Platform, Verified};
 use crate::http::query_pairs;
 use crate::oci::{Descriptor, ImageRef, Manifest, validate_digest};
@@ -216,7 +216,7 @@ impl MirrorCounters {
 }
 
 pub struct Mirror {
-    engine: Arc<Engine>,
+    engine: Arc<Gate>,
     opts: MirrorOptions,
     grants: Mutex<Grants>,
     pub counters: Arc<MirrorCounters>,
@@ -425,7 +425,7 @@ fn unsatisfiable(size: u64) -> Response<Body> {
 }
 
 impl Mirror {
-    pub fn new(engine: Arc<Engine>, opts: MirrorOptions) -> Mirror {
+    pub fn new(engine: Arc<Gate>, opts: MirrorOptions) -> Mirror {
         Mirror {
             engine,
             opts,
@@ -439,7 +439,7 @@ impl Mirror {
     /// limit) and the listener on `addr`, logged with the port actually bound.
     /// Bind `addr`, or use `activated`, a listener systemd passed (FileDescriptorName=mirror).
     pub async fn setup(
-        engine: Arc<Engine>,
+        engine: Arc<Gate>,
         cfg: &Config,
         addr: &str,
         activated: Option<TcpListener>,

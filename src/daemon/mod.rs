@@ -21,7 +21,7 @@ use crate::auth::DockerConfig;
 use crate::config::Config;
 use crate::control::{self, ControlState};
 use crate::docker::{AuthzPlugin, DockerProxy, Dockerd, Guard};
-use crate::engine::{Engine, EngineOptions};
+use crate::gate::{Gate, GateOptions};
 use crate::mirror::Mirror;
 use crate::registry::{Credentials, RegistryClient, RegistryOptions};
 
@@ -115,7 +115,7 @@ pub fn registry_options(cfg: &Config, insecure: Vec<String>) -> RegistryOptions 
 }
 
 /// The trust configuration, the registry client and the engine (the verdict cache) over them.
-fn engine(opts: &Options) -> Result<Arc<Engine>, DaemonError> {
+fn engine(opts: &Options) -> Result<Arc<Gate>, DaemonError> {
     let cfg = &opts.config;
     let trust = load_strict(&opts.policy_dir).map_err(|problems| DaemonError::Trust {
         problems,
@@ -145,16 +145,16 @@ fn engine(opts: &Options) -> Result<Arc<Engine>, DaemonError> {
         return Err(DaemonError::Setup(p));
     }
     let client = RegistryClient::new(ropts, Credentials::DockerConfig(Arc::new(docker_cfg)))?;
-    Ok(Arc::new(Engine::new(
+    Ok(Arc::new(Gate::new(
         trust,
         client,
-        EngineOptions {
+        GateOptions {
             decision_ring: cfg.control.decisions,
             max_signatures: cfg.max_signatures,
             negative_ttl: cfg.negative_cache,
             positive_ttl: cfg.positive_cache,
             require_platform_signature: cfg.require_platform_signature,
-            ..EngineOptions::default()
+            ..GateOptions::default()
         },
     )))
 }
@@ -171,7 +171,7 @@ struct Taken {
     metrics: Option<crate::metrics::MetricsListener>,
 }
 
-async fn take_sockets(opts: &Options, engine: &Arc<Engine>) -> Result<Taken, DaemonError> {
+async fn take_sockets(opts: &Options, engine: &Arc<Gate>) -> Result<Taken, DaemonError> {
     let cfg = &opts.config;
     let mut activated = systemd::Activated::from_env();
     let mut sockets = Sockets::default();

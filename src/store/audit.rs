@@ -13,7 +13,7 @@ use crate::auth::DockerConfig;
 use crate::cli::{EXIT_DENIED, EXIT_OK, EXIT_USAGE};
 use crate::config::{self, Config};
 use crate::docker::{Dockerd, Guard};
-use crate::engine::{Engine, EngineOptions};
+use crate::gate::{Gate, GateOptions};
 use crate::registry::{Credentials, RegistryClient};
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,13 +97,13 @@ pub fn run(args: AuditArgs) -> i32 {
         Ok(c) => c,
         Err(e) => return usage(e),
     };
-    let engine = Arc::new(Engine::new(
+    let engine = Arc::new(Gate::new(
         trust,
         client,
-        EngineOptions {
+        GateOptions {
             max_signatures: cfg.max_signatures,
             require_platform_signature: cfg.require_platform_signature,
-            ..EngineOptions::default()
+            ..GateOptions::default()
         },
     ));
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -137,7 +137,7 @@ pub fn run(args: AuditArgs) -> i32 {
 }
 
 async fn audit_containerd(
-    engine: &Engine,
+    engine: &Gate,
     sock: &std::path::Path,
     namespaces: &[String],
     rps: bool,
@@ -158,7 +158,7 @@ async fn audit_containerd(
 }
 
 async fn audit_docker(
-    engine: &Arc<Engine>,
+    engine: &Arc<Gate>,
     sock: &std::path::Path,
     rps: bool,
 ) -> Result<Vec<Finding>, String> {

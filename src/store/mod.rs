@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::docker::Guard;
 use crate::docker::dockerd::ImageInfo;
 use crate::docker::guard::LocalImage;
-use crate::engine::Engine;
+use crate::gate::Gate;
 use crate::oci::ImageRef;
 use crate::verify::Outcome;
 
@@ -75,7 +75,7 @@ fn reason_of(o: &Outcome) -> String {
 /// Verify `name` at `digest` (a containerd record) through the engine, so a digest already
 /// verified is a cache hit. A name that is no reference is a denial in the decision log.
 pub async fn verify_named(
-    engine: &Engine,
+    engine: &Gate,
     name: &str,
     digest: &str,
     require_platform_signature: bool,
@@ -118,7 +118,7 @@ pub fn containerd_finding(namespace: &str, name: &str, digest: &str, o: &Outcome
 
 /// The name of a statement the policy selects for `reference` (`name@digest`), for reports on
 /// images whose verdict came without an outcome.
-pub fn policy_for(engine: &Engine, reference: &str) -> Option<String> {
+pub fn policy_for(engine: &Gate, reference: &str) -> Option<String> {
     let image = ImageRef::parse(reference).ok()?;
     let digest = image.digest.clone()?;
     let snap = engine.snapshot();
@@ -140,7 +140,7 @@ pub fn is_digest_name(name: &str) -> bool {
 /// image-ID alias: it stands when a named record with the same target verifies (CRI writes the
 /// alias first, so the named one is waited for a moment).
 pub async fn check_containerd(
-    engine: &Engine,
+    engine: &Gate,
     c: &containerd::Containerd,
     ns: &str,
     rec: &containerd::Record,

@@ -16,7 +16,7 @@ use super::containerd::{Containerd, Envelope, Record, image_event};
 use super::{Finding, check_containerd, check_docker, docker};
 use crate::config::{OnUnverified, WatchSection};
 use crate::docker::{Dockerd, Guard};
-use crate::engine::Engine;
+use crate::gate::Gate;
 
 /// Verifications running at once per store.
 const PARALLEL: usize = 8;
@@ -34,7 +34,7 @@ impl Drop for AbortOnDrop {
 }
 
 pub struct Watcher {
-    engine: Arc<Engine>,
+    engine: Arc<Gate>,
     on_unverified: OnUnverified,
     require_platform_signature: bool,
     /// What was last handled per record (store/namespace/name or docker image ID): its digest
@@ -45,7 +45,7 @@ pub struct Watcher {
 
 /// Start the configured watches; each ends when `stop` turns true.
 pub fn start(
-    engine: Arc<Engine>,
+    engine: Arc<Gate>,
     cfg: &WatchSection,
     require_platform_signature: bool,
     stop: watch::Receiver<bool>,
