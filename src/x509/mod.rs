@@ -27,9 +27,9 @@ use crate::gocompat::hex::encode as hex;
 use crate::gocompat::pem::decode as pem_decode;
 use crate::gocompat::sigalg::{self, CertSigAlg, HashKind, PkAlgo};
 // The old public paths, kept for the modules that still name them here.
-pub use crate::gocompat::pkix_name::name_string as go_name_string;
-pub use crate::gocompat::quote::{decode_char, quote as go_quote, quote_bytes as go_quote_bytes};
-pub use crate::gocompat::time_fmt::format_rfc1123z;
+use crate::gocompat::pkix_name::name_string as go_name_string;
+use crate::gocompat::quote::quote as go_quote;
+use crate::gocompat::time_fmt::format_rfc1123z;
 
 mod alg;
 mod cert;
