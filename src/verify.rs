@@ -1024,5 +1024,3 @@ fn check_user_metadata(
         .any(|(k, v)| have.and_then(|m| m.get(k)) != Some(v));
     missing.then(|| "unable to find specified metadata in the signature".to_string())
 }
-
-pub use crate::registry::shape;
