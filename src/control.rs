@@ -34,9 +34,6 @@ pub struct ControlState {
     pub listeners: Vec<String>,
     /// The registry mirror's counters, when it runs.
     pub mirror: Option<Arc<crate::mirror::MirrorCounters>>,
-    /// Informational: the gate itself applies `require_platform_signature` to Verify (what
-    /// the containerd verifier and `ctl verify` check), as to every front end.
-    pub require_platform_signature: bool,
     /// The problems of the last reload that was refused ("": it was not); the reload itself
     /// is `crate::daemon::reload`.
     pub(crate) last_reload_error: Mutex<String>,
@@ -52,7 +49,6 @@ impl ControlState {
             started: Instant::now(),
             listeners,
             mirror: None,
-            require_platform_signature: false,
             last_reload_error: Mutex::new(String::new()),
             reload_lock: tokio::sync::Mutex::new(()),
         }

@@ -57,9 +57,6 @@ pub struct MirrorOptions {
     pub prefixes: Vec<(String, String)>,
     /// How long an upstream blob body may stall before the stream is failed.
     pub idle_timeout: Duration,
-    /// `require_platform_signature`: an index child needs its own signature; the index's does
-    /// not cover it.
-    pub require_platform_signature: bool,
     /// Hash every blob on the way and break a stream whose bytes do not match (default true).
     pub check_blob_digests: bool,
 }
@@ -107,7 +104,6 @@ impl MirrorOptions {
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect(),
                 idle_timeout,
-                require_platform_signature: false,
                 check_blob_digests: s.check_blob_digests.unwrap_or(true),
             })
         } else {
@@ -445,10 +441,7 @@ impl Mirror {
         activated: Option<TcpListener>,
     ) -> Result<(Arc<Mirror>, TcpListener, SocketAddr), String> {
         let idle = cfg.registry_timeout;
-        let opts = MirrorOptions {
-            require_platform_signature: cfg.require_platform_signature,
-            ..MirrorOptions::from_section(&cfg.mirror, idle)?
-        };
+        let opts = MirrorOptions::from_section(&cfg.mirror, idle)?;
         let listener = match activated {
             Some(l) => l,
             None => {

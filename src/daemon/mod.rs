@@ -273,13 +273,11 @@ pub async fn run(
         engine: engine.clone(),
         dockerd: Dockerd::new(opts.docker_upstream.clone()),
         switches: cfg.docker.clone(),
-        require_platform_signature: cfg.require_platform_signature,
     });
     let proxy = Arc::new(DockerProxy::new(guard.clone()));
     let authz_plugin = Arc::new(AuthzPlugin::new(guard));
     let mut state = ControlState::new(engine.clone(), opts.policy_dir.clone(), sockets.lines());
     state.mirror = mirror.as_ref().map(|(m, _)| m.counters.clone());
-    state.require_platform_signature = cfg.require_platform_signature;
     let state = Arc::new(state);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let docker_task = docker.map(|l| tokio::spawn(proxy.clone().serve(l, stop_rx.clone())));
@@ -293,12 +291,7 @@ pub async fn run(
         None => (None, None),
     };
     // The store watch: images that arrive around every pull guard.
-    let _store_tasks = crate::store::watch::start(
-        engine.clone(),
-        &cfg.watch,
-        cfg.require_platform_signature,
-        stop_rx.clone(),
-    );
+    let _store_tasks = crate::store::watch::start(engine.clone(), &cfg.watch, stop_rx.clone());
     let mut control_stop = stop_rx.clone();
     let control_task = tokio::spawn(control::serve(
         state.clone(),

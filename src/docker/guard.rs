@@ -18,8 +18,6 @@ pub struct Guard {
     pub dockerd: Dockerd,
     /// The `[docker]` config: which other ways of bringing images in are allowed.
     pub switches: DockerSection,
-    /// Unused: the gate applies `require_platform_signature` (kept so callers compile).
-    pub require_platform_signature: bool,
 }
 
 /// A pull the guard admitted: pull `name@digest` (the verified digest), then tag it `tag` if

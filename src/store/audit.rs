@@ -113,14 +113,13 @@ pub fn run(args: AuditArgs) -> i32 {
         Ok(r) => r,
         Err(e) => return usage(format!("cannot start the runtime: {e}")),
     };
-    let rps = cfg.require_platform_signature;
     let found = runtime.block_on(async {
         let mut all = Vec::new();
         if let Some(sock) = &containerd {
-            all.extend(audit_containerd(&engine, sock, &namespaces, rps).await?);
+            all.extend(audit_containerd(&engine, sock, &namespaces).await?);
         }
         if let Some(sock) = &docker_sock {
-            all.extend(audit_docker(&engine, sock, rps).await?);
+            all.extend(audit_docker(&engine, sock).await?);
         }
         Ok::<_, String>(all)
     });
@@ -140,7 +139,6 @@ async fn audit_containerd(
     engine: &Gate,
     sock: &std::path::Path,
     namespaces: &[String],
-    rps: bool,
 ) -> Result<Vec<Finding>, String> {
     let c = Containerd::connect(sock).await?;
     let namespaces = if namespaces.is_empty() {
@@ -151,22 +149,17 @@ async fn audit_containerd(
     let mut out = Vec::new();
     for ns in &namespaces {
         for rec in c.images(ns, Vec::new()).await? {
-            out.push(check_containerd(engine, &c, ns, &rec, rps).await);
+            out.push(check_containerd(engine, &c, ns, &rec).await);
         }
     }
     Ok(out)
 }
 
-async fn audit_docker(
-    engine: &Arc<Gate>,
-    sock: &std::path::Path,
-    rps: bool,
-) -> Result<Vec<Finding>, String> {
+async fn audit_docker(engine: &Arc<Gate>, sock: &std::path::Path) -> Result<Vec<Finding>, String> {
     let guard = Guard {
         engine: engine.clone(),
         dockerd: Dockerd::new(sock.to_path_buf()),
         switches: Default::default(),
-        require_platform_signature: rps,
     };
     let mut out = Vec::new();
     for img in docker::list(&guard.dockerd).await? {

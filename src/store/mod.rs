@@ -74,12 +74,7 @@ fn reason_of(o: &Outcome) -> String {
 
 /// Verify `name` at `digest` (a containerd record) through the engine, so a digest already
 /// verified is a cache hit. A name that is no reference is a denial in the decision log.
-pub async fn verify_named(
-    engine: &Gate,
-    name: &str,
-    digest: &str,
-    require_platform_signature: bool,
-) -> Arc<Outcome> {
+pub async fn verify_named(engine: &Gate, name: &str, digest: &str) -> Arc<Outcome> {
     let image = match ImageRef::parse(name) {
         Ok(i) => i.with_digest(digest),
         Err(e) => {
@@ -93,8 +88,6 @@ pub async fn verify_named(
             return Arc::new(o);
         }
     };
-    // The gate applies require_platform_signature (the flag is its, not this caller's).
-    let _ = require_platform_signature;
     crate::gate::outcome_of(
         &engine
             .check(&crate::gate::Request::new(image, ORIGIN).platform(crate::gate::Platform::Every))
@@ -144,7 +137,6 @@ pub async fn check_containerd(
     c: &containerd::Containerd,
     ns: &str,
     rec: &containerd::Record,
-    require_platform_signature: bool,
 ) -> Finding {
     if rec.digest.is_empty() {
         let o = Outcome::denied(&rec.name, "the image record has no target digest".into());
@@ -152,7 +144,7 @@ pub async fn check_containerd(
         return containerd_finding(ns, &rec.name, &rec.digest, &o);
     }
     if !is_digest_name(&rec.name) {
-        let o = verify_named(engine, &rec.name, &rec.digest, require_platform_signature).await;
+        let o = verify_named(engine, &rec.name, &rec.digest).await;
         return containerd_finding(ns, &rec.name, &rec.digest, &o);
     }
     let mut why = "no named image record has this target".to_string();
@@ -179,7 +171,7 @@ pub async fn check_containerd(
         }
         let mut reasons = Vec::new();
         for s in &named {
-            let o = verify_named(engine, &s.name, &s.digest, require_platform_signature).await;
+            let o = verify_named(engine, &s.name, &s.digest).await;
             if o.allowed {
                 let mut f = containerd_finding(ns, &rec.name, &rec.digest, &o);
                 f.reason = format!("the image ID of {}, which verifies: {}", s.name, f.reason);
