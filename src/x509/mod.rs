@@ -38,11 +38,15 @@ mod ext;
 mod signature;
 mod validity;
 
-pub use alg::*;
-pub use cert::*;
-pub use chain::*;
-pub use ext::*;
-pub use validity::*;
+// The extension parsers, for the siblings (`use super::*`); then what the rest of the crate names.
+use ext::*;
+
+pub use alg::{SigAlg, signature_algorithm};
+pub use cert::{Cert, PublicKeyInfo, parse_certs};
+pub use chain::{validate_code_signing_chain, validate_timestamping_chain};
+pub(crate) use ext::parse_eku;
+pub use ext::{BasicConstraints, ExtKeyUsage, key_usage};
+pub use validity::check_validity_at;
 
 #[cfg(test)]
 mod tests;
