@@ -33,7 +33,8 @@ pub mod watch;
 
 pub use reload::load_strict;
 
-use listen::{SocketPerms, Sockets};
+use crate::config::SocketPerms;
+use listen::Sockets;
 
 /// What `pullguard serve` runs: the config file, with the command line's flags applied.
 /// After the work in flight is done: how long the servers get to write out responses already
