@@ -219,9 +219,9 @@ fn go_int(flag: &str, s: &str) -> Result<i64, String> {
     let err = |why: &str| {
         format!(
             "invalid argument {} for {} flag: strconv.ParseInt: parsing {}: {why}",
-            crate::x509::go_quote(s),
-            crate::x509::go_quote(&format!("--{flag}")),
-            crate::x509::go_quote(s)
+            crate::gocompat::quote::quote(s),
+            crate::gocompat::quote::quote(&format!("--{flag}")),
+            crate::gocompat::quote::quote(s)
         )
     };
     let (neg, body) = match s.as_bytes().first() {
@@ -555,7 +555,7 @@ fn run_verify(args: VerifyArgs) -> i32 {
 /// defaults), and a tag or a digest is required.
 fn notation_reference(input: &str) -> Result<(String, ImageRef), String> {
     let expecting = "Expecting <registry>/<repository>:<tag> or <registry>/<repository>@<digest>";
-    let q = crate::x509::go_quote(input);
+    let q = crate::gocompat::quote::quote(input);
     let (registry, rest) = match input.split_once('/') {
         Some((r, rest)) if !r.is_empty() && !rest.is_empty() => (r, rest),
         _ => {
@@ -687,7 +687,7 @@ fn verify_cli(args: &VerifyArgs, verbose: bool) -> Result<i32, String> {
         let Some(reference) = reference.filter(|r| !r.is_empty()) else {
             return Err(format!(
                 "{}: invalid reference: missing tag or digest. Expecting <file_path>:<tag> or <file_path>@<digest>",
-                crate::x509::go_quote(input)
+                crate::gocompat::quote::quote(input)
             ));
         };
         let layout = OciLayout::open(std::path::Path::new(path))?;
@@ -826,7 +826,7 @@ fn notation_resolve_error(e: &mut String, reference: &str, plain_http: bool) {
             .map_or("", |(u, _)| u);
         *e = format!(
             "Get {}: http: server gave HTTP response to HTTPS client (a plain-HTTP registry: use --insecure-registry)",
-            crate::x509::go_quote(url)
+            crate::gocompat::quote::quote(url)
         );
     }
 }

@@ -14,7 +14,7 @@ use tokio_stream::{Stream, StreamExt};
 use tonic::transport::server::UdsConnectInfo;
 use tonic::{Request, Response, Status};
 
-use crate::engine::{Decision, Engine};
+use crate::gate::{Decision, Gate};
 use crate::oci::ImageRef;
 
 pub mod pb {
@@ -28,15 +28,12 @@ pub const DEFAULT_CONTROL_SOCKET: &str = "/run/pullguard/control.sock";
 
 /// What the daemon knows about itself, shared by the RPCs, signals and the file watcher.
 pub struct ControlState {
-    pub engine: Arc<Engine>,
+    pub engine: Arc<Gate>,
     pub policy_dir: PathBuf,
     pub started: Instant,
     pub listeners: Vec<String>,
     /// The registry mirror's counters, when it runs.
     pub mirror: Option<Arc<crate::mirror::MirrorCounters>>,
-    /// Informational: the gate itself applies `require_platform_signature` to Verify (what
-    /// the containerd verifier and `ctl verify` check), as to every front end.
-    pub require_platform_signature: bool,
     /// The problems of the last reload that was refused ("": it was not); the reload itself
     /// is `crate::daemon::reload`.
     pub(crate) last_reload_error: Mutex<String>,
@@ -45,14 +42,13 @@ pub struct ControlState {
 }
 
 impl ControlState {
-    pub fn new(engine: Arc<Engine>, policy_dir: PathBuf, listeners: Vec<String>) -> ControlState {
+    pub fn new(engine: Arc<Gate>, policy_dir: PathBuf, listeners: Vec<String>) -> ControlState {
         ControlState {
             engine,
             policy_dir,
             started: Instant::now(),
             listeners,
             mirror: None,
-            require_platform_signature: false,
             last_reload_error: Mutex::new(String::new()),
             reload_lock: tokio::sync::Mutex::new(()),
         }

@@ -388,7 +388,7 @@ pub async fn listener(
     addr: Option<&str>,
 ) -> Result<Option<MetricsListener>, String> {
     if let Some(a) = addr.filter(|a| is_unix(a)) {
-        let perms = crate::daemon::listen::SocketPerms::default();
+        let perms = crate::config::SocketPerms::default();
         let path = std::path::Path::new(a);
         let l = sockets
             .unix(activated, "metrics", Some(path), &perms, None)

@@ -1,6 +1,6 @@
 //! The verifying OCI registry mirror: the pull side of the distribution API on a TCP address,
 //! for containerd's `hosts.toml` (`?ns=` names the upstream registry). A manifest, by tag or
-//! digest, is resolved upstream and verified through the [`Engine`]; it is then served with
+//! digest, is resolved upstream and verified through the [`Gate`]; it is then served with
 //! the upstream's exact bytes, media type and digest. What a verified manifest references
 //! (config, layers, index children, and their config and layers once fetched) is granted for
 //! the current policy generation; a blob is served only when granted, streamed from upstream
@@ -30,7 +30,7 @@ use tokio::sync::watch;
 use crate::config::{Config, MirrorSection};
 use crate::docker::Body;
 use crate::drain::{InFlight, Ticket};
-use crate::engine::Engine;
+use crate::gate::Gate;
 use crate::gate::{self, Denial, Evidence, Platform, Verified};
 use crate::http::query_pairs;
 use crate::oci::{Descriptor, ImageRef, Manifest, validate_digest};
@@ -57,9 +57,6 @@ pub struct MirrorOptions {
     pub prefixes: Vec<(String, String)>,
     /// How long an upstream blob body may stall before the stream is failed.
     pub idle_timeout: Duration,
-    /// `require_platform_signature`: an index child needs its own signature; the index's does
-    /// not cover it.
-    pub require_platform_signature: bool,
     /// Hash every blob on the way and break a stream whose bytes do not match (default true).
     pub check_blob_digests: bool,
 }
@@ -107,7 +104,6 @@ impl MirrorOptions {
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect(),
                 idle_timeout,
-                require_platform_signature: false,
                 check_blob_digests: s.check_blob_digests.unwrap_or(true),
             })
         } else {
@@ -216,7 +212,7 @@ impl MirrorCounters {
 }
 
 pub struct Mirror {
-    engine: Arc<Engine>,
+    engine: Arc<Gate>,
     opts: MirrorOptions,
     grants: Mutex<Grants>,
     pub counters: Arc<MirrorCounters>,
@@ -425,7 +421,7 @@ fn unsatisfiable(size: u64) -> Response<Body> {
 }
 
 impl Mirror {
-    pub fn new(engine: Arc<Engine>, opts: MirrorOptions) -> Mirror {
+    pub fn new(engine: Arc<Gate>, opts: MirrorOptions) -> Mirror {
         Mirror {
             engine,
             opts,
@@ -439,16 +435,13 @@ impl Mirror {
     /// limit) and the listener on `addr`, logged with the port actually bound.
     /// Bind `addr`, or use `activated`, a listener systemd passed (FileDescriptorName=mirror).
     pub async fn setup(
-        engine: Arc<Engine>,
+        engine: Arc<Gate>,
         cfg: &Config,
         addr: &str,
         activated: Option<TcpListener>,
     ) -> Result<(Arc<Mirror>, TcpListener, SocketAddr), String> {
         let idle = cfg.registry_timeout;
-        let opts = MirrorOptions {
-            require_platform_signature: cfg.require_platform_signature,
-            ..MirrorOptions::from_section(&cfg.mirror, idle)?
-        };
+        let opts = MirrorOptions::from_section(&cfg.mirror, idle)?;
         let listener = match activated {
             Some(l) => l,
             None => {

@@ -6,12 +6,9 @@
 
 use std::path::Path;
 
+use crate::gocompat::quote::quote as go_quote;
 use crate::policy::StoreKind;
-use crate::x509::{Cert, go_quote, parse_certs};
-
-/// The old name of [`StoreKind`] (one enum for the policy's `type:name` and the store's
-/// directory); kept so that callers can move at their pace.
-pub use crate::policy::StoreKind as Kind;
+use crate::x509::{Cert, parse_certs};
 
 /// A trust store error: `message` is Go's `Error()` text; `inner` is the
 /// wrapped Go error (`InnerError`), when there is one.

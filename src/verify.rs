@@ -12,6 +12,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::envelope::{self, Envelope, SigningScheme};
+use crate::gocompat::quote::quote as go_quote;
+use crate::gocompat::time_fmt::format_rfc1123z;
 use crate::layout::OciLayout;
 use crate::oci::{Descriptor, ImageRef, sha256_digest};
 use crate::policy::{
@@ -493,7 +495,7 @@ fn expiry(env: &Envelope, now: OffsetDateTime) -> Result<(), String> {
     match env.expiry {
         Some(e) if now >= e => Err(format!(
             "digital signature has expired on {}",
-            x509::go_quote(&x509::format_rfc1123z(e))
+            go_quote(&format_rfc1123z(e))
         )),
         _ => Ok(()),
     }
@@ -511,8 +513,8 @@ async fn authentic_timestamp(
             if env.signing_time < c.not_before() || env.signing_time > c.not_after() {
                 return Err(format!(
                     "certificate {} was not valid when the digital signature was produced at {}",
-                    x509::go_quote(c.subject()),
-                    x509::go_quote(&x509::format_rfc1123z(env.signing_time))
+                    go_quote(c.subject()),
+                    go_quote(&format_rfc1123z(env.signing_time))
                 ));
             }
         }
@@ -553,15 +555,15 @@ async fn authentic_timestamp(
         if lower < c.not_before() {
             return Err(format!(
                 "timestamp can be before certificate {} validity period, it will be valid from {}",
-                x509::go_quote(c.subject()),
-                x509::go_quote(&x509::format_rfc1123z(c.not_before()))
+                go_quote(c.subject()),
+                go_quote(&format_rfc1123z(c.not_before()))
             ));
         }
         if upper > c.not_after() {
             return Err(format!(
                 "timestamp can be after certificate {} validity period, it was expired at {}",
-                x509::go_quote(c.subject()),
-                x509::go_quote(&x509::format_rfc1123z(c.not_after()))
+                go_quote(c.subject()),
+                go_quote(&format_rfc1123z(c.not_after()))
             ));
         }
     }
@@ -932,7 +934,7 @@ pub async fn verify_target(
     if sigs.is_empty() {
         let e = format!(
             "no signature is associated with {}, make sure the artifact was signed successfully",
-            x509::go_quote(&artifact)
+            go_quote(&artifact)
         );
         out.stop(e.clone(), e);
         out.timings.total_ms = ms(start);
@@ -955,8 +957,8 @@ pub async fn verify_target(
                 out.transient = e.is_transient();
                 let e = format!(
                     "unable to retrieve digital signature with digest {} associated with {} from the Repository, error : {e}",
-                    x509::go_quote(&desc.digest),
-                    x509::go_quote(&artifact)
+                    go_quote(&desc.digest),
+                    go_quote(&artifact)
                 );
                 out.stop(e.clone(), e);
                 break;
@@ -1022,5 +1024,3 @@ fn check_user_metadata(
         .any(|(k, v)| have.and_then(|m| m.get(k)) != Some(v));
     missing.then(|| "unable to find specified metadata in the signature".to_string())
 }
-
-pub use crate::registry::shape;

@@ -3,7 +3,8 @@
 //! engine uses. And the same bytes loaded from a real store directory.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use pullguard::truststore::{self, Kind};
+use pullguard::policy::StoreKind;
+use pullguard::truststore;
 use std::sync::OnceLock;
 
 fn root() -> &'static tempfile::TempDir {
@@ -43,7 +44,7 @@ fuzz_target!(|data: &[u8]| {
     }
     // The store loader proper (file reading and its own rules), for a CA and a TSA store.
     let base = root().path();
-    for (kind, dir) in [(Kind::Ca, "ca"), (Kind::Tsa, "tsa")] {
+    for (kind, dir) in [(StoreKind::Ca, "ca"), (StoreKind::Tsa, "tsa")] {
         let d = base.join("x509").join(dir).join("s");
         std::fs::create_dir_all(&d).unwrap();
         std::fs::write(d.join("cert.crt"), data).unwrap();

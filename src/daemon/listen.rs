@@ -12,7 +12,7 @@ use tokio::net::UnixListener;
 /// How long a connect to an existing socket may take before it counts as "in use".
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
-pub use crate::config::SocketPerms;
+use crate::config::SocketPerms;
 
 /// A socket path bound by this process. Dropping it removes the path, but only while it still
 /// names the inode bound here: a socket another process has since put there stays. The inode

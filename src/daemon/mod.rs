@@ -21,7 +21,7 @@ use crate::auth::DockerConfig;
 use crate::config::Config;
 use crate::control::{self, ControlState};
 use crate::docker::{AuthzPlugin, DockerProxy, Dockerd, Guard};
-use crate::engine::{Engine, EngineOptions};
+use crate::gate::{Gate, GateOptions};
 use crate::mirror::Mirror;
 use crate::registry::{Credentials, RegistryClient, RegistryOptions};
 
@@ -33,7 +33,8 @@ pub mod watch;
 
 pub use reload::load_strict;
 
-use listen::{SocketPerms, Sockets};
+use crate::config::SocketPerms;
+use listen::Sockets;
 
 /// What `pullguard serve` runs: the config file, with the command line's flags applied.
 /// After the work in flight is done: how long the servers get to write out responses already
@@ -115,7 +116,7 @@ pub fn registry_options(cfg: &Config, insecure: Vec<String>) -> RegistryOptions 
 }
 
 /// The trust configuration, the registry client and the engine (the verdict cache) over them.
-fn engine(opts: &Options) -> Result<Arc<Engine>, DaemonError> {
+fn engine(opts: &Options) -> Result<Arc<Gate>, DaemonError> {
     let cfg = &opts.config;
     let trust = load_strict(&opts.policy_dir).map_err(|problems| DaemonError::Trust {
         problems,
@@ -145,16 +146,16 @@ fn engine(opts: &Options) -> Result<Arc<Engine>, DaemonError> {
         return Err(DaemonError::Setup(p));
     }
     let client = RegistryClient::new(ropts, Credentials::DockerConfig(Arc::new(docker_cfg)))?;
-    Ok(Arc::new(Engine::new(
+    Ok(Arc::new(Gate::new(
         trust,
         client,
-        EngineOptions {
+        GateOptions {
             decision_ring: cfg.control.decisions,
             max_signatures: cfg.max_signatures,
             negative_ttl: cfg.negative_cache,
             positive_ttl: cfg.positive_cache,
             require_platform_signature: cfg.require_platform_signature,
-            ..EngineOptions::default()
+            ..GateOptions::default()
         },
     )))
 }
@@ -171,7 +172,7 @@ struct Taken {
     metrics: Option<crate::metrics::MetricsListener>,
 }
 
-async fn take_sockets(opts: &Options, engine: &Arc<Engine>) -> Result<Taken, DaemonError> {
+async fn take_sockets(opts: &Options, engine: &Arc<Gate>) -> Result<Taken, DaemonError> {
     let cfg = &opts.config;
     let mut activated = systemd::Activated::from_env();
     let mut sockets = Sockets::default();
@@ -273,13 +274,11 @@ pub async fn run(
         engine: engine.clone(),
         dockerd: Dockerd::new(opts.docker_upstream.clone()),
         switches: cfg.docker.clone(),
-        require_platform_signature: cfg.require_platform_signature,
     });
     let proxy = Arc::new(DockerProxy::new(guard.clone()));
     let authz_plugin = Arc::new(AuthzPlugin::new(guard));
     let mut state = ControlState::new(engine.clone(), opts.policy_dir.clone(), sockets.lines());
     state.mirror = mirror.as_ref().map(|(m, _)| m.counters.clone());
-    state.require_platform_signature = cfg.require_platform_signature;
     let state = Arc::new(state);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let docker_task = docker.map(|l| tokio::spawn(proxy.clone().serve(l, stop_rx.clone())));
@@ -293,12 +292,7 @@ pub async fn run(
         None => (None, None),
     };
     // The store watch: images that arrive around every pull guard.
-    let _store_tasks = crate::store::watch::start(
-        engine.clone(),
-        &cfg.watch,
-        cfg.require_platform_signature,
-        stop_rx.clone(),
-    );
+    let _store_tasks = crate::store::watch::start(engine.clone(), &cfg.watch, stop_rx.clone());
     let mut control_stop = stop_rx.clone();
     let control_task = tokio::spawn(control::serve(
         state.clone(),

@@ -9,17 +9,15 @@ use super::dockerd::Dockerd;
 use super::route::{PullTarget, create_image, pull_target, query_get};
 use crate::auth::Credential;
 use crate::config::DockerSection;
-use crate::engine::Engine;
+use crate::gate::Gate;
 use crate::gate::{Platform, Request, Verified};
 use crate::oci::ImageRef;
 
 pub struct Guard {
-    pub engine: Arc<Engine>,
+    pub engine: Arc<Gate>,
     pub dockerd: Dockerd,
     /// The `[docker]` config: which other ways of bringing images in are allowed.
     pub switches: DockerSection,
-    /// Unused: the gate applies `require_platform_signature` (kept so callers compile).
-    pub require_platform_signature: bool,
 }
 
 /// A pull the guard admitted: pull `name@digest` (the verified digest), then tag it `tag` if

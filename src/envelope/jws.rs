@@ -294,7 +294,7 @@ pub(crate) fn json_kind(v: &serde_json::Value) -> &'static str {
 }
 
 pub(crate) fn x509_quote(s: &str) -> String {
-    crate::x509::go_quote(s)
+    crate::gocompat::quote::quote(s)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -399,7 +399,7 @@ impl Parser<'_> {
                     out.push(c as char);
                     self.pos += 1;
                 }
-                _ => match crate::x509::decode_char(self.b, self.pos) {
+                _ => match crate::gocompat::quote::decode_char(self.b, self.pos) {
                     Some((ch, width)) => {
                         out.push(ch);
                         self.pos += width;

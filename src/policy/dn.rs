@@ -4,8 +4,8 @@
 //!   including its quirks (only spaces are trimmed, a trailing escaped space is re-added,
 //!   `\XX` escapes may produce arbitrary bytes).
 //! * [`parse_dn_bytes`] is notation-go `internal/pkix.ParseDistinguishedName`.
-//! * Certificate subjects are rendered by [`crate::x509::go_name_string`] (Go `pkix.Name.String()`)
-//!   and quoted by [`crate::x509::go_quote_bytes`] (Go `strconv.Quote`).
+//! * Certificate subjects are rendered by [`crate::gocompat::pkix_name::name_string`] (Go `pkix.Name.String()`)
+//!   and quoted by [`crate::gocompat::quote::quote_bytes`] (Go `strconv.Quote`).
 //!
 //! Attribute types and values are kept as bytes: a `\XX` escape can produce invalid UTF-8 and Go
 //! compares and prints such values byte-wise.
@@ -255,7 +255,7 @@ fn hex_err(b: u8) -> String {
 // Go strconv.Quote
 // ---------------------------------------------------------------------------------------------
 
-pub(super) use crate::x509::go_quote_bytes as go_quote;
+pub(super) use crate::gocompat::quote::quote_bytes as go_quote;
 
 /// Go `%q` of a string.
 pub(super) fn q(s: &str) -> String {

@@ -26,7 +26,6 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
-pub use crate::x509::go_name_string as go_subject_string;
 pub use dn::parse_dn;
 pub use error::PolicyError;
 pub use load::{ignored_policy_file, ignored_policy_message};

@@ -18,8 +18,9 @@ use super::{
     CertStatus, CheckFuture, DEFAULT_CRL_TIMEOUT, DEFAULT_OCSP_TIMEOUT, Purpose, RevocationCheck,
     RevocationError, final_result, openssl_reason,
 };
+use crate::gocompat::quote::quote as go_quote;
 use crate::http::Http;
-use crate::x509::{Cert, go_quote};
+use crate::x509::Cert;
 
 /// notation-core-go's limit on an OCSP response.
 const MAX_OCSP_RESPONSE: u64 = 20 * 1024;

@@ -7,7 +7,9 @@ use openssl::x509::X509Crl;
 use time::OffsetDateTime;
 
 use super::{openssl_reason, strip_zeros};
-use crate::x509::{self, Cert, go_quote};
+use crate::gocompat::quote::quote as go_quote;
+use crate::gocompat::time_fmt::format_rfc1123z;
+use crate::x509::{self, Cert};
 
 const OID_INVALIDITY_DATE: &str = "2.5.29.24";
 const OID_REASON_CODE: &str = "2.5.29.21";
@@ -78,7 +80,7 @@ pub(super) fn parse_crl(
     if now > next_update {
         return Err(format!(
             "expired CRL: its nextUpdate {} is in the past",
-            x509::format_rfc1123z(next_update)
+            format_rfc1123z(next_update)
         ));
     }
     for ext in crl.extensions() {
@@ -153,7 +155,7 @@ pub(super) fn crl_lookup(
     }
     Ok(Some(format!(
         "revoked at {}",
-        x509::format_rfc1123z(e.revocation_date)
+        format_rfc1123z(e.revocation_date)
     )))
 }
 

@@ -4,7 +4,7 @@
 use std::fmt;
 
 use super::Purpose;
-use crate::x509::go_quote;
+use crate::gocompat::quote::quote as go_quote;
 
 /// Why a chain did not pass the revocation check.
 #[derive(Debug, Clone, PartialEq, Eq)]

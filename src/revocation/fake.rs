@@ -13,7 +13,8 @@ use std::sync::Mutex;
 use time::OffsetDateTime;
 
 use super::{CertStatus, CheckFuture, Purpose, RevocationCheck, RevocationError, final_result};
-use crate::x509::{self, Cert};
+use crate::gocompat::time_fmt::format_rfc1123z;
+use crate::x509::Cert;
 
 #[derive(Debug, Clone)]
 enum Entry {
@@ -99,7 +100,7 @@ impl FakeRevocation {
             Some(Entry::RevokedAt { at, .. }) if now < *at => CertStatus::Good,
             Some(Entry::RevokedAt { invalidity, at }) => match (signing_time, invalidity) {
                 (Some(st), Some(inv)) if st < *inv => CertStatus::Good,
-                _ => CertStatus::Revoked(format!("revoked at {}", x509::format_rfc1123z(*at))),
+                _ => CertStatus::Revoked(format!("revoked at {}", format_rfc1123z(*at))),
             },
         }
     }

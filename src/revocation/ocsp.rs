@@ -12,7 +12,8 @@ use openssl::x509::verify::X509VerifyFlags;
 use time::OffsetDateTime;
 
 use super::{openssl_reason, strip_zeros};
-use crate::x509::{self, Cert};
+use crate::gocompat::time_fmt::format_rfc1123z;
+use crate::x509::Cert;
 
 /// Slack allowed between our clock and the responder's thisUpdate/nextUpdate.
 const OCSP_CLOCK_SKEW_SECS: u32 = 300;
@@ -110,7 +111,7 @@ pub(super) fn parse_ocsp_response(
             if let Some(t) = status.revocation_time {
                 let t = t.to_string();
                 match openssl_time(&t) {
-                    Some(t) => d.push_str(&format!(" at {}", x509::format_rfc1123z(t))),
+                    Some(t) => d.push_str(&format!(" at {}", format_rfc1123z(t))),
                     None => d.push_str(&format!(" at {t}")),
                 }
             }

@@ -13,7 +13,7 @@ use crate::auth::DockerConfig;
 use crate::cli::{EXIT_DENIED, EXIT_OK, EXIT_USAGE};
 use crate::config::{self, Config};
 use crate::docker::{Dockerd, Guard};
-use crate::engine::{Engine, EngineOptions};
+use crate::gate::{Gate, GateOptions};
 use crate::registry::{Credentials, RegistryClient};
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,13 +97,13 @@ pub fn run(args: AuditArgs) -> i32 {
         Ok(c) => c,
         Err(e) => return usage(e),
     };
-    let engine = Arc::new(Engine::new(
+    let engine = Arc::new(Gate::new(
         trust,
         client,
-        EngineOptions {
+        GateOptions {
             max_signatures: cfg.max_signatures,
             require_platform_signature: cfg.require_platform_signature,
-            ..EngineOptions::default()
+            ..GateOptions::default()
         },
     ));
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -113,14 +113,13 @@ pub fn run(args: AuditArgs) -> i32 {
         Ok(r) => r,
         Err(e) => return usage(format!("cannot start the runtime: {e}")),
     };
-    let rps = cfg.require_platform_signature;
     let found = runtime.block_on(async {
         let mut all = Vec::new();
         if let Some(sock) = &containerd {
-            all.extend(audit_containerd(&engine, sock, &namespaces, rps).await?);
+            all.extend(audit_containerd(&engine, sock, &namespaces).await?);
         }
         if let Some(sock) = &docker_sock {
-            all.extend(audit_docker(&engine, sock, rps).await?);
+            all.extend(audit_docker(&engine, sock).await?);
         }
         Ok::<_, String>(all)
     });
@@ -137,10 +136,9 @@ pub fn run(args: AuditArgs) -> i32 {
 }
 
 async fn audit_containerd(
-    engine: &Engine,
+    engine: &Gate,
     sock: &std::path::Path,
     namespaces: &[String],
-    rps: bool,
 ) -> Result<Vec<Finding>, String> {
     let c = Containerd::connect(sock).await?;
     let namespaces = if namespaces.is_empty() {
@@ -151,22 +149,17 @@ async fn audit_containerd(
     let mut out = Vec::new();
     for ns in &namespaces {
         for rec in c.images(ns, Vec::new()).await? {
-            out.push(check_containerd(engine, &c, ns, &rec, rps).await);
+            out.push(check_containerd(engine, &c, ns, &rec).await);
         }
     }
     Ok(out)
 }
 
-async fn audit_docker(
-    engine: &Arc<Engine>,
-    sock: &std::path::Path,
-    rps: bool,
-) -> Result<Vec<Finding>, String> {
+async fn audit_docker(engine: &Arc<Gate>, sock: &std::path::Path) -> Result<Vec<Finding>, String> {
     let guard = Guard {
         engine: engine.clone(),
         dockerd: Dockerd::new(sock.to_path_buf()),
         switches: Default::default(),
-        require_platform_signature: rps,
     };
     let mut out = Vec::new();
     for img in docker::list(&guard.dockerd).await? {

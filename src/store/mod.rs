@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::docker::Guard;
 use crate::docker::dockerd::ImageInfo;
 use crate::docker::guard::LocalImage;
-use crate::engine::Engine;
+use crate::gate::Gate;
 use crate::oci::ImageRef;
 use crate::verify::Outcome;
 
@@ -74,12 +74,7 @@ fn reason_of(o: &Outcome) -> String {
 
 /// Verify `name` at `digest` (a containerd record) through the engine, so a digest already
 /// verified is a cache hit. A name that is no reference is a denial in the decision log.
-pub async fn verify_named(
-    engine: &Engine,
-    name: &str,
-    digest: &str,
-    require_platform_signature: bool,
-) -> Arc<Outcome> {
+pub async fn verify_named(engine: &Gate, name: &str, digest: &str) -> Arc<Outcome> {
     let image = match ImageRef::parse(name) {
         Ok(i) => i.with_digest(digest),
         Err(e) => {
@@ -93,8 +88,6 @@ pub async fn verify_named(
             return Arc::new(o);
         }
     };
-    // The gate applies require_platform_signature (the flag is its, not this caller's).
-    let _ = require_platform_signature;
     crate::gate::outcome_of(
         &engine
             .check(&crate::gate::Request::new(image, ORIGIN).platform(crate::gate::Platform::Every))
@@ -118,7 +111,7 @@ pub fn containerd_finding(namespace: &str, name: &str, digest: &str, o: &Outcome
 
 /// The name of a statement the policy selects for `reference` (`name@digest`), for reports on
 /// images whose verdict came without an outcome.
-pub fn policy_for(engine: &Engine, reference: &str) -> Option<String> {
+pub fn policy_for(engine: &Gate, reference: &str) -> Option<String> {
     let image = ImageRef::parse(reference).ok()?;
     let digest = image.digest.clone()?;
     let snap = engine.snapshot();
@@ -140,11 +133,10 @@ pub fn is_digest_name(name: &str) -> bool {
 /// image-ID alias: it stands when a named record with the same target verifies (CRI writes the
 /// alias first, so the named one is waited for a moment).
 pub async fn check_containerd(
-    engine: &Engine,
+    engine: &Gate,
     c: &containerd::Containerd,
     ns: &str,
     rec: &containerd::Record,
-    require_platform_signature: bool,
 ) -> Finding {
     if rec.digest.is_empty() {
         let o = Outcome::denied(&rec.name, "the image record has no target digest".into());
@@ -152,7 +144,7 @@ pub async fn check_containerd(
         return containerd_finding(ns, &rec.name, &rec.digest, &o);
     }
     if !is_digest_name(&rec.name) {
-        let o = verify_named(engine, &rec.name, &rec.digest, require_platform_signature).await;
+        let o = verify_named(engine, &rec.name, &rec.digest).await;
         return containerd_finding(ns, &rec.name, &rec.digest, &o);
     }
     let mut why = "no named image record has this target".to_string();
@@ -179,7 +171,7 @@ pub async fn check_containerd(
         }
         let mut reasons = Vec::new();
         for s in &named {
-            let o = verify_named(engine, &s.name, &s.digest, require_platform_signature).await;
+            let o = verify_named(engine, &s.name, &s.digest).await;
             if o.allowed {
                 let mut f = containerd_finding(ns, &rec.name, &rec.digest, &o);
                 f.reason = format!("the image ID of {}, which verifies: {}", s.name, f.reason);

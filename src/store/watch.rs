@@ -16,7 +16,7 @@ use super::containerd::{Containerd, Envelope, Record, image_event};
 use super::{Finding, check_containerd, check_docker, docker};
 use crate::config::{OnUnverified, WatchSection};
 use crate::docker::{Dockerd, Guard};
-use crate::engine::Engine;
+use crate::gate::Gate;
 
 /// Verifications running at once per store.
 const PARALLEL: usize = 8;
@@ -34,9 +34,8 @@ impl Drop for AbortOnDrop {
 }
 
 pub struct Watcher {
-    engine: Arc<Engine>,
+    engine: Arc<Gate>,
     on_unverified: OnUnverified,
-    require_platform_signature: bool,
     /// What was last handled per record (store/namespace/name or docker image ID): its digest
     /// and the policy generation, so a replayed event or a catch-up does not report it again.
     seen: Mutex<HashMap<String, (String, u64)>>,
@@ -45,15 +44,13 @@ pub struct Watcher {
 
 /// Start the configured watches; each ends when `stop` turns true.
 pub fn start(
-    engine: Arc<Engine>,
+    engine: Arc<Gate>,
     cfg: &WatchSection,
-    require_platform_signature: bool,
     stop: watch::Receiver<bool>,
 ) -> Vec<JoinHandle<()>> {
     let w = Arc::new(Watcher {
         engine,
         on_unverified: cfg.on_unverified,
-        require_platform_signature,
         seen: Mutex::new(HashMap::new()),
         limit: Arc::new(Semaphore::new(PARALLEL)),
     });
@@ -249,8 +246,7 @@ impl Watcher {
             let Ok(_permit) = me.limit.clone().acquire_owned().await else {
                 return;
             };
-            let f =
-                check_containerd(&me.engine, &c, &ns, &rec, me.require_platform_signature).await;
+            let f = check_containerd(&me.engine, &c, &ns, &rec).await;
             if f.verified {
                 me.log(&f, "none");
                 return;
@@ -277,7 +273,6 @@ impl Watcher {
             engine: self.engine.clone(),
             dockerd: Dockerd::new(socket.clone()),
             switches: Default::default(),
-            require_platform_signature: self.require_platform_signature,
         });
         reconnecting("docker", stop, |connected| {
             let me = self.clone();

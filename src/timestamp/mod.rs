@@ -249,8 +249,10 @@ mod signer;
 mod token;
 
 use chain::*;
-pub use signer::*;
-pub use token::*;
+use token::*;
+
+pub use signer::verify_token;
+pub use token::{ParsedToken, parse_token};
 
 #[cfg(test)]
 mod tests;

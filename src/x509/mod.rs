@@ -27,9 +27,9 @@ use crate::gocompat::hex::encode as hex;
 use crate::gocompat::pem::decode as pem_decode;
 use crate::gocompat::sigalg::{self, CertSigAlg, HashKind, PkAlgo};
 // The old public paths, kept for the modules that still name them here.
-pub use crate::gocompat::pkix_name::name_string as go_name_string;
-pub use crate::gocompat::quote::{decode_char, quote as go_quote, quote_bytes as go_quote_bytes};
-pub use crate::gocompat::time_fmt::format_rfc1123z;
+use crate::gocompat::pkix_name::name_string as go_name_string;
+use crate::gocompat::quote::quote as go_quote;
+use crate::gocompat::time_fmt::format_rfc1123z;
 
 mod alg;
 mod cert;
@@ -38,11 +38,15 @@ mod ext;
 mod signature;
 mod validity;
 
-pub use alg::*;
-pub use cert::*;
-pub use chain::*;
-pub use ext::*;
-pub use validity::*;
+// The extension parsers, for the siblings (`use super::*`); then what the rest of the crate names.
+use ext::*;
+
+pub use alg::{SigAlg, signature_algorithm};
+pub use cert::{Cert, PublicKeyInfo, parse_certs};
+pub use chain::{validate_code_signing_chain, validate_timestamping_chain};
+pub(crate) use ext::parse_eku;
+pub use ext::{BasicConstraints, ExtKeyUsage, key_usage};
+pub use validity::check_validity_at;
 
 #[cfg(test)]
 mod tests;

@@ -1,3 +1,4 @@
+use super::cert::sha256_hex;
 use super::*;
 use crate::gocompat::asn1::der_len;
 use crate::gocompat::pem::base64_std_decode;
