@@ -700,19 +700,31 @@ fn forward_plain(
 }
 
 /// A name other than `localhost` that /etc/hosts maps to 127.0.0.1 (Go never proxies
-/// `localhost` or loopback IPs, but it does proxy such a name): needed to show NO_PROXY.
+/// `localhost` or loopback IPs, but it does proxy such a name): needed to show NO_PROXY. On a
+/// host without one (this runs as root on a test machine) one is added: `pgproxy-alias.test`.
 fn loopback_alias() -> String {
-    let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
-    hosts
-        .lines()
-        .filter_map(|l| {
-            let mut f = l.split('#').next()?.split_whitespace();
-            (f.next()? == "127.0.0.1").then(|| f.collect::<Vec<_>>())
-        })
-        .flatten()
-        .find(|n| !n.starts_with("localhost"))
-        .map(str::to_owned)
-        .expect("this test needs a name other than localhost for 127.0.0.1 in /etc/hosts (e.g. `127.0.0.1 pgproxy.test`)")
+    const ADDED: &str = "pgproxy-alias.test";
+    let find = || {
+        let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+        hosts
+            .lines()
+            .filter_map(|l| {
+                let mut f = l.split('#').next()?.split_whitespace();
+                (f.next()? == "127.0.0.1").then(|| f.map(str::to_owned).collect::<Vec<_>>())
+            })
+            .flatten()
+            .find(|n| !n.starts_with("localhost"))
+    };
+    if let Some(n) = find() {
+        return n;
+    }
+    use std::io::Write as _;
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open("/etc/hosts")
+        .expect("this test needs a name other than localhost for 127.0.0.1 in /etc/hosts, and cannot add one");
+    writeln!(f, "127.0.0.1 {ADDED}").unwrap();
+    find().expect("added a loopback name to /etc/hosts")
 }
 
 #[test]

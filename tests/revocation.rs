@@ -64,7 +64,21 @@ struct FakeServer {
 
 impl FakeServer {
     fn bind(addr: &str) -> FakeServer {
-        let listener = TcpListener::bind(addr).unwrap_or_else(|e| panic!("bind {addr}: {e}"));
+        // The fixed port of the CRL vectors may still be held for a moment by the server the
+        // previous case dropped (its last connection closing): try again for a while.
+        let start = std::time::Instant::now();
+        let listener = loop {
+            match TcpListener::bind(addr) {
+                Ok(l) => break l,
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::AddrInUse
+                        && start.elapsed() < std::time::Duration::from_secs(10) =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(e) => panic!("bind {addr}: {e}"),
+            }
+        };
         listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
         let routes = Arc::new(Mutex::new(Routes::default()));
