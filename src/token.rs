@@ -227,7 +227,32 @@ async fn fetch(
         .read_limited(1 << 20)
         .await
         .map_err(TokenError::Failed)?;
-    let v: serde_json::Value = serde_json::from_slice(&body)
+    let answer = parse_answer(&body)?;
+    // A lifetime the token server made up (`expires_in` of 2^64 - 1) cannot overflow the clock.
+    let now = Instant::now();
+    Ok(Entry {
+        token: answer.token,
+        expires: now
+            .checked_add(answer.lifetime)
+            .unwrap_or(now + MAX_LIFETIME),
+        refresh: answer.refresh,
+    })
+}
+
+/// A token endpoint's JSON answer, as Docker reads it.
+struct Answer {
+    token: String,
+    /// `expires_in`, at least [`MIN_LIFETIME`] (as Docker) and at most [`MAX_LIFETIME`].
+    lifetime: Duration,
+    refresh: Option<String>,
+}
+
+/// The longest a token is reused, whatever its `expires_in` says (a refused token is asked for
+/// again anyway).
+const MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+fn parse_answer(body: &[u8]) -> Result<Answer, TokenError> {
+    let v: serde_json::Value = serde_json::from_slice(body)
         .map_err(|_| TokenError::Denied("token endpoint answered malformed JSON".into()))?;
     let s = |k: &str| {
         v.get(k)
@@ -243,12 +268,20 @@ async fn fetch(
         .and_then(|e| e.as_u64())
         .map(Duration::from_secs)
         .unwrap_or(MIN_LIFETIME)
-        .max(MIN_LIFETIME);
-    Ok(Entry {
+        .clamp(MIN_LIFETIME, MAX_LIFETIME);
+    Ok(Answer {
         token,
-        expires: Instant::now() + lifetime,
+        lifetime,
         refresh: s("refresh_token"),
     })
+}
+
+/// For the `token_answer` fuzz target only: a token endpoint's answer as it is read.
+#[doc(hidden)]
+pub fn fuzz_answer(body: &[u8]) -> Option<(usize, u64)> {
+    parse_answer(body)
+        .ok()
+        .map(|a| (a.token.len(), a.lifetime.as_secs()))
 }
 
 #[cfg(test)]
@@ -268,6 +301,26 @@ mod tests {
         let (ha, hb, hn) = (cred_hash(Some(&a)), cred_hash(Some(&b)), cred_hash(None));
         assert!(ha != hb && ha != hn && hb != hn);
         assert!(!ha.contains("s3cret") && ha.len() == 64);
+    }
+
+    /// `expires_in` is taken between Docker's 60 s floor and a day; a made-up one cannot
+    /// overflow the clock.
+    #[test]
+    fn lifetimes_are_bounded() {
+        let life = |b: &str| {
+            parse_answer(b.as_bytes())
+                .ok()
+                .map(|a| a.lifetime.as_secs())
+        };
+        assert_eq!(life(r#"{"token":"t","expires_in":300}"#), Some(300));
+        assert_eq!(life(r#"{"token":"t","expires_in":1}"#), Some(60));
+        assert_eq!(life(r#"{"access_token":"t"}"#), Some(60));
+        assert_eq!(
+            life(r#"{"token":"t","expires_in":18446744073709551615}"#),
+            Some(24 * 3600)
+        );
+        assert_eq!(life(r#"{"expires_in":300}"#), None);
+        assert_eq!(life("not json"), None);
     }
 
     /// Token requests that fail (here: a realm nobody listens on) leave nothing behind.
