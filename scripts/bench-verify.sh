@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Whole-process timing, side by side: `pullguard verify` vs the real `notation verify` on the
 # same signed image in the real registry (loopback), same policy and trust store, by digest
-# and by tag. Uses hyperfine (installed from Debian if missing) and the release build.
+# and by tag, next to the floor measured in the same run (a trivial exec plus the registry's own
+# round trips for the requests a verification needs): scripts/bench_verify.py. Release build.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-command -v hyperfine >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine >/dev/null; }
 eval "$(bash scripts/peers-up.sh)"
-cargo build --release --quiet --bin pullguard
-PG=$ROOT/target/release/pullguard
+# PG=/path/to/pullguard measures another build (a profile being tried) instead.
+if [[ -z ${PG:-} ]]; then
+  cargo build --release --quiet --bin pullguard
+  PG=$ROOT/target/release/pullguard
+fi
 W=$(mktemp -d /tmp/pullguard-bench.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 export XDG_CONFIG_HOME=$W/config
@@ -23,10 +26,4 @@ cat >"$XDG_CONFIG_HOME/notation/trustpolicy.json" <<JSON
  "signatureVerification":{"level":"strict"},"trustStores":["ca:pullguard.bench"],"trustedIdentities":["*"]}]}
 JSON
 DIR=$XDG_CONFIG_HOME/notation
-hyperfine -N --warmup 5 --runs ${RUNS:-50} --export-markdown "$W/by-digest.md" \
-  -n "notation verify @digest" "notation verify --insecure-registry $REPO@$DIGEST" \
-  -n "pullguard verify @digest" "$PG verify --policy-dir $DIR --insecure-registry $REPO@$DIGEST"
-hyperfine -N --warmup 5 --runs ${RUNS:-50} --export-markdown "$W/by-tag.md" \
-  -n "notation verify :tag" "notation verify --insecure-registry $REPO:v1" \
-  -n "pullguard verify :tag" "$PG verify --policy-dir $DIR --insecure-registry $REPO:v1"
-cat "$W/by-digest.md" "$W/by-tag.md"
+python3 scripts/bench_verify.py "${RUNS:-31}" "$PG_REGISTRY" "bench/app-$$" "$DIGEST" v1 "$DIR" "$PG"

@@ -13,7 +13,7 @@ use crate::config::{self, Config};
 use crate::gate::{Gate, GateOptions, Request, SystemClock, outcome_of};
 use crate::layout::OciLayout;
 use crate::oci::ImageRef;
-use crate::registry::{Credentials, Registry, RegistryClient, RegistryOptions};
+use crate::registry::{Credentials, Primed, Registry, RegistryClient, RegistryOptions};
 use crate::verify::{Outcome, TrustConfig};
 
 pub const EXIT_OK: i32 = 0;
@@ -647,24 +647,40 @@ fn verify_cli(args: &VerifyArgs, verbose: bool) -> Result<i32, String> {
                     .exists()
         });
     let dir = notation_config.unwrap_or_else(|| policy_dir(args.policy_dir.clone(), &cfg));
-    let trust = match TrustConfig::load(&dir) {
-        Ok(t) => t,
-        Err(problems) => {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    // The registry's first round trip does not wait for the trust policy: the image is
+    // resolved (and by digest its signatures listed) while the policy and its stores load on
+    // another thread. Errors are still reported in notation's order, below.
+    let remote = (!oci_layout).then(|| remote_target(args, &cfg, &dir, input));
+    let primed = match &remote {
+        Some(Ok(r)) => {
+            let _entered = runtime.enter();
+            Some(Primed::start(r.client.clone(), &r.image))
+        }
+        _ => None,
+    };
+    let loading = {
+        let dir = dir.clone();
+        runtime.spawn_blocking(move || TrustConfig::load(&dir))
+    };
+    let trust = match runtime.block_on(loading) {
+        Ok(Ok(t)) => t,
+        Ok(Err(problems)) => {
             for p in problems.iter().skip(1) {
                 eprintln!("Error: {p}");
             }
             return Err(problems.into_iter().next().unwrap_or_default());
         }
+        Err(e) => return Err(format!("cannot load the trust policy: {e}")),
     };
     for w in &trust.warnings {
         eprintln!("Warning: {w}");
     }
     let plugin_config = flag_map(&args.plugin_config, "plugin-config")?;
     let user_metadata = flag_map(&args.user_metadata, "user-metadata")?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
     // The daemon's chain, require_platform_signature included; no decision log.
     let opts = GateOptions {
         max_signatures: usize::try_from(max_signatures).unwrap_or(usize::MAX),
@@ -682,68 +698,49 @@ fn verify_cli(args: &VerifyArgs, verbose: bool) -> Result<i32, String> {
         let verdict = runtime.block_on(gate.check(&Request::new(image.clone(), "cli")));
         (*outcome_of(&verdict)).clone()
     };
-    let (outcome, resolved_name, tag) = if oci_layout {
-        let (path, reference) = split_layout_ref(input);
-        let Some(reference) = reference.filter(|r| !r.is_empty()) else {
-            return Err(format!(
-                "{}: invalid reference: missing tag or digest. Expecting <file_path>:<tag> or <file_path>@<digest>",
-                crate::gocompat::quote::quote(input)
-            ));
-        };
-        let layout = OciLayout::open(std::path::Path::new(path))?;
-        let is_digest = input.rfind('@').is_some();
-        let image = ImageRef {
-            registry: "local".into(),
-            repository: "layout".into(),
-            tag: (!is_digest).then(|| reference.to_string()),
-            digest: is_digest.then(|| reference.to_string()),
-        };
-        let opts = GateOptions {
-            scope: args.scope.clone(),
-            ..opts
-        };
-        let mut o = verify_image(Arc::new(layout), &image, opts);
-        o.reference = input.clone();
-        (o, path.to_string(), image.tag.clone())
-    } else {
-        let (name, image) = notation_reference(input)?;
-        let docker = DockerConfig::load(
-            args.docker_config
-                .as_deref()
-                .or(cfg.docker_config.as_deref()),
-        )?;
-        let mut insecure = cfg.insecure_registries.clone();
-        insecure.extend(args.insecure_registries.iter().cloned());
-        insecure.extend(notation_insecure_registries(&dir));
-        // notation: --insecure-registry, a registry in its config.json, or localhost:PORT.
-        let host = image.registry.split(':').next().unwrap_or("");
-        if args.insecure_registry.unwrap_or(false)
-            || host == "localhost"
-            || insecure
-                .iter()
-                .any(|r| r.eq_ignore_ascii_case(&image.registry))
-        {
-            insecure.push(image.registry.clone());
+    let (outcome, resolved_name, tag) = match remote {
+        None => {
+            let (path, reference) = split_layout_ref(input);
+            let Some(reference) = reference.filter(|r| !r.is_empty()) else {
+                return Err(format!(
+                    "{}: invalid reference: missing tag or digest. Expecting <file_path>:<tag> or <file_path>@<digest>",
+                    crate::gocompat::quote::quote(input)
+                ));
+            };
+            let layout = OciLayout::open(std::path::Path::new(path))?;
+            let is_digest = input.rfind('@').is_some();
+            let image = ImageRef {
+                registry: "local".into(),
+                repository: "layout".into(),
+                tag: (!is_digest).then(|| reference.to_string()),
+                digest: is_digest.then(|| reference.to_string()),
+            };
+            let opts = GateOptions {
+                scope: args.scope.clone(),
+                ..opts
+            };
+            let mut o = verify_image(Arc::new(layout), &image, opts);
+            o.reference = input.clone();
+            (o, path.to_string(), image.tag.clone())
         }
-        let plain_http = insecure.contains(&image.registry);
-        let ropts = RegistryOptions {
-            insecure,
-            ..crate::daemon::registry_options(&cfg, Vec::new())
-        };
-        let creds = match notation_credential(args) {
-            Some(c) => Credentials::Fixed(Some(c)),
-            None => Credentials::DockerConfig(Arc::new(docker)),
-        };
-        let client = RegistryClient::new(ropts, creds)?;
-        let mut o = verify_image(Arc::new(client), &image, opts);
-        if let Some(crate::verify::Failure::Resolve(e)) = &mut o.failure {
-            notation_resolve_error(e, input, plain_http);
+        Some(remote) => {
+            let r = remote?;
+            let registry: Arc<dyn Registry> = match primed {
+                Some(p) => Arc::new(p),
+                None => r.client,
+            };
+            let mut o = verify_image(registry, &r.image, opts);
+            if let Some(crate::verify::Failure::Resolve(e)) = &mut o.failure {
+                notation_resolve_error(e, input, r.plain_http);
+            }
+            let tag = r
+                .image
+                .digest
+                .is_none()
+                .then(|| r.image.tag.clone())
+                .flatten();
+            (o, r.name, tag)
         }
-        (
-            o,
-            name,
-            image.digest.is_none().then(|| image.tag.clone()).flatten(),
-        )
     };
     let resolved = match outcome.digest() {
         Some(d) => format!("{resolved_name}@{d}"),
@@ -766,6 +763,59 @@ fn verify_cli(args: &VerifyArgs, verbose: bool) -> Result<i32, String> {
 
 /// `-u`/`-p` (else `$NOTATION_USERNAME`/`$NOTATION_PASSWORD`), as notation's
 /// `SecureFlagOpts.Credential`: a password alone is a refresh (identity) token.
+/// What `pullguard verify` asks a registry with: the reference as notation names it, the
+/// image, the client (credentials, TLS or plain HTTP as notation decides) and whether the
+/// registry is spoken to in plain HTTP.
+struct Remote {
+    name: String,
+    image: ImageRef,
+    client: Arc<RegistryClient>,
+    plain_http: bool,
+}
+
+fn remote_target(
+    args: &VerifyArgs,
+    cfg: &Config,
+    dir: &std::path::Path,
+    input: &str,
+) -> Result<Remote, String> {
+    let (name, image) = notation_reference(input)?;
+    let docker = DockerConfig::load(
+        args.docker_config
+            .as_deref()
+            .or(cfg.docker_config.as_deref()),
+    )?;
+    let mut insecure = cfg.insecure_registries.clone();
+    insecure.extend(args.insecure_registries.iter().cloned());
+    insecure.extend(notation_insecure_registries(dir));
+    // notation: --insecure-registry, a registry in its config.json, or localhost:PORT.
+    let host = image.registry.split(':').next().unwrap_or("");
+    if args.insecure_registry.unwrap_or(false)
+        || host == "localhost"
+        || insecure
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(&image.registry))
+    {
+        insecure.push(image.registry.clone());
+    }
+    let plain_http = insecure.contains(&image.registry);
+    let ropts = RegistryOptions {
+        insecure,
+        ..crate::daemon::registry_options(cfg, Vec::new())
+    };
+    let creds = match notation_credential(args) {
+        Some(c) => Credentials::Fixed(Some(c)),
+        None => Credentials::DockerConfig(Arc::new(docker)),
+    };
+    let client = Arc::new(RegistryClient::new(ropts, creds)?);
+    Ok(Remote {
+        name,
+        image,
+        client,
+        plain_http,
+    })
+}
+
 fn notation_credential(args: &VerifyArgs) -> Option<crate::auth::Credential> {
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let username = args

@@ -890,6 +890,35 @@ pub async fn verify_target(
     target: &Descriptor,
     opts: &VerifyOptions,
 ) -> Outcome {
+    verify_discovered(cfg, source, image, target, opts, None).await
+}
+
+/// The statement [`verify_target`] would select for `image` at `digest`, when it verifies
+/// signatures (not `skip`, no selection error): the caller may then list the signatures
+/// while it resolves, and hand the list to [`verify_discovered`].
+pub fn verifies_signatures(
+    cfg: &TrustConfig,
+    image: &ImageRef,
+    digest: &str,
+    opts: &VerifyOptions,
+) -> bool {
+    let scope = opts.scope.clone().unwrap_or_else(|| image.scope());
+    cfg.policy
+        .statement_for(&format!("{scope}@{digest}"))
+        .is_ok_and(|s| !s.level.is_skip())
+}
+
+/// [`verify_target`] with the signature list already asked for (`discovered`: the answer of
+/// `source.signatures` for `target`, fetched while the target was resolved), or `None` to
+/// ask now. The outcome is the same either way.
+pub async fn verify_discovered(
+    cfg: &TrustConfig,
+    source: &dyn Registry,
+    image: &ImageRef,
+    target: &Descriptor,
+    opts: &VerifyOptions,
+    discovered: Option<Result<Vec<Descriptor>, RegistryError>>,
+) -> Outcome {
     let start = Instant::now();
     let mut out = Outcome::new(&image.to_string());
     if opts.max_signatures == 0 {
@@ -921,7 +950,11 @@ pub async fn verify_target(
     }
     let pinned = image.with_digest(&target.digest);
     let t = Instant::now();
-    let sigs = match source.signatures(&pinned, &target.digest).await {
+    let listed = match discovered {
+        Some(d) => d,
+        None => source.signatures(&pinned, &target.digest).await,
+    };
+    let sigs = match listed {
         Ok(s) => s,
         Err(e) => {
             out.transient = e.is_transient();

@@ -24,7 +24,10 @@ use crate::auth::Credential;
 use crate::oci::{Descriptor, ImageRef};
 use crate::registry::{Fetched, Registry, RegistryClient};
 use crate::revocation::{RevocationCheck, RevocationChecker};
-use crate::verify::{Failure, Outcome, TrustConfig, VerifyOptions, resolve_or_deny, verify_target};
+use crate::verify::{
+    Failure, Outcome, TrustConfig, VerifyOptions, resolve_or_deny, verifies_signatures,
+    verify_discovered,
+};
 
 mod cache;
 mod decisions;
@@ -311,7 +314,23 @@ impl Gate {
                 return (o, None);
             }
         }
-        let fetched = match resolve_or_deny(registry, image).await {
+        // By digest the signature list needs nothing the resolve answers: both go at once
+        // (unless the statement skips verification, or no signature would be looked at).
+        let opts = self.verify_options();
+        let (resolved, discovered) = match &image.digest {
+            Some(d)
+                if opts.max_signatures > 0 && verifies_signatures(&snap.trust, image, d, &opts) =>
+            {
+                let pinned = image.with_digest(d);
+                let (r, s) = tokio::join!(
+                    resolve_or_deny(registry, image),
+                    registry.signatures(&pinned, d)
+                );
+                (r, Some(s))
+            }
+            _ => (resolve_or_deny(registry, image).await, None),
+        };
+        let fetched = match resolved {
             Ok(f) => f,
             Err(mut o) => {
                 o.timings.total_ms = ms(start);
@@ -329,9 +348,9 @@ impl Gate {
             .cache
             .get_or_verify(key, &target, async {
                 self.counters.verifications.fetch_add(1, Ordering::Relaxed);
-                let opts = self.verify_options();
                 let began = std::time::Instant::now();
-                let o = verify_target(&snap.trust, registry, image, &target, &opts).await;
+                let o = verify_discovered(&snap.trust, registry, image, &target, &opts, discovered)
+                    .await;
                 crate::metrics::verification(began);
                 o
             })

@@ -22,9 +22,11 @@ use crate::oci::{
 };
 
 mod error;
+mod primed;
 mod source;
 
 pub use error::{Detail, RegistryError};
+pub use primed::Primed;
 pub use source::{BoxFuture, Registry, shape};
 
 /// Where registry credentials come from.
