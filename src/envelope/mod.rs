@@ -242,8 +242,10 @@ fn verify_raw(
     signature: &[u8],
     pss_salt: RsaPssSaltlen,
 ) -> Result<(), String> {
-    let key = leaf.x509.public_key().map_err(|e| e.to_string())?;
-    let mut v = Verifier::new(alg.hash(), &key).map_err(|e| e.to_string())?;
+    let key = leaf
+        .public_key()
+        .ok_or_else(|| "the signing certificate's public key is not RSA or ECDSA".to_string())?;
+    let mut v = Verifier::new(alg.hash(), key).map_err(|e| e.to_string())?;
     let ok = if alg.is_rsa_pss() {
         v.set_rsa_padding(Padding::PKCS1_PSS)
             .and_then(|_| v.set_rsa_mgf1_md(alg.hash()))

@@ -17,11 +17,13 @@ use crate::auth::Credential;
 use crate::oci::{Descriptor, ImageRef};
 
 type Answer<T> = JoinHandle<Result<T, RegistryError>>;
+/// The question a primed answer is for: the image, and for a signature list its digest.
+type Slot<Q, T> = Mutex<Option<(Q, Answer<T>)>>;
 
 pub struct Primed {
     inner: Arc<dyn Registry>,
-    resolve: Mutex<Option<(ImageRef, Answer<Fetched>)>>,
-    signatures: Mutex<Option<(ImageRef, String, Answer<Vec<Descriptor>>)>>,
+    resolve: Slot<ImageRef, Fetched>,
+    signatures: Slot<(ImageRef, String), Vec<Descriptor>>,
 }
 
 impl Primed {
@@ -36,7 +38,7 @@ impl Primed {
             let pinned = image.with_digest(&digest);
             let (inner, asked, d) = (inner.clone(), pinned.clone(), digest.clone());
             let task = tokio::spawn(async move { inner.signatures(&asked, &d).await });
-            (pinned, digest, task)
+            ((pinned, digest), task)
         });
         Primed {
             inner,
@@ -61,7 +63,7 @@ impl Drop for Primed {
         if let Some((_, task)) = self.resolve.get_mut().ok().and_then(Option::take) {
             task.abort();
         }
-        if let Some((_, _, task)) = self.signatures.get_mut().ok().and_then(Option::take) {
+        if let Some((_, task)) = self.signatures.get_mut().ok().and_then(Option::take) {
             task.abort();
         }
     }
@@ -85,7 +87,7 @@ impl Registry for Primed {
         digest: &'a str,
     ) -> BoxFuture<'a, Result<Vec<Descriptor>, RegistryError>> {
         Box::pin(async move {
-            if let Some((_, _, task)) = take(&self.signatures, |(asked, d, _)| {
+            if let Some((_, task)) = take(&self.signatures, |((asked, d), _)| {
                 asked == image && d == digest
             }) && let Ok(answer) = task.await
             {

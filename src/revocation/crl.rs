@@ -63,11 +63,11 @@ pub(super) fn parse_crl(
             "x509: cannot verify signature: insecure algorithm {name}"
         )));
     }
+    let key = issuer
+        .public_key()
+        .ok_or_else(|| not_signed("x509: cannot verify signature: algorithm unimplemented"))?;
     let verified = X509Crl::from_der(der)
-        .and_then(|c| {
-            let key = issuer.x509.public_key()?;
-            c.verify(&key)
-        })
+        .and_then(|c| c.verify(key))
         .map_err(|e| not_signed(&openssl_reason(&e)))?;
     if !verified {
         return Err(not_signed("crypto/rsa: verification error"));

@@ -28,7 +28,7 @@ pub(super) enum OcspAnswer {
 
 /// The OCSP CertID for `cert` (SHA-1 name and key hashes, which every responder understands).
 pub(super) fn cert_id(cert: &Cert, issuer: &Cert) -> Result<OcspCertId, String> {
-    OcspCertId::from_cert(MessageDigest::sha1(), &cert.x509, &issuer.x509)
+    OcspCertId::from_cert(MessageDigest::sha1(), cert.x509()?, issuer.x509()?)
         .map_err(|e| format!("cannot build the OCSP request: {}", openssl_reason(&e)))
 }
 
@@ -64,10 +64,11 @@ pub(super) fn parse_ocsp_response(
         .basic()
         .map_err(|e| format!("malformed OCSP response: {}", openssl_reason(&e)))?;
     let ossl = |e: openssl::error::ErrorStack| openssl_reason(&e);
+    let issuer_x509 = issuer.x509()?;
     let mut certs = Stack::<X509>::new().map_err(ossl)?;
-    certs.push(issuer.x509.clone()).map_err(ossl)?;
+    certs.push(issuer_x509.clone()).map_err(ossl)?;
     let mut store = X509StoreBuilder::new().map_err(ossl)?;
-    store.add_cert(issuer.x509.clone()).map_err(ossl)?;
+    store.add_cert(issuer_x509.clone()).map_err(ossl)?;
     // The issuer is the trust anchor even when it is an intermediate.
     store
         .set_flags(X509VerifyFlags::PARTIAL_CHAIN)
@@ -83,7 +84,7 @@ pub(super) fn parse_ocsp_response(
         })?;
     let id = cert_id(cert, issuer)?;
     let id256 =
-        OcspCertId::from_cert(MessageDigest::sha256(), &cert.x509, &issuer.x509).map_err(ossl)?;
+        OcspCertId::from_cert(MessageDigest::sha256(), cert.x509()?, issuer_x509).map_err(ossl)?;
     let status = basic
         .find_status(&id)
         .or_else(|| basic.find_status(&id256))

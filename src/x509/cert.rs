@@ -1,5 +1,9 @@
-//! `Cert`: one parsed certificate (x509-parser for the fields, OpenSSL for the key), its
+//! `Cert`: one parsed certificate (x509-parser for the fields, the key built from them), its
 //! accessors, and `parse_certs` (notation-core-go `parseCertificates`: PEM or DER).
+
+use std::sync::OnceLock;
+
+use openssl::pkey::{PKey, Public};
 
 use super::*;
 
@@ -25,8 +29,14 @@ pub enum PublicKeyInfo {
 pub struct Cert {
     /// Exact DER encoding of the certificate.
     pub der: Vec<u8>,
-    /// The OpenSSL view of the same certificate.
-    pub x509: X509,
+    /// The OpenSSL view of the same certificate, made on first use (OCSP requests need
+    /// it; nothing on the verification path does: see `key.rs`).
+    x509: OnceLock<X509>,
+    /// The public key as OpenSSL's, built from its components (`None`: DSA, unknown).
+    key: Option<PKey<Public>>,
+    /// The signed part (Go `RawTBSCertificate`) and the signature over it.
+    pub(super) tbs: Vec<u8>,
+    pub(super) signature: Vec<u8>,
     pub(super) subject: String,
     pub(super) issuer: String,
     pub(super) raw_subject: Vec<u8>,
@@ -158,6 +168,21 @@ impl Cert {
         &self.crl_urls
     }
 
+    /// The OpenSSL view of the certificate (made once, on first use).
+    pub fn x509(&self) -> Result<&X509, String> {
+        if let Some(x) = self.x509.get() {
+            return Ok(x);
+        }
+        let x =
+            X509::from_der(&self.der).map_err(|e| format!("x509: malformed certificate: {e}"))?;
+        Ok(self.x509.get_or_init(|| x))
+    }
+
+    /// The public key as OpenSSL's; `None` for DSA and unknown algorithms.
+    pub fn public_key(&self) -> Option<&PKey<Public>> {
+        self.key.as_ref()
+    }
+
     /// Lower-case hex SHA-256 of the DER encoding.
     pub fn sha256_fingerprint(&self) -> String {
         sha256_hex(&self.der)
@@ -178,7 +203,6 @@ pub(crate) fn parse_one(data: &[u8]) -> Result<(Cert, usize), String> {
         .map_err(|e| format!("x509: malformed certificate: {e}"))?;
     let used = data.len() - rest.len();
     let der = data[..used].to_vec();
-    let x509 = X509::from_der(&der).map_err(|e| format!("x509: malformed certificate: {e}"))?;
     let tbs = &xc.tbs_certificate;
 
     if tbs.signature != xc.signature_algorithm {
@@ -196,12 +220,15 @@ pub(crate) fn parse_one(data: &[u8]) -> Result<(Cert, usize), String> {
     let not_before = asn1_time(&tbs.validity.not_before)?;
     let not_after = asn1_time(&tbs.validity.not_after)?;
 
-    let (public_key, pk_algo) = public_key_info(tbs)?;
+    let key = key::parse(tbs)?;
     let sig_alg = sigalg::of(&xc.signature_algorithm);
 
     let mut cert = Cert {
+        tbs: tbs.as_ref().to_vec(),
+        signature: xc.signature_value.data.to_vec(),
         der,
-        x509,
+        x509: OnceLock::new(),
+        key: key.key,
         subject,
         issuer,
         raw_subject: tbs.subject.as_raw().to_vec(),
@@ -216,8 +243,8 @@ pub(crate) fn parse_one(data: &[u8]) -> Result<(Cert, usize), String> {
         ext_key_usage: Vec::new(),
         unknown_ext_key_usage: Vec::new(),
         ext_key_usage_critical: None,
-        public_key,
-        pk_algo,
+        public_key: key.info,
+        pk_algo: key.pk_algo,
         sig_alg,
         ocsp_urls: Vec::new(),
         crl_urls: Vec::new(),
@@ -258,50 +285,6 @@ pub(crate) fn parse_one(data: &[u8]) -> Result<(Cert, usize), String> {
 pub(crate) fn asn1_time(t: &x509_parser::time::ASN1Time) -> Result<OffsetDateTime, String> {
     OffsetDateTime::from_unix_timestamp(t.timestamp())
         .map_err(|_| "x509: malformed validity".to_string())
-}
-
-pub(crate) fn public_key_info(
-    tbs: &x509_parser::certificate::TbsCertificate<'_>,
-) -> Result<(PublicKeyInfo, PkAlgo), String> {
-    let spki = &tbs.subject_pki;
-    match spki.algorithm.algorithm.to_id_string().as_str() {
-        "1.2.840.113549.1.1.1" => match spki.parsed() {
-            Ok(x509_parser::public_key::PublicKey::RSA(rsa)) => {
-                let modulus = rsa.modulus;
-                let start = modulus
-                    .iter()
-                    .position(|b| *b != 0)
-                    .unwrap_or(modulus.len());
-                let bytes = modulus.len() - start;
-                if bytes == 0 {
-                    return Err("x509: RSA modulus is not a positive number".to_string());
-                }
-                let bits =
-                    u32::try_from(bytes * 8).map_err(|_| "x509: RSA key too large".to_string())?;
-                Ok((PublicKeyInfo::Rsa { bits }, PkAlgo::Rsa))
-            }
-            _ => Err("x509: invalid RSA public key".to_string()),
-        },
-        "1.2.840.10045.2.1" => {
-            let curve = spki
-                .algorithm
-                .parameters
-                .as_ref()
-                .and_then(|p| p.as_oid().ok())
-                .map(|o| o.to_id_string());
-            let bits = match curve.as_deref() {
-                Some("1.3.132.0.33") => 224,
-                Some("1.2.840.10045.3.1.7") => 256,
-                Some("1.3.132.0.34") => 384,
-                Some("1.3.132.0.35") => 521,
-                _ => return Err("x509: unsupported elliptic curve".to_string()),
-            };
-            Ok((PublicKeyInfo::Ec { bits }, PkAlgo::Ecdsa))
-        }
-        "1.3.101.112" => Ok((PublicKeyInfo::Ed25519, PkAlgo::Ed25519)),
-        "1.2.840.10040.4.1" => Ok((PublicKeyInfo::Dsa, PkAlgo::Dsa)),
-        _ => Ok((PublicKeyInfo::Unknown, PkAlgo::Unknown)),
-    }
 }
 
 /// Lower-case hex SHA-256 of `bytes`.

@@ -35,6 +35,7 @@ mod alg;
 mod cert;
 mod chain;
 mod ext;
+mod key;
 mod signature;
 mod validity;
 

@@ -84,12 +84,51 @@ impl Cert {
             ));
         }
         let key = signer
-            .x509
             .public_key()
-            .map_err(|_| ERR_UNSUPPORTED_ALGORITHM.to_string())?;
-        match self.x509.verify(&key) {
+            .ok_or_else(|| ERR_UNSUPPORTED_ALGORITHM.to_string())?;
+        match verify_signed(algo, key, &self.tbs, &self.signature) {
             Ok(true) => Ok(()),
             _ => Err(failure.to_string()),
         }
     }
+}
+
+/// Go `checkSignature`'s verification proper: `signature` over `signed` by `key` with
+/// `algo` (PKCS #1 v1.5, PSS with the salt as long as the hash as Go requires, ECDSA
+/// ASN.1, Ed25519). The algorithm and key type have been matched by the caller.
+fn verify_signed(
+    algo: CertSigAlg,
+    key: &openssl::pkey::PKeyRef<openssl::pkey::Public>,
+    signed: &[u8],
+    signature: &[u8],
+) -> Result<bool, openssl::error::ErrorStack> {
+    use openssl::rsa::Padding;
+    use openssl::sign::{RsaPssSaltlen, Verifier};
+    let md = match algo {
+        CertSigAlg::Sha1Rsa | CertSigAlg::EcdsaSha1 => MessageDigest::sha1(),
+        CertSigAlg::Sha256Rsa | CertSigAlg::EcdsaSha256 | CertSigAlg::Sha256RsaPss => {
+            MessageDigest::sha256()
+        }
+        CertSigAlg::Sha384Rsa | CertSigAlg::EcdsaSha384 | CertSigAlg::Sha384RsaPss => {
+            MessageDigest::sha384()
+        }
+        CertSigAlg::Sha512Rsa | CertSigAlg::EcdsaSha512 | CertSigAlg::Sha512RsaPss => {
+            MessageDigest::sha512()
+        }
+        CertSigAlg::Ed25519 => {
+            return Verifier::new_without_digest(key)?.verify_oneshot(signature, signed);
+        }
+        _ => return Ok(false),
+    };
+    let mut v = Verifier::new(md, key)?;
+    if matches!(
+        algo,
+        CertSigAlg::Sha256RsaPss | CertSigAlg::Sha384RsaPss | CertSigAlg::Sha512RsaPss
+    ) {
+        v.set_rsa_padding(Padding::PKCS1_PSS)?;
+        v.set_rsa_pss_saltlen(RsaPssSaltlen::DIGEST_LENGTH)?;
+        v.set_rsa_mgf1_md(md)?;
+    }
+    v.update(signed)?;
+    v.verify(signature)
 }

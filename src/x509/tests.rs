@@ -405,7 +405,7 @@ fn build(spec: &Spec<'_>, key: &PKey<Private>, signer: Option<(&Cert, &PKey<Priv
     b.set_subject_name(&name(spec.cn)).unwrap();
     let issuer_name = match (spec.issuer_cn, signer) {
         (Some(cn), _) => name(cn),
-        (None, Some((c, _))) => c.x509.subject_name().to_owned().unwrap(),
+        (None, Some((c, _))) => c.x509().unwrap().subject_name().to_owned().unwrap(),
         (None, None) => name(spec.cn),
     };
     b.set_issuer_name(&issuer_name).unwrap();
@@ -549,7 +549,8 @@ fn generated_good_chains_and_algorithms() {
         b.set_serial_number(&Asn1Integer::from_bn(&BigNum::from_u32(7).unwrap()).unwrap())
             .unwrap();
         b.set_subject_name(&name("pss-leaf")).unwrap();
-        b.set_issuer_name(root.x509.subject_name()).unwrap();
+        b.set_issuer_name(root.x509().unwrap().subject_name())
+            .unwrap();
         b.set_pubkey(&key).unwrap();
         b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
             .unwrap();
@@ -1175,4 +1176,80 @@ fn mutated_and_truncated_input_never_panics() {
     for i in 0..pem.len() {
         let _ = parse_certs(&pem[..i]);
     }
+}
+
+/// `der` with the first occurrence of `from` replaced by `to` (same length).
+fn patch(der: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    assert_eq!(from.len(), to.len());
+    let at = der
+        .windows(from.len())
+        .position(|w| w == from)
+        .expect("pattern in the certificate");
+    let mut out = der.to_vec();
+    out[at..at + to.len()].copy_from_slice(to);
+    out
+}
+
+#[test]
+fn public_keys_are_parsed_as_go_parses_them() {
+    // Go crypto/x509 parsePublicKey: its checks, in ParseCertificate, with its texts.
+    let ec = ec_key(Nid::X9_62_PRIME256V1);
+    let good = build(&leaf_spec("ec key"), &ec, None);
+    assert!(good.public_key().is_some());
+    let mut ctx = openssl::bn::BigNumContext::new().unwrap();
+    let point = ec
+        .ec_key()
+        .unwrap()
+        .public_key()
+        .to_bytes(
+            &EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap(),
+            openssl::ec::PointConversionForm::UNCOMPRESSED,
+            &mut ctx,
+        )
+        .unwrap();
+    // Off the curve, and a compressed marker on an uncompressed-length point (Go's
+    // elliptic.Unmarshal takes the uncompressed form only).
+    let mut off = point.clone();
+    *off.last_mut().unwrap() ^= 1;
+    let mut compressed = point.clone();
+    compressed[0] = 2;
+    for bad in [off, compressed] {
+        assert_eq!(
+            Cert::from_der(&patch(&good.der, &point, &bad)).unwrap_err(),
+            "x509: failed to unmarshal elliptic curve point"
+        );
+    }
+    let rsa = rsa_key(2048);
+    let good = build(&leaf_spec("rsa key"), &rsa, None);
+    assert!(good.public_key().is_some());
+    // rsaEncryption's parameters must be NULL: an empty OCTET STRING instead.
+    let oid: &[u8] = &[
+        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
+    ];
+    let mut not_null = oid.to_vec();
+    not_null[11] = 0x04;
+    assert_eq!(
+        Cert::from_der(&patch(&good.der, oid, &not_null)).unwrap_err(),
+        "x509: RSA key missing NULL parameters"
+    );
+    // A negative public exponent (65537 with its sign bit set).
+    assert_eq!(
+        Cert::from_der(&patch(
+            &good.der,
+            &[0x02, 0x03, 0x01, 0x00, 0x01],
+            &[0x02, 0x03, 0x81, 0x00, 0x01]
+        ))
+        .unwrap_err(),
+        "x509: RSA public exponent is not a positive number"
+    );
+    // The key built from its components verifies what OpenSSL's own view verifies.
+    let signed = build(&leaf_spec("self"), &rsa, None);
+    assert!(signed.check_self_signature().is_ok());
+    let mut tampered = signed.clone();
+    let last = tampered.signature.len() - 1;
+    tampered.signature[last] ^= 1;
+    assert_eq!(
+        tampered.check_self_signature().unwrap_err(),
+        "crypto/rsa: verification error"
+    );
 }
