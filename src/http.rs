@@ -1,6 +1,6 @@
 //! A small HTTP/1.1 client for registries: plain HTTP without any TLS setup, HTTPS through
-//! OpenSSL built lazily on first use (loading the system roots costs tens of milliseconds, which
-//! a one-shot `verify` against a plain-HTTP registry should not pay), per-registry trust
+//! OpenSSL set up on first use ([`crate::https`]: the system roots looked up by hash when a
+//! handshake needs one), per-registry trust
 //! ([`crate::tls`]: certs.d and `[registries]`), HTTP proxies chosen as Go chooses them
 //! ([`crate::proxy_env`]; a CONNECT tunnel for https), pooled connections, redirects, a
 //! deadline per request and bounded body reads.
@@ -17,7 +17,6 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{AUTHORIZATION, HeaderMap, HeaderValue, LOCATION, USER_AGENT};
 use hyper::{Method, Request, StatusCode, Uri};
-use hyper_tls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -25,13 +24,14 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
+use crate::https::HttpsConnector;
 use crate::proxy_env::{Proxy, ProxyConfig};
 use crate::tls::RegistryHosts;
 
 const UA: &str = concat!("pullguard/", env!("CARGO_PKG_VERSION"));
 
 type Plain = Client<ProxyConnector, Full<Bytes>>;
-type Tls = Client<HttpsConnector<ProxyConnector>, Full<Bytes>>;
+type Tls = Client<HttpsConnector, Full<Bytes>>;
 
 #[derive(Clone)]
 pub struct Http {
@@ -119,9 +119,10 @@ impl Http {
     fn tls(&self) -> Result<&Tls, String> {
         self.tls
             .get_or_init(|| {
-                let tls = hyper_tls::native_tls::TlsConnector::new()
-                    .map_err(|e| format!("cannot set up TLS: {e}"))?;
-                let https = HttpsConnector::from((self.proxy_connector(), tls.into()));
+                let ctx = crate::https::context_builder()
+                    .map_err(|e| format!("cannot set up TLS: {e}"))?
+                    .build();
+                let https = HttpsConnector::new(self.proxy_connector(), ctx);
                 Ok(Client::builder(TokioExecutor::new()).build(https))
             })
             .as_ref()
@@ -148,8 +149,8 @@ impl Http {
             }
             return self.tls().cloned();
         }
-        let tls = crate::tls::connector(authority, &t)?;
-        let https = HttpsConnector::from((self.proxy_connector(), tls.into()));
+        let ctx = crate::tls::connector(authority, &t)?;
+        let https = HttpsConnector::new(self.proxy_connector(), ctx);
         let client: Tls = Client::builder(TokioExecutor::new()).build(https);
         if let Ok(mut m) = self.per_host.lock() {
             m.insert(authority.to_string(), Some(client.clone()));
@@ -237,7 +238,7 @@ impl Http {
     }
 }
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A TCP connection, straight or through an HTTP proxy: for https a `CONNECT` tunnel (TLS
 /// then runs inside it, end to end), for http the proxy itself (requests in absolute form).

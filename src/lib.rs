@@ -51,6 +51,7 @@ pub mod envelope;
 pub mod gate;
 pub mod gocompat;
 pub mod http;
+pub mod https;
 pub mod layout;
 pub mod metrics;
 pub mod mirror;

@@ -287,10 +287,11 @@ fn read_certs_directory(dir: &Path, t: &mut HostTls) -> Result<(), String> {
     Ok(())
 }
 
-/// Build the connector for one registry: system roots plus its CAs, its client identity.
-pub fn connector(host: &str, t: &HostTls) -> Result<hyper_tls::native_tls::TlsConnector, String> {
-    use hyper_tls::native_tls::{Certificate, Identity, TlsConnector};
-    let mut b = TlsConnector::builder();
+/// The TLS context for one registry: system roots plus its CAs, its client identity.
+pub fn connector(host: &str, t: &HostTls) -> Result<openssl::ssl::SslContext, String> {
+    let setup =
+        |e: openssl::error::ErrorStack| format!("cannot set up TLS for registry {host}: {e}");
+    let mut b = crate::https::context_builder().map_err(setup)?;
     for (path, pem) in &t.cas {
         let certs = openssl::x509::X509::stack_from_pem(pem).map_err(|e| {
             format!(
@@ -305,31 +306,39 @@ pub fn connector(host: &str, t: &HostTls) -> Result<hyper_tls::native_tls::TlsCo
             ));
         }
         for c in certs {
-            let der = c.to_der().map_err(|e| e.to_string())?;
-            let cert = Certificate::from_der(&der).map_err(|e| e.to_string())?;
-            b.add_root_certificate(cert);
+            b.cert_store_mut().add_cert(c).map_err(setup)?;
         }
     }
     if let Some((path, cert, key)) = &t.identity {
-        // native-tls wants PKCS#8; Docker's keys are often PKCS#1 ("RSA PRIVATE KEY") or SEC1.
+        // Docker's keys are PKCS#8, PKCS#1 ("RSA PRIVATE KEY") or SEC1; the certificate file
+        // may carry its chain after it.
         let bad = |e: &dyn std::fmt::Display| {
             format!("registry {host}: client key for {}: {e}", path.display())
         };
-        let pkey = openssl::pkey::PKey::private_key_from_pem(key).map_err(|e| bad(&e))?;
-        let pkcs8 = pkey.private_key_to_pem_pkcs8().map_err(|e| bad(&e))?;
-        let id = Identity::from_pkcs8(cert, &pkcs8).map_err(|e| {
+        let bad_cert = |e: &dyn std::fmt::Display| {
             format!(
                 "registry {host}: client certificate {}: {e}",
                 path.display()
             )
-        })?;
-        b.identity(id);
+        };
+        let pkey = openssl::pkey::PKey::private_key_from_pem(key).map_err(|e| bad(&e))?;
+        let mut chain = openssl::x509::X509::stack_from_pem(cert)
+            .map_err(|e| bad_cert(&e))?
+            .into_iter();
+        let leaf = chain
+            .next()
+            .ok_or_else(|| bad_cert(&"no certificate in the file"))?;
+        b.set_certificate(&leaf).map_err(|e| bad_cert(&e))?;
+        for c in chain {
+            b.add_extra_chain_cert(c).map_err(|e| bad_cert(&e))?;
+        }
+        b.set_private_key(&pkey).map_err(|e| bad(&e))?;
+        b.check_private_key().map_err(|e| bad(&e))?;
     }
     if t.insecure {
-        b.danger_accept_invalid_certs(true);
+        b.set_verify(openssl::ssl::SslVerifyMode::NONE);
     }
-    b.build()
-        .map_err(|e| format!("cannot set up TLS for registry {host}: {e}"))
+    Ok(b.build())
 }
 
 #[cfg(test)]

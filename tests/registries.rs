@@ -477,6 +477,40 @@ fn tls_private_ca_via_certs_d_and_config() {
     let cfg_i = format!("{cfg_empty}[registries.{:?}]\ninsecure = true\n", reg.host);
     assert_allowed(&w.verify(&cfg_i, &signed, &[]), &w.signed, &reg.log());
 
+    // 7. The system roots: looked up by subject hash in the certificate directory (the CA
+    // as `HASH.0` there, as update-ca-certificates leaves /etc/ssl/certs), or read from the
+    // bundle file named by SSL_CERT_FILE; a directory without hashed names is not searched.
+    let hashed = w.path("sysroots-hashed");
+    let out = run_ok(
+        Command::new("openssl")
+            .args(["x509", "-noout", "-subject_hash", "-in"])
+            .arg(&ca_file),
+    );
+    write(&hashed.join(format!("{}.0", out.trim())), &pem(&ca));
+    let hashed_dir = hashed.display().to_string();
+    assert_allowed(
+        &w.verify(&cfg_empty, &signed, &[("SSL_CERT_DIR", &hashed_dir)]),
+        &w.signed,
+        &reg.log(),
+    );
+    let unhashed = w.path("sysroots-plain");
+    let bundle = write(&unhashed.join("bundle.pem"), &pem(&ca));
+    let unhashed_dir = unhashed.display().to_string();
+    assert_clear(&assert_denied(
+        &w.verify(&cfg_empty, &signed, &[("SSL_CERT_DIR", &unhashed_dir)]),
+        &["did not verify (unable to get local issuer certificate)"],
+    ));
+    let bundle = bundle.display().to_string();
+    assert_allowed(
+        &w.verify(
+            &cfg_empty,
+            &signed,
+            &[("SSL_CERT_DIR", &unhashed_dir), ("SSL_CERT_FILE", &bundle)],
+        ),
+        &w.signed,
+        &reg.log(),
+    );
+
     // 6. certs.d as dockerd reads it: a .cert without its .key is an error naming both.
     write(&certs_d.join(&reg.host).join("client.cert"), b"x");
     assert_denied(
