@@ -8,6 +8,9 @@ sequential requests (resolve, signature list, signature manifest, envelope blob)
 from a minimal client on one kept-alive connection. Every round runs every command once, in a
 rotating order; the figures are medians over the rounds.
 
+Over TLS (BENCH_CAFILE set: the registry's CA), the floor adds one TLS handshake (a new
+connection each round, measured the same way) and both tools are given --insecure-registry no more.
+
 Usage: bench_verify.py ROUNDS REGISTRY REPO DIGEST TAG POLICY_DIR PULLGUARD
 """
 import http.client
@@ -22,13 +25,15 @@ rounds, registry, repo, digest, tag, policy_dir, pg = sys.argv[1:8]
 rounds = int(rounds)
 host, port = registry.split(":")
 ref = f"{registry}/{repo}"
+cafile = os.environ.get("BENCH_CAFILE")
+insecure = [] if cafile else ["--insecure-registry"]
 
 commands = {
     "exec /bin/true": ["/bin/true"],
-    "notation verify @digest": ["notation", "verify", "--insecure-registry", f"{ref}@{digest}"],
-    "pullguard verify @digest": [pg, "verify", "--policy-dir", policy_dir, "--insecure-registry", f"{ref}@{digest}"],
-    "notation verify :tag": ["notation", "verify", "--insecure-registry", f"{ref}:{tag}"],
-    "pullguard verify :tag": [pg, "verify", "--policy-dir", policy_dir, "--insecure-registry", f"{ref}:{tag}"],
+    "notation verify @digest": ["notation", "verify", *insecure, f"{ref}@{digest}"],
+    "pullguard verify @digest": [pg, "verify", "--policy-dir", policy_dir, *insecure, f"{ref}@{digest}"],
+    "notation verify :tag": ["notation", "verify", *insecure, f"{ref}:{tag}"],
+    "pullguard verify :tag": [pg, "verify", "--policy-dir", policy_dir, *insecure, f"{ref}:{tag}"],
 }
 
 ACCEPT = ", ".join([
@@ -37,7 +42,18 @@ ACCEPT = ", ".join([
     "application/vnd.docker.distribution.manifest.v2+json",
     "application/vnd.docker.distribution.manifest.list.v2+json",
 ])
-conn = http.client.HTTPConnection(host, int(port))
+
+
+def connect():
+    if not cafile:
+        return http.client.HTTPConnection(host, int(port))
+    import ssl
+    c = http.client.HTTPSConnection(host, int(port), context=ssl.create_default_context(cafile=cafile))
+    c.connect()
+    return c
+
+
+conn = connect()
 
 
 def get(path, accept=ACCEPT):
@@ -69,7 +85,7 @@ for name, argv in commands.items():  # warm up, and fail loudly if one does not 
     if r.returncode != 0:
         sys.exit(f"{name}: exit {r.returncode}: {r.stderr.decode()}")
 
-times = {k: [] for k in list(commands) + list(requests)}
+times = {k: [] for k in list(commands) + list(requests) + (["TLS handshake"] if cafile else [])}
 names = list(commands)
 for i in range(rounds):
     order = names[i % len(names):] + names[:i % len(names)]
@@ -84,6 +100,10 @@ for i in range(rounds):
             sys.exit(f"{name}: failed in round {i}")
     for name, path in requests.items():
         times[name].append(get(path, ACCEPT if "blob" not in name else None)[0])
+    if cafile:
+        t = time.perf_counter()
+        connect().close()
+        times["TLS handshake"].append(time.perf_counter() - t)
 
 med = {k: statistics.median(v) * 1000 for k, v in times.items()}
 q = {k: (sorted(v)[len(v) // 10] * 1000, sorted(v)[(len(v) * 9) // 10] * 1000) for k, v in times.items()}
@@ -93,7 +113,8 @@ for k in times:
     print(f"| {k} | {med[k]:.2f} ms | {q[k][0]:.2f} | {q[k][1]:.2f} |")
 chain = med["signature list"] + med["signature manifest"] + med["envelope blob"]
 for kind in ("@digest", ":tag"):
-    floor = med["exec /bin/true"] + med[f"resolve {kind}"] + chain
+    floor = med["exec /bin/true"] + med[f"resolve {kind}"] + chain + med.get("TLS handshake", 0)
     pgm, nm = med[f"pullguard verify {kind}"], med[f"notation verify {kind}"]
-    print(f"floor {kind}: {floor:.2f} ms (exec + resolve + signature list + signature manifest + envelope blob)")
+    tls = " + TLS handshake" if cafile else ""
+    print(f"floor {kind}: {floor:.2f} ms (exec{tls} + resolve + signature list + signature manifest + envelope blob)")
     print(f"pullguard/floor {kind} = {pgm / floor:.2f} (target <= 1.20); notation/pullguard = {nm / pgm:.2f} (bounded by notation/floor = {nm / floor:.2f})")
