@@ -3,7 +3,8 @@
 # same signed image in the real registry (loopback), same policy and trust store, by digest
 # and by tag, next to the floor measured in the same run (a trivial exec plus the registry's own
 # round trips for the requests a verification needs): scripts/bench_verify.py. Release build.
-# TLS=1: against a registry serving TLS (see below). RUNS: rounds (default 31).
+# TLS=1: against a registry serving TLS (see below). RUNS: rounds (default 31). BENCH_ALT:
+# another pullguard build measured in the same rounds.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"

@@ -35,6 +35,11 @@ commands = {
     "notation verify :tag": ["notation", "verify", *insecure, f"{ref}:{tag}"],
     "pullguard verify :tag": [pg, "verify", "--policy-dir", policy_dir, *insecure, f"{ref}:{tag}"],
 }
+# BENCH_ALT=/path/to/pullguard: another build (a profile being tried) in the same rounds.
+alt = os.environ.get("BENCH_ALT")
+if alt:
+    commands["alt pullguard verify @digest"] = [alt, "verify", "--policy-dir", policy_dir, *insecure, f"{ref}@{digest}"]
+    commands["alt pullguard verify :tag"] = [alt, "verify", "--policy-dir", policy_dir, *insecure, f"{ref}:{tag}"]
 
 ACCEPT = ", ".join([
     "application/vnd.oci.image.manifest.v1+json",
@@ -118,3 +123,5 @@ for kind in ("@digest", ":tag"):
     tls = " + TLS handshake" if cafile else ""
     print(f"floor {kind}: {floor:.2f} ms (exec{tls} + resolve + signature list + signature manifest + envelope blob)")
     print(f"pullguard/floor {kind} = {pgm / floor:.2f} (target <= 1.20); notation/pullguard = {nm / pgm:.2f} (bounded by notation/floor = {nm / floor:.2f})")
+    if alt:
+        print(f"alt/floor {kind} = {med[f'alt pullguard verify {kind}'] / floor:.2f}")
