@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod daemon;
+pub mod fake_dockerd;
 pub mod fake_registry;
 pub mod in_process;
 pub mod payload;
