@@ -145,8 +145,33 @@ async fn authz(
     w.plugin.decide(&r).await
 }
 
-fn create_body(image: &str) -> Option<serde_json::Value> {
-    Some(serde_json::json!({ "Image": image, "Cmd": ["true"] }))
+/// A create body naming `image` (none: an empty root filesystem).
+fn create_body(image: Option<&str>) -> Option<serde_json::Value> {
+    Some(match image {
+        Some(i) => serde_json::json!({ "Image": i, "Cmd": ["true"] }),
+        None => serde_json::json!({ "Cmd": ["true"] }),
+    })
+}
+
+const CREATE: &str = "/v1.43/containers/create";
+
+/// A create of `image` through the proxy.
+async fn create(w: &World, image: Option<&str>) -> (StatusCode, String) {
+    call(w, "POST", CREATE, create_body(image)).await
+}
+
+/// Does the plugin allow a create of `image`?
+async fn authz_create(w: &World, image: Option<&str>) -> AuthzResponse {
+    authz(w, "POST", CREATE, create_body(image)).await
+}
+
+/// A start of `container` through the proxy, and the plugin's answer on it.
+async fn start(w: &World, container: &str) -> ((StatusCode, String), AuthzResponse) {
+    let uri = format!("/v1.43/containers/{container}/start");
+    (
+        call(w, "POST", &uri, None).await,
+        authz(w, "POST", &uri, None).await,
+    )
 }
 
 fn forwarded(w: &World, what: &str) -> bool {
@@ -156,26 +181,11 @@ fn forwarded(w: &World, what: &str) -> bool {
 #[tokio::test]
 async fn a_create_from_a_verified_image_is_forwarded_and_answered() {
     let w = world(DockerSection::default()).await;
-    let (status, body) = call(
-        &w,
-        "POST",
-        "/v1.43/containers/create",
-        create_body("fake.test/app:v1"),
-    )
-    .await;
+    let (status, body) = create(&w, Some("fake.test/app:v1")).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let id: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert!(w.dockerd.has_container(id["Id"].as_str().unwrap()));
-    assert!(
-        authz(
-            &w,
-            "POST",
-            "/v1.43/containers/create",
-            create_body("fake.test/app:v1")
-        )
-        .await
-        .allow
-    );
+    assert!(authz_create(&w, Some("fake.test/app:v1")).await.allow);
 }
 
 #[tokio::test]
@@ -183,13 +193,7 @@ async fn a_container_that_records_another_image_than_the_verified_one_is_removed
     let w = world(DockerSection::default()).await;
     // dockerd resolved the name a second time and got the unsigned image.
     w.dockerd.create_records(UNSIGNED_ID);
-    let (status, body) = call(
-        &w,
-        "POST",
-        "/v1.43/containers/create",
-        create_body("fake.test/app:v1"),
-    )
-    .await;
+    let (status, body) = create(&w, Some("fake.test/app:v1")).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert!(
         body.contains("container from image \\\"fake.test/app:v1\\\" denied: the image changed between verification and create (the container was removed)"),
@@ -197,57 +201,30 @@ async fn a_container_that_records_another_image_than_the_verified_one_is_removed
     );
     let reqs = w.dockerd.requests();
     let created = format!("{:064x}", 1);
-    assert!(
-        reqs.iter()
-            .any(|r| r.starts_with(&format!("DELETE /containers/{created}?force=1"))),
-        "{reqs:?}"
-    );
+    let removal = format!("DELETE /containers/{created}?force=1");
+    assert!(reqs.contains(&removal), "{reqs:?}");
     assert!(!w.dockerd.has_container(&created));
 }
 
 #[tokio::test]
 async fn an_inspect_digest_that_is_not_the_signed_one_denies_create_and_start() {
     let w = world(DockerSection::default()).await;
-    let (status, body) = call(
-        &w,
-        "POST",
-        "/v1.43/containers/create",
-        create_body("fake.test/app:local"),
-    )
-    .await;
+    let (status, body) = create(&w, Some("fake.test/app:local")).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert!(body.contains("no RepoDigest verifies"), "{body}");
-    assert!(
-        !forwarded(&w, "POST /containers/create"),
-        "{:?}",
-        w.dockerd.requests()
-    );
-    let a = authz(
-        &w,
-        "POST",
-        "/v1.43/containers/create",
-        create_body("fake.test/app:local"),
-    )
-    .await;
+    assert!(!forwarded(&w, "POST /containers/create"));
+    let a = authz_create(&w, Some("fake.test/app:local")).await;
     assert!(
         !a.allow && a.msg.contains("no RepoDigest verifies"),
         "{a:?}"
     );
 
     w.dockerd.add_container("old", &"d".repeat(64), MISMATCH_ID);
-    let (status, body) = call(&w, "POST", "/v1.43/containers/old/start", None).await;
+    let ((status, body), a) = start(&w, "old").await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert!(body.contains("does not verify"), "{body}");
-    assert!(
-        !forwarded(&w, "POST /containers/dddd"),
-        "{:?}",
-        w.dockerd.requests()
-    );
-    assert!(
-        !authz(&w, "POST", "/v1.43/containers/old/start", None)
-            .await
-            .allow
-    );
+    assert!(!forwarded(&w, "POST /containers/dddd"));
+    assert!(!a.allow, "{a:?}");
 }
 
 #[tokio::test]
@@ -255,64 +232,48 @@ async fn a_start_is_forwarded_to_the_checked_id_not_the_name() {
     let w = world(DockerSection::default()).await;
     let id = "e".repeat(64);
     w.dockerd.add_container("web", &id, SIGNED_ID);
-    let (status, body) = call(&w, "POST", "/v1.43/containers/web/start", None).await;
+    let ((status, body), a) = start(&w, "web").await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert!(a.allow, "{a:?}");
     let reqs = w.dockerd.requests();
     assert!(
         reqs.contains(&format!("POST /containers/{id}/start")),
         "{reqs:?}"
     );
     assert!(!reqs.iter().any(|r| r.contains("/web/start")), "{reqs:?}");
-    assert!(
-        authz(&w, "POST", "/v1.43/containers/web/start", None)
-            .await
-            .allow
-    );
 
     // A container from the unsigned image: not forwarded.
     w.dockerd.add_container("bad", &"f".repeat(64), UNSIGNED_ID);
-    let (status, body) = call(&w, "POST", "/v1.43/containers/bad/start", None).await;
+    let ((status, body), a) = start(&w, "bad").await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(!a.allow, "{a:?}");
     assert!(!forwarded(
         &w,
         &format!("POST /containers/{}", "f".repeat(64))
     ));
-    assert!(
-        !authz(&w, "POST", "/v1.43/containers/bad/start", None)
-            .await
-            .allow
-    );
 }
 
 #[tokio::test]
 async fn no_image_is_admitted_only_by_the_scratch_switch() {
-    let scratch = Some(serde_json::json!({ "Cmd": ["true"] }));
     let w = world(DockerSection::default()).await;
-    let (status, body) = call(&w, "POST", "/v1.43/containers/create", scratch.clone()).await;
+    let (status, body) = create(&w, None).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert!(body.contains("names no image"), "{body}");
     assert!(!forwarded(&w, "POST /containers/create"));
-    assert!(
-        !authz(&w, "POST", "/v1.43/containers/create", scratch.clone())
-            .await
-            .allow
-    );
+    assert!(!authz_create(&w, None).await.allow);
 
     let w = world(DockerSection {
         allow_scratch: true,
         ..DockerSection::default()
     })
     .await;
-    let (status, body) = call(&w, "POST", "/v1.43/containers/create", scratch.clone()).await;
+    let (status, body) = create(&w, None).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    assert!(
-        authz(&w, "POST", "/v1.43/containers/create", scratch)
-            .await
-            .allow
-    );
+    assert!(authz_create(&w, None).await.allow);
     w.dockerd.add_container("empty", &"9".repeat(64), "");
-    let (status, body) = call(&w, "POST", "/v1.43/containers/empty/start", None).await;
+    let ((status, body), a) = start(&w, "empty").await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert!(a.allow, "{a:?}");
 }
 
 #[tokio::test]
