@@ -3,7 +3,7 @@
 //! (`common::fake_dockerd`) for the faults the real dockerd cannot produce on demand: an
 //! inspect answer whose digest is not the signed one, a container that records another image
 //! than the one verified, a hijack the daemon closes early, a pull stream that is slow or ends
-//! in an error. No peers; each test takes milliseconds. The same decisions against the real
+//! in an error, an event stream that breaks under the store watch. No peers; each test takes milliseconds. The same decisions against the real
 //! dockerd: `tests/docker.rs`, `tests/docker_side_doors.rs`, `tests/authz.rs`.
 
 mod common;
@@ -19,7 +19,7 @@ use common::*;
 use http_body_util::{BodyExt, Full};
 use hyper::StatusCode;
 use hyper_util::rt::TokioIo;
-use pullguard::config::DockerSection;
+use pullguard::config::{DockerSection, OnUnverified, WatchSection};
 use pullguard::docker::authz::{AuthzRequest, AuthzResponse};
 use pullguard::docker::{AuthzPlugin, DockerProxy, Dockerd, Guard};
 use pullguard::gate::{Gate, GateOptions, SystemClock};
@@ -35,6 +35,7 @@ const MISMATCH_ID: &str = "sha256:cccc";
 struct World {
     _dir: tempfile::TempDir,
     dockerd: FakeDockerd,
+    gate: Arc<Gate>,
     plugin: AuthzPlugin,
     proxy: PathBuf,
     signed_digest: String,
@@ -70,8 +71,9 @@ async fn world(switches: DockerSection) -> World {
         GateOptions::default(),
         Arc::new(SystemClock),
     );
+    let gate = Arc::new(gate);
     let guard = Arc::new(Guard {
-        engine: Arc::new(gate),
+        engine: gate.clone(),
         dockerd: Dockerd::new(dockerd.socket.clone()),
         switches,
     });
@@ -81,6 +83,7 @@ async fn world(switches: DockerSection) -> World {
     tokio::spawn(Arc::new(DockerProxy::new(guard.clone())).serve(listener, rx));
     World {
         plugin: AuthzPlugin::new(guard),
+        gate,
         _dir: dir,
         dockerd,
         proxy,
@@ -398,4 +401,63 @@ async fn a_pull_streams_as_it_comes_pins_the_digest_and_an_error_skips_the_tag()
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert!(body.contains("no signature is associated"), "{body}");
+}
+
+/// Wait (up to 5 s) until `ok`.
+async fn until(what: &str, mut ok: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !ok() {
+        assert!(start.elapsed() < Duration::from_secs(5), "{what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_store_watch_comes_back_after_a_broken_event_stream_and_catches_up() {
+    let w = world(DockerSection::default()).await;
+    // The first stream breaks (a line that is not JSON) when the test says; the next is held.
+    let release = Arc::new(Notify::new());
+    w.dockerd.event_streams(vec![vec![PullLine {
+        line: "{not json".into(),
+        gate: Some(release.clone()),
+    }]]);
+    let cfg = WatchSection {
+        docker: Some(w.dockerd.socket.clone()),
+        on_unverified: OnUnverified::Remove,
+        ..WatchSection::default()
+    };
+    let (stop_tx, stop) = watch::channel(false);
+    let tasks = pullguard::store::watch::start(w.gate.clone(), &cfg, stop);
+    // The catch-up listing at connect: the unsigned and the mismatched images go, the signed
+    // one stays.
+    until("the unverified images were not removed", || {
+        !w.dockerd.has_image(UNSIGNED_ID) && !w.dockerd.has_image(MISMATCH_ID)
+    })
+    .await;
+    assert!(w.dockerd.has_image(SIGNED_ID));
+
+    // An image arrives while the stream breaks: found by the listing on reconnect.
+    w.dockerd
+        .add_image("sha256:dddd", &["fake.test/app:u1"], &[]);
+    release.notify_one();
+    until(
+        "the image that came while the stream was down was not removed",
+        || !w.dockerd.has_image("sha256:dddd"),
+    )
+    .await;
+    let events = w
+        .dockerd
+        .requests()
+        .iter()
+        .filter(|r| r.starts_with("GET /events"))
+        .count();
+    assert_eq!(events, 2, "{:?}", w.dockerd.requests());
+    assert!(w.dockerd.has_image(SIGNED_ID));
+    stop_tx.send(true).unwrap();
+    for t in tasks {
+        tokio::time::timeout(Duration::from_secs(5), t)
+            .await
+            .unwrap()
+            .unwrap();
+    }
 }

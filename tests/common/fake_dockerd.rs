@@ -4,8 +4,8 @@
 //! for the faults the real dockerd cannot produce on demand: an inspect answer whose digest is
 //! not the one signed, a container that records another image than the one verified (dockerd
 //! resolved the name a second time), a hijacked session the daemon closes early, a pull
-//! stream that is slow or ends in an error. The real-peer tests (`tests/docker*.rs`,
-//! `tests/authz.rs`) drive the real dockerd.
+//! stream that is slow or ends in an error, an event stream that breaks. The real-peer tests
+//! (`tests/docker*.rs`, `tests/authz.rs`, `tests/store.rs`) drive the real dockerd.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -48,6 +48,9 @@ struct State {
     create_records: Option<String>,
     hijack: Option<Hijack>,
     pull: Vec<PullLine>,
+    /// What each `GET /events` streams, one script per connection in order; each ends the
+    /// stream after its lines, and once they are used up a connection is held open, silent.
+    events: Vec<Vec<PullLine>>,
     /// Every request, as `METHOD path?query` (the API version stripped).
     requests: Vec<String>,
     created: usize,
@@ -170,6 +173,15 @@ impl FakeDockerd {
         self.state.lock().unwrap().pull = lines;
     }
 
+    /// The event streams of the next connections to `/events` (see [`State::events`]).
+    pub fn event_streams(&self, conns: Vec<Vec<PullLine>>) {
+        self.state.lock().unwrap().events = conns;
+    }
+
+    pub fn has_image(&self, name_or_id: &str) -> bool {
+        self.state.lock().unwrap().images.contains_key(name_or_id)
+    }
+
     /// Every request so far, as `METHOD path?query`.
     pub fn requests(&self) -> Vec<String> {
         self.state.lock().unwrap().requests.clone()
@@ -182,6 +194,33 @@ impl FakeDockerd {
             .containers
             .contains_key(name_or_id)
     }
+}
+
+/// A streamed JSON answer: `lines` (each after its gate), then the end, or, `hold`, nothing
+/// more for as long as the client stays.
+fn stream_lines(lines: Vec<PullLine>, hold: bool) -> Response<Body> {
+    let (tx, rx) = mpsc::channel::<Result<Frame<Bytes>, Infallible>>(4);
+    tokio::spawn(async move {
+        for l in lines {
+            if let Some(g) = &l.gate {
+                g.notified().await;
+            }
+            let frame = Frame::data(Bytes::from(format!("{}\r\n", l.line)));
+            if tx.send(Ok(frame)).await.is_err() {
+                return;
+            }
+        }
+        if hold {
+            tx.closed().await;
+        }
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    let mut r = Response::new(BodyExt::boxed(StreamBody::new(stream)));
+    r.headers_mut()
+        .insert("content-type", "application/json".parse().unwrap());
+    r
 }
 
 async fn handle(st: &Arc<Mutex<State>>, mut req: Request<Incoming>) -> Response<Body> {
@@ -204,7 +243,7 @@ async fn handle(st: &Arc<Mutex<State>>, mut req: Request<Incoming>) -> Response<
     let m = method.as_str();
     match (m, parts.as_slice()) {
         ("GET", ["_ping"]) => answer(StatusCode::OK, serde_json::json!("OK")),
-        ("GET", ["images", name @ .., "json"]) => {
+        ("GET", ["images", name @ .., "json"]) if !name.is_empty() => {
             let name = name.join("/");
             match st.lock().unwrap().images.get(&name) {
                 Some(v) => answer(StatusCode::OK, v.clone()),
@@ -271,25 +310,41 @@ async fn handle(st: &Arc<Mutex<State>>, mut req: Request<Incoming>) -> Response<
         }
         ("POST", ["images", "create"]) => {
             let lines = std::mem::take(&mut st.lock().unwrap().pull);
-            let (tx, rx) = mpsc::channel::<Result<Frame<Bytes>, Infallible>>(4);
-            tokio::spawn(async move {
-                for l in lines {
-                    if let Some(g) = &l.gate {
-                        g.notified().await;
-                    }
-                    let frame = Frame::data(Bytes::from(format!("{}\r\n", l.line)));
-                    if tx.send(Ok(frame)).await.is_err() {
-                        return;
-                    }
+            stream_lines(lines, false)
+        }
+        ("GET", ["events"]) => {
+            let mut s = st.lock().unwrap();
+            if s.events.is_empty() {
+                stream_lines(Vec::new(), true)
+            } else {
+                stream_lines(s.events.remove(0), false)
+            }
+        }
+        ("GET", ["images", "json"]) => {
+            let s = st.lock().unwrap();
+            let mut seen = std::collections::BTreeMap::new();
+            for v in s.images.values() {
+                let id = v["Id"].as_str().unwrap_or("").to_string();
+                seen.insert(
+                    id.clone(),
+                    serde_json::json!({ "Id": id, "RepoTags": v["RepoTags"] }),
+                );
+            }
+            answer(
+                StatusCode::OK,
+                serde_json::json!(seen.into_values().collect::<Vec<_>>()),
+            )
+        }
+        ("DELETE", ["images", name @ ..]) => {
+            let name = name.join("/");
+            let mut s = st.lock().unwrap();
+            match s.images.get(&name).map(|v| v["Id"].clone()) {
+                Some(id) => {
+                    s.images.retain(|_, v| v["Id"] != id);
+                    answer(StatusCode::OK, serde_json::json!([{ "Deleted": id }]))
                 }
-            });
-            let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-                rx.recv().await.map(|item| (item, rx))
-            });
-            let mut r = Response::new(BodyExt::boxed(StreamBody::new(stream)));
-            r.headers_mut()
-                .insert("content-type", "application/json".parse().unwrap());
-            r
+                None => no_such("image", &name),
+            }
         }
         ("POST", ["containers", _, "attach"]) => {
             let hijack = st.lock().unwrap().hijack.unwrap_or(Hijack::Echo);
