@@ -4,110 +4,34 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::{Command, Stdio};
 
+use common::containerd::{Containerd, Version};
 use common::daemon::*;
 use common::*;
-
-struct Containerd {
-    child: Child,
-    _tmp: tempfile::TempDir,
-    sock: PathBuf,
-}
-
-impl Drop for Containerd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn ctrd2_bin() -> PathBuf {
-    let peers = std::env::var("PG_PEERS").expect("PG_PEERS: start the peers (scripts/peers-up.sh)");
-    let bin = Path::new(&peers).join("ctrd2/usr/bin");
-    assert!(
-        bin.join("containerd").exists(),
-        "containerd 2.1 is missing under {}",
-        bin.display()
-    );
-    bin
-}
 
 /// A containerd 2.1 whose image verifier bin_dir holds our verifier binary itself (installed as the
 /// README says), pointed at `control` the way systemd/containerd.service.d/pullguard-verifier.conf
 /// does it: through containerd's own environment, which bindir passes to every verifier it runs.
 fn containerd_with_verifier(control: &Path) -> Containerd {
-    let tmp = tempfile::tempdir().unwrap();
-    let w = tmp.path();
-    let verifiers = w.join("verifiers");
+    let c = Containerd::new(Version::V21).env("PULLGUARD_CONTROL_SOCKET", control);
+    let verifiers = c.dir.join("verifiers");
     std::fs::create_dir_all(&verifiers).unwrap();
     std::fs::copy(
         env!("CARGO_BIN_EXE_pullguard-containerd-verifier"),
         verifiers.join("pullguard-containerd-verifier"),
     )
     .unwrap();
-    let sock = w.join("containerd.sock");
-    let config = format!(
-        r#"version = 3
-root = "{w}/root"
-state = "{w}/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.cri.v1.images", "io.containerd.cri.v1.runtime", "io.containerd.podsandbox.controller.v1.podsandbox", "io.containerd.sandbox.controller.v1.shim"]
-[grpc]
-  address = "{sock}"
-[ttrpc]
-  address = "{sock}.ttrpc"
-[plugins]
-  [plugins.'io.containerd.image-verifier.v1.bindir']
-    bin_dir = "{v}"
-    max_verifiers = 10
-    per_verifier_timeout = "10s"
-  [plugins.'io.containerd.internal.v1.opt']
-    path = "{w}/opt"
-"#,
-        w = w.display(),
-        sock = sock.display(),
-        v = verifiers.display()
+    let plugins = format!(
+        "  [plugins.'io.containerd.image-verifier.v1.bindir']\n    bin_dir = \"{}\"\n    max_verifiers = 10\n    per_verifier_timeout = \"10s\"\n",
+        verifiers.display()
     );
-    std::fs::write(w.join("config.toml"), config).unwrap();
-    let bin = ctrd2_bin();
-    let child = Command::new(bin.join("containerd"))
-        .arg("--config")
-        .arg(w.join("config.toml"))
-        .env("PULLGUARD_CONTROL_SOCKET", control)
-        .env(
-            "PATH",
-            format!(
-                "{}:{}",
-                bin.display(),
-                std::env::var("PATH").unwrap_or_default()
-            ),
-        )
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(w.join("containerd.log")).unwrap())
-        .spawn()
-        .unwrap();
-    let c = Containerd {
-        child,
-        _tmp: tmp,
-        sock,
-    };
-    let start = Instant::now();
-    while !run(ctr(&c).arg("version")).status.success() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "containerd 2.1 did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    c
+    c.start(&plugins, false)
 }
 
 fn ctr(c: &Containerd) -> Command {
-    let mut cmd = Command::new(ctrd2_bin().join("ctr"));
-    cmd.arg("--address").arg(&c.sock);
-    cmd
+    c.ctr("default")
 }
 
 #[test]

@@ -7,10 +7,9 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::containerd::{Containerd, Version};
 use common::daemon::*;
 use common::*;
 
@@ -19,147 +18,40 @@ mod cri {
 }
 use cri::image_service_client::ImageServiceClient;
 
-#[derive(Clone, Copy)]
-enum Version {
-    V16,
-    V21,
+/// A containerd with its CRI plugin on, whose hosts dir sends `registry` to `mirror` only.
+fn cri_containerd(v: Version, registry: &str, mirror: &str) -> Containerd {
+    let c = Containerd::new(v);
+    let hosts = c.dir.join("certs.d").join(registry);
+    std::fs::create_dir_all(&hosts).unwrap();
+    std::fs::write(
+        hosts.join("hosts.toml"),
+        format!(
+            "server = \"http://{mirror}\"\n[host.\"http://{mirror}\"]\n  capabilities = [\"pull\", \"resolve\"]\n"
+        ),
+    )
+    .unwrap();
+    let certs = c.dir.join("certs.d");
+    let plugins = match v {
+        Version::V16 => format!(
+            "[plugins.\"io.containerd.grpc.v1.cri\"]\n  disable_apparmor = true\n[plugins.\"io.containerd.grpc.v1.cri\".registry]\n  config_path = \"{}\"\n",
+            certs.display()
+        ),
+        Version::V21 => format!(
+            "  [plugins.'io.containerd.cri.v1.images'.registry]\n    config_path = \"{}\"\n",
+            certs.display()
+        ),
+    };
+    c.start(&plugins, true)
 }
 
-struct CriContainerd {
-    child: Child,
-    dir: tempfile::TempDir,
-    sock: PathBuf,
-    version: Version,
-}
-
-impl Drop for CriContainerd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = Command::new("umount")
-            .args([
-                "-R",
-                "-l",
-                self.dir.path().to_str().unwrap_or("/nonexistent"),
-            ])
-            .stderr(Stdio::null())
-            .status();
+/// `ctr images pull` straight to the registry (no hosts dir: around the mirror).
+fn pull_around_the_mirror(c: &Containerd, ns: &str, image: &str) {
+    let mut cmd = c.ctr(ns);
+    cmd.args(["images", "pull", "--plain-http"]);
+    if matches!(c.version, Version::V21) {
+        cmd.arg("--local");
     }
-}
-
-fn bin_dir(v: Version) -> PathBuf {
-    match v {
-        Version::V16 => PathBuf::from("/usr/bin"),
-        Version::V21 => {
-            let peers = std::env::var("PG_PEERS").expect("PG_PEERS: start the peers");
-            Path::new(&peers).join("ctrd2/usr/bin")
-        }
-    }
-}
-
-impl CriContainerd {
-    /// containerd with its CRI plugin on, whose hosts dir sends `registry` to `mirror` only.
-    fn start(v: Version, registry: &str, mirror: &str) -> CriContainerd {
-        let dir = tempfile::tempdir().unwrap();
-        let w = dir.path();
-        let hosts = w.join("certs.d").join(registry);
-        std::fs::create_dir_all(&hosts).unwrap();
-        std::fs::write(
-            hosts.join("hosts.toml"),
-            format!(
-                "server = \"http://{mirror}\"\n[host.\"http://{mirror}\"]\n  capabilities = [\"pull\", \"resolve\"]\n"
-            ),
-        )
-        .unwrap();
-        let sock = w.join("containerd.sock");
-        let config = match v {
-            Version::V16 => format!(
-                r#"version = 2
-root = "{w}/root"
-state = "{w}/state"
-[grpc]
-  address = "{sock}"
-[ttrpc]
-  address = "{sock}.ttrpc"
-[plugins."io.containerd.grpc.v1.cri"]
-  disable_apparmor = true
-[plugins."io.containerd.grpc.v1.cri".registry]
-  config_path = "{w}/certs.d"
-[plugins."io.containerd.internal.v1.opt"]
-  path = "{w}/opt"
-"#,
-                w = w.display(),
-                sock = sock.display()
-            ),
-            Version::V21 => format!(
-                r#"version = 3
-root = "{w}/root"
-state = "{w}/state"
-[grpc]
-  address = "{sock}"
-[ttrpc]
-  address = "{sock}.ttrpc"
-[plugins]
-  [plugins.'io.containerd.cri.v1.images'.registry]
-    config_path = "{w}/certs.d"
-  [plugins.'io.containerd.internal.v1.opt']
-    path = "{w}/opt"
-"#,
-                w = w.display(),
-                sock = sock.display()
-            ),
-        };
-        std::fs::write(w.join("config.toml"), config).unwrap();
-        let bin = bin_dir(v);
-        let child = Command::new(bin.join("containerd"))
-            .arg("--config")
-            .arg(w.join("config.toml"))
-            .env(
-                "PATH",
-                format!(
-                    "{}:{}",
-                    bin.display(),
-                    std::env::var("PATH").unwrap_or_default()
-                ),
-            )
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(w.join("containerd.log")).unwrap())
-            .spawn()
-            .unwrap();
-        let c = CriContainerd {
-            child,
-            dir,
-            sock,
-            version: v,
-        };
-        let start = Instant::now();
-        while !run(c.ctr("default").arg("version")).status.success() {
-            assert!(
-                start.elapsed() < Duration::from_secs(15),
-                "containerd did not start: {}",
-                c.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        c
-    }
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("containerd.log")).unwrap_or_default()
-    }
-    fn ctr(&self, ns: &str) -> Command {
-        let mut cmd = Command::new(bin_dir(self.version).join("ctr"));
-        cmd.arg("--address").arg(&self.sock).args(["-n", ns]);
-        cmd
-    }
-    /// `ctr images pull` straight to the registry (no hosts dir: around the mirror).
-    fn pull_around_the_mirror(&self, ns: &str, image: &str) {
-        let mut cmd = self.ctr(ns);
-        cmd.args(["images", "pull", "--plain-http"]);
-        if matches!(self.version, Version::V21) {
-            cmd.arg("--local");
-        }
-        run_ok(cmd.arg(image));
-    }
+    run_ok(cmd.arg(image));
 }
 
 /// The CRI ImageService of `sock`, as a kubelet reaches it.
@@ -169,7 +61,7 @@ struct Cri {
 }
 
 impl Cri {
-    fn connect(c: &CriContainerd) -> Cri {
+    fn connect(c: &Containerd) -> Cri {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -267,7 +159,7 @@ fn node(v: Version) {
     let addr = format!("127.0.0.1:{}", free_port());
     // The daemon's store watch needs the containerd socket, which needs the mirror's address:
     // start containerd first (its hosts dir names the mirror), then the daemon.
-    let c = CriContainerd::start(v, &p.registry, &addr);
+    let c = cri_containerd(v, &p.registry, &addr);
     let d = Daemon::start_with(
         &imgs.dir(),
         &p.docker_sock,
@@ -308,7 +200,7 @@ fn node(v: Version) {
 
     // Pre-loaded around the mirror into k8s.io: the watch removes it and CRI stops listing it.
     let pre = format!("{}:preloaded", imgs.name());
-    c.pull_around_the_mirror("k8s.io", &pre);
+    pull_around_the_mirror(&c, "k8s.io", &pre);
     wait_until(
         "the store watch did not remove the pre-loaded image",
         Duration::from_secs(20),

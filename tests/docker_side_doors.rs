@@ -340,10 +340,13 @@ fn the_create_race_with_client_hang_ups_leaves_nothing_runnable() {
             "--filter",
             &format!("label=pg={label}"),
         ]));
+        // A container removed between the listing and its inspect (a clean-up finishing) is
+        // not left: its inspect fails, and it does not count.
         let evil: Vec<String> = ids
             .lines()
             .filter(|c| {
-                run_ok(direct_docker().args(["inspect", "-f", "{{.Image}}", c])).trim() == evil_id
+                let out = run(direct_docker().args(["inspect", "-f", "{{.Image}}", c]));
+                out.status.success() && stdout_of(&out).trim() == evil_id
             })
             .map(str::to_owned)
             .collect();

@@ -8,11 +8,10 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::fake_registry::{FakeRegistry, MANIFEST};
+use common::fake_registry::{FakeRegistry, MANIFEST, sign, trust_everything};
 use common::*;
 use pullguard::gate::{Clock, Evidence, Gate, GateOptions, Platform, Request, Verdict};
 use pullguard::oci::{Descriptor, ImageRef};
-use pullguard::verify::TrustConfig;
 use time::OffsetDateTime;
 
 const EC: KeySpec = KeySpec::Ec(openssl::nid::Nid::X9_62_PRIME256V1);
@@ -39,12 +38,7 @@ struct World {
 fn world(opts: GateOptions) -> World {
     let dir = tempfile::tempdir().unwrap();
     let pki = pki(EC, "pipeline", CertOpts::default());
-    pki.install_root(dir.path(), "ca", "tests");
-    let policy = r#"{"version":"1.0","trustPolicies":[{"name":"tests","registryScopes":["*"],
-        "signatureVerification":{"level":"strict","override":{"revocation":"skip"}},
-        "trustStores":["ca:tests"],"trustedIdentities":["*"]}]}"#;
-    std::fs::write(dir.path().join("trustpolicy.json"), policy).unwrap();
-    let trust = TrustConfig::load(dir.path()).unwrap();
+    let trust = trust_everything(dir.path(), &pki);
     let registry = Arc::new(FakeRegistry::default());
     let clock = Arc::new(TestClock(Mutex::new(OffsetDateTime::now_utc())));
     let gate = Gate::with_registry(trust, registry.clone(), opts, clock.clone());
@@ -55,16 +49,6 @@ fn world(opts: GateOptions) -> World {
         clock,
         gate,
     }
-}
-
-/// A JWS by `pki` over `target`, expiring `expiry` (RFC 3339) if given.
-fn sign(pki: &Pki, target: &Descriptor, expiry: Option<&str>) -> Vec<u8> {
-    let protected = protected_x509("ES256", &rfc3339(0), expiry);
-    sign_jws(
-        pki,
-        &protected,
-        &payload(&target.media_type, &target.digest, target.size),
-    )
 }
 
 fn req(reference: &str) -> Request {

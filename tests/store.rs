@@ -8,10 +8,11 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use common::containerd::{Containerd, Version, bin_dir};
 use common::daemon::*;
 use common::payload::PrivateDockerd;
 use common::*;
@@ -312,108 +313,15 @@ fn containerd_21_watch_reports_unverified_images() {
     containerd_watch(Ctr::shared_21(), "report");
 }
 
-/// A containerd 2.1 of the test's own (it is restarted).
-struct OwnContainerd {
-    child: Option<Child>,
-    dir: PathBuf,
-    sock: PathBuf,
-    _tmp: tempfile::TempDir,
-}
-
-fn ctrd2_bin() -> PathBuf {
-    let peers = std::env::var("PG_PEERS").expect("PG_PEERS: start the peers (scripts/peers-up.sh)");
-    Path::new(&peers).join("ctrd2/usr/bin")
-}
-
-impl OwnContainerd {
-    fn start() -> OwnContainerd {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().to_path_buf();
-        let sock = dir.join("containerd.sock");
-        let config = format!(
-            r#"version = 3
-root = "{w}/root"
-state = "{w}/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.cri.v1.images", "io.containerd.cri.v1.runtime", "io.containerd.podsandbox.controller.v1.podsandbox", "io.containerd.sandbox.controller.v1.shim"]
-[grpc]
-  address = "{sock}"
-[ttrpc]
-  address = "{sock}.ttrpc"
-[plugins]
-  [plugins.'io.containerd.internal.v1.opt']
-    path = "{w}/opt"
-"#,
-            w = dir.display(),
-            sock = sock.display(),
-        );
-        std::fs::write(dir.join("config.toml"), config).unwrap();
-        let mut c = OwnContainerd {
-            child: None,
-            dir,
-            sock,
-            _tmp: tmp,
-        };
-        c.up();
-        c
-    }
-    fn up(&mut self) {
-        let bin = ctrd2_bin();
-        let child = Command::new(bin.join("containerd"))
-            .arg("--config")
-            .arg(self.dir.join("config.toml"))
-            .env(
-                "PATH",
-                format!(
-                    "{}:{}",
-                    bin.display(),
-                    std::env::var("PATH").unwrap_or_default()
-                ),
-            )
-            .stdout(Stdio::null())
-            .stderr(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(self.dir.join("containerd.log"))
-                    .unwrap(),
-            )
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-        let start = Instant::now();
-        while !run(self.ctr().cmd("default").arg("version"))
-            .status
-            .success()
-        {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "own containerd 2.1 did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-    fn down(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            stop(&mut c);
-        }
-    }
-    fn ctr(&self) -> Ctr {
-        Ctr {
-            bin: ctrd2_bin().join("ctr"),
-            sock: self.sock.clone(),
-            local: true,
-        }
-    }
-}
-
-impl Drop for OwnContainerd {
-    fn drop(&mut self) {
-        self.down();
-        let _ = Command::new("umount")
-            .args(["-R", "-l", self.dir.to_str().unwrap_or("/nonexistent")])
-            .stderr(Stdio::null())
-            .status();
-    }
+/// A containerd 2.1 of the test's own (it is restarted), and its `ctr` as the watch tests drive it.
+fn own_containerd() -> (Containerd, Ctr) {
+    let c = Containerd::new(Version::V21).start("", false);
+    let ctr = Ctr {
+        bin: bin_dir(Version::V21).join("ctr"),
+        sock: c.sock.clone(),
+        local: true,
+    };
+    (c, ctr)
 }
 
 /// An image already in the store is caught up with at connect; containerd restarted mid-watch
@@ -425,8 +333,7 @@ fn containerd_restarted_mid_watch_is_picked_up_again() {
     for t in ["before", "after", "during"] {
         imgs.push(t, &unique(&format!("restart {t}")));
     }
-    let mut c = OwnContainerd::start();
-    let ctr = c.ctr();
+    let (mut c, ctr) = own_containerd();
     let before = format!("{}:before", imgs.name());
     ctr.pull("default", &before);
     let d = Daemon::start_with(

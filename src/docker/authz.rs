@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use tokio::net::UnixListener;
 use tokio::sync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock, watch};
 
-use super::guard::{CreateCheck, Guard, PullDecision, StartCheck};
+use super::guard::{Admitted, CreateCheck, Guard, PinnedPull, PullDecision, StartCheck};
 use super::route::{Call, classify, is_form, request_target, split_version};
 use crate::drain::InFlight;
 use crate::http::query_pairs;
@@ -61,12 +61,38 @@ pub struct AuthzResponse {
 }
 
 impl AuthzResponse {
-    fn allow() -> AuthzResponse {
+    /// Allow, for a call the guard does not decide ([`Call::Pass`]), a way in the config or
+    /// the policy allows (an import, all tags of a skipped scope), and every AuthZRes. The
+    /// calls the guard decides are allowed only on its proof: [`AuthzResponse::pull`],
+    /// [`AuthzResponse::create`], [`AuthzResponse::start`].
+    fn pass() -> AuthzResponse {
         AuthzResponse {
             allow: true,
             msg: String::new(),
             err: String::new(),
         }
+    }
+
+    /// Allow a pull that verified.
+    fn pull(pinned: &PinnedPull) -> AuthzResponse {
+        tracing::debug!(target: "pullguard::authz", image = %pinned.verified().image(), digest = %pinned.digest(), "pull admitted");
+        AuthzResponse::pass()
+    }
+
+    /// Allow a create the guard checked: its image verified now (or scratch), or it is not
+    /// on the host (dockerd answers 404; the start check keeps anything else from running).
+    fn create(check: &CreateCheck) -> AuthzResponse {
+        let on = check
+            .admitted()
+            .map_or_else(|| "image not on the host".into(), Admitted::describe);
+        tracing::debug!(target: "pullguard::authz", image = check.image().unwrap_or(""), on = %on, "create admitted");
+        AuthzResponse::pass()
+    }
+
+    /// Allow a start the guard admitted.
+    fn start(admitted: &Admitted) -> AuthzResponse {
+        tracing::debug!(target: "pullguard::authz", on = %admitted.describe(), "start admitted");
+        AuthzResponse::pass()
     }
 
     fn deny(why: &str) -> AuthzResponse {
@@ -201,7 +227,7 @@ impl AuthzPlugin {
                 if let Ok(r) = serde_json::from_slice::<AuthzRequest>(&body) {
                     self.release(&r);
                 }
-                reply(StatusCode::OK, &AuthzResponse::allow())
+                reply(StatusCode::OK, &AuthzResponse::pass())
             }
             _ => reply(
                 StatusCode::NOT_FOUND,
@@ -308,7 +334,7 @@ impl AuthzPlugin {
             })
         };
         match classify(&method, p, &self.guard.switches) {
-            Call::Pass => AuthzResponse::allow(),
+            Call::Pass => AuthzResponse::pass(),
             Call::Refused(why) => AuthzResponse::deny(why),
             Call::Pull => {
                 let query = query_pairs(query);
@@ -327,9 +353,8 @@ impl AuthzPlugin {
                     PullDecision::Deny(why) | PullDecision::Unavailable(why) => {
                         AuthzResponse::deny(&super::dockerd::explain_plain_http(why))
                     }
-                    PullDecision::Import | PullDecision::AllTags | PullDecision::Pinned(_) => {
-                        AuthzResponse::allow()
-                    }
+                    PullDecision::Import | PullDecision::AllTags => AuthzResponse::pass(),
+                    PullDecision::Pinned(pinned) => AuthzResponse::pull(&pinned),
                 }
             }
             Call::Create => {
@@ -348,11 +373,7 @@ impl AuthzPlugin {
                     .create(version, &body, "docker-authz-create")
                     .await
                 {
-                    Ok(
-                        CreateCheck::Scratch
-                        | CreateCheck::Missing(_)
-                        | CreateCheck::Verified { .. },
-                    ) => AuthzResponse::allow(),
+                    Ok(check) => AuthzResponse::create(&check),
                     Err(why) => AuthzResponse::deny(&why),
                 }
             }
@@ -362,7 +383,7 @@ impl AuthzPlugin {
                     .start(version, &container, "docker-authz-start")
                     .await
                 {
-                    Ok(StartCheck::Allowed { .. }) => AuthzResponse::allow(),
+                    Ok(StartCheck::Allowed(a)) => AuthzResponse::start(a.admitted()),
                     // Not allowed on a guess: the name could be taken in between.
                     Ok(StartCheck::Missing) => {
                         AuthzResponse::deny(&format!("No such container: {container}"))

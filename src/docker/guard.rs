@@ -2,6 +2,12 @@
 //! may this pull, this create, this start happen? Each answer that admits something carries
 //! what was verified (the digest to pull, the container ID to start), so a caller forwards
 //! exactly what the guard checked and nothing it re-resolved.
+//!
+//! The answers are proof types with private fields, built only here: a [`PinnedPull`] holds
+//! the gate's [`Verified`]; a create is forwarded on a [`CreateCheck`] and answered to the
+//! client, and a start forwarded, only on an [`Admitted`], which holds the gate's [`Verified`]
+//! for the image (a `skip` policy's included: the gate's `Evidence::PolicySkip`) or the one
+//! exemption the config makes, no image at all (`docker.allow_scratch`, [`Basis::Scratch`]).
 
 use std::sync::Arc;
 
@@ -66,27 +72,127 @@ pub enum PullDecision {
 #[derive(Debug)]
 pub enum LocalImage {
     Missing,
-    /// The image ID whose RepoDigest verified.
-    Verified(String),
+    /// The image ID (`id`) whose RepoDigest verified, and the gate's proof for that digest.
+    Verified {
+        id: String,
+        verified: Box<Verified>,
+    },
     Denied(String),
 }
 
-/// What a `containers/create` may go on with.
-#[derive(Debug)]
-pub enum CreateCheck {
-    /// No image (an empty root filesystem), allowed by `docker.allow_scratch`.
-    Scratch,
-    /// The image is not on the host: dockerd answers 404 and the CLI pulls (through the guard).
-    Missing(String),
-    /// The image and the ID of it that verified.
-    Verified { image: String, id: String },
+/// What a create or a start goes ahead on. Only the guard builds one (the field is private):
+/// the proxy forwards a start, answers a create, and the plugin allows either, only with one.
+#[derive(Debug, Clone)]
+pub struct Admitted {
+    basis: Basis,
 }
 
-/// A start the guard admitted: start this container ID (not the name, which can move).
+/// Why a create or a start was admitted.
+#[derive(Debug, Clone)]
+pub enum Basis {
+    /// The image has a RepoDigest the gate verified now (under a `skip` statement too: its
+    /// evidence says so).
+    Verified(Box<Verified>),
+    /// No image (an empty root filesystem), allowed by `docker.allow_scratch`: an exemption
+    /// by config, nothing verified.
+    Scratch,
+}
+
+impl Admitted {
+    fn verified(verified: Box<Verified>) -> Admitted {
+        Admitted {
+            basis: Basis::Verified(verified),
+        }
+    }
+
+    fn scratch() -> Admitted {
+        Admitted {
+            basis: Basis::Scratch,
+        }
+    }
+
+    pub fn basis(&self) -> &Basis {
+        &self.basis
+    }
+
+    /// The gate's proof, unless this is the scratch exemption.
+    pub fn proof(&self) -> Option<&Verified> {
+        match &self.basis {
+            Basis::Verified(v) => Some(v),
+            Basis::Scratch => None,
+        }
+    }
+
+    /// For logs: `digest under "policy"`, or the exemption.
+    pub fn describe(&self) -> String {
+        match &self.basis {
+            Basis::Verified(v) => format!("{} under trust policy {:?}", v.digest(), v.policy()),
+            Basis::Scratch => "no image (docker.allow_scratch)".into(),
+        }
+    }
+}
+
+/// What a `containers/create` may be forwarded on. Only [`Guard::create`] builds one.
+#[derive(Debug)]
+pub struct CreateCheck {
+    /// The image the body names (none for scratch).
+    image: Option<String>,
+    on: CreateOn,
+}
+
+#[derive(Debug)]
+enum CreateOn {
+    /// Verified now (the image ID that verified), or scratch.
+    Admitted {
+        id: Option<String>,
+        admitted: Admitted,
+    },
+    /// The image is not on the host: dockerd answers 404 and the CLI pulls (through the
+    /// guard). A container dockerd creates anyway (the image came in between) is admitted
+    /// only by [`Guard::after_create`] verifying its image; through the plugin, the start
+    /// check is what keeps it from running.
+    Missing,
+}
+
+impl CreateCheck {
+    /// The image the create names (`None`: no image, allowed as scratch).
+    pub fn image(&self) -> Option<&str> {
+        self.image.as_deref()
+    }
+
+    /// What the create was admitted on, when the image was on the host (or scratch).
+    pub fn admitted(&self) -> Option<&Admitted> {
+        match &self.on {
+            CreateOn::Admitted { admitted, .. } => Some(admitted),
+            CreateOn::Missing => None,
+        }
+    }
+}
+
+/// A start the guard admitted: start this container ID (not the name, which can move), on
+/// this [`Admitted`]. Only [`Guard::start`] builds one.
+#[derive(Debug)]
+pub struct StartAdmitted {
+    container_id: String,
+    admitted: Admitted,
+}
+
+impl StartAdmitted {
+    /// The full ID of the container that was checked: start exactly this.
+    pub fn container_id(&self) -> &str {
+        &self.container_id
+    }
+
+    pub fn admitted(&self) -> &Admitted {
+        &self.admitted
+    }
+}
+
+/// A start's answer.
 #[derive(Debug)]
 pub enum StartCheck {
     Missing,
-    Allowed { container_id: String },
+    Allowed(StartAdmitted),
 }
 
 impl Guard {
@@ -194,7 +300,12 @@ impl Guard {
                 .check(&Request::new(r, origin).platform(crate::gate::Platform::Every))
                 .await
             {
-                Ok(_) => return LocalImage::Verified(info.id),
+                Ok(verified) => {
+                    return LocalImage::Verified {
+                        id: info.id,
+                        verified: Box::new(verified),
+                    };
+                }
                 Err(d) => reasons.push(d.to_string()),
             }
         }
@@ -211,44 +322,65 @@ impl Guard {
         let image = create_image(body).map_err(|why| format!("container create refused: {why}"))?;
         let Some(image) = image else {
             return if self.switches.allow_scratch {
-                Ok(CreateCheck::Scratch)
+                Ok(CreateCheck {
+                    image: None,
+                    on: CreateOn::Admitted {
+                        id: None,
+                        admitted: Admitted::scratch(),
+                    },
+                })
             } else {
                 Err("container create refused: it names no image (an empty root filesystem runs whatever is copied in; set docker.allow_scratch = true to allow)".into())
             };
         };
         match self.local_image(version, &image, origin).await {
-            LocalImage::Missing => Ok(CreateCheck::Missing(image)),
-            LocalImage::Verified(id) => Ok(CreateCheck::Verified { image, id }),
+            LocalImage::Missing => Ok(CreateCheck {
+                image: Some(image),
+                on: CreateOn::Missing,
+            }),
+            LocalImage::Verified { id, verified } => Ok(CreateCheck {
+                image: Some(image),
+                on: CreateOn::Admitted {
+                    id: Some(id),
+                    admitted: Admitted::verified(verified),
+                },
+            }),
             LocalImage::Denied(why) => Err(format!("container from image {image:?} denied: {why}")),
         }
     }
 
     /// After dockerd created `container`: it must carry the image that was verified (dockerd
-    /// resolved the name a second time), else it is removed. Run this where a client hang-up
+    /// resolved the name a second time), else it is removed. The client is told of the
+    /// container only with the [`Admitted`] this returns. Run this where a client hang-up
     /// cannot cancel it.
     pub async fn after_create(
         &self,
         version: &str,
         container: &str,
-        check: &CreateCheck,
+        check: CreateCheck,
         origin: &str,
-    ) -> Result<(), String> {
-        let (image, verified) = match check {
-            CreateCheck::Scratch => return Ok(()),
-            CreateCheck::Missing(image) => (image.as_str(), None),
-            CreateCheck::Verified { image, id } => (image.as_str(), Some(id.as_str())),
+    ) -> Result<Admitted, String> {
+        let (image, verified) = match check.on {
+            CreateOn::Admitted { id: None, admitted } => return Ok(admitted),
+            CreateOn::Admitted {
+                id: Some(id),
+                admitted,
+            } => (check.image.unwrap_or_default(), Some((id, admitted))),
+            CreateOn::Missing => (check.image.unwrap_or_default(), None),
         };
         let got = self.dockerd.container(version, container).await;
-        let ok = match (&got, verified) {
-            (Ok(Some(c)), Some(v)) => c.image == v,
-            (Ok(Some(c)), None) => matches!(
-                self.local_image(version, &c.image, origin).await,
-                LocalImage::Verified(i) if i == c.image
-            ),
-            _ => false,
+        let admitted = match (&got, verified) {
+            (Ok(Some(c)), Some((id, admitted))) => (c.image == id).then_some(admitted),
+            (Ok(Some(c)), None) => match self.local_image(version, &c.image, origin).await {
+                LocalImage::Verified { id, verified } if id == c.image => {
+                    Some(Admitted::verified(verified))
+                }
+                _ => None,
+            },
+            _ => None,
         };
-        if ok {
-            return Ok(());
+        if let Some(admitted) = admitted {
+            return Ok(admitted);
         }
         if let Err(e) = self.dockerd.remove_container(version, container).await {
             tracing::error!(container = %container, error = %e, "could not remove a container created from an unverified image");
@@ -274,7 +406,10 @@ impl Guard {
         let short = &c.id[..c.id.len().min(12)];
         if c.image.is_empty() {
             return if self.switches.allow_scratch {
-                Ok(StartCheck::Allowed { container_id: c.id })
+                Ok(StartCheck::Allowed(StartAdmitted {
+                    container_id: c.id,
+                    admitted: Admitted::scratch(),
+                }))
             } else {
                 Err(format!(
                     "container {name} ({short}) cannot start: it has no image (set docker.allow_scratch = true to allow)"
@@ -282,10 +417,13 @@ impl Guard {
             };
         }
         match self.local_image(version, &c.image, origin).await {
-            LocalImage::Verified(id) if id == c.image => {
-                Ok(StartCheck::Allowed { container_id: c.id })
+            LocalImage::Verified { id, verified } if id == c.image => {
+                Ok(StartCheck::Allowed(StartAdmitted {
+                    container_id: c.id,
+                    admitted: Admitted::verified(verified),
+                }))
             }
-            LocalImage::Verified(id) => Err(format!(
+            LocalImage::Verified { id, .. } => Err(format!(
                 "container {name} ({short}) cannot start: its image {} resolved to {id}",
                 c.image
             )),

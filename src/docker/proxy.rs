@@ -16,7 +16,9 @@ use hyper_util::rt::TokioIo;
 use tokio::net::UnixListener;
 use tokio::sync::{mpsc, watch};
 
-use super::guard::{Guard, PinnedPull, PullDecision, StartCheck};
+use super::guard::{
+    Admitted, CreateCheck, Guard, PinnedPull, PullDecision, StartAdmitted, StartCheck,
+};
 use super::route::{Call, classify, decode_path, encode_query, is_form, split_version};
 use super::{Body, BoxError};
 use crate::auth;
@@ -332,42 +334,13 @@ impl DockerProxy {
         let guard = self.guard.clone();
         let task = tokio::spawn(async move {
             let _ticket = ticket;
-            let resp = match guard
-                .dockerd
-                .send(Request::from_parts(parts, full(bytes)))
-                .await
-            {
-                Ok(r) => r,
-                Err(e) => {
-                    return error_response(StatusCode::BAD_GATEWAY, &format!("pullguard: {e}"));
-                }
-            };
-            if resp.status() != StatusCode::CREATED {
-                return resp.map(|b| b.map_err(BoxError::from).boxed());
-            }
-            let (rparts, rbody) = resp.into_parts();
-            let rbytes = match Limited::new(rbody, 1 << 20).collect().await {
-                Ok(b) => b.to_bytes(),
-                Err(e) => {
-                    return error_response(
-                        StatusCode::BAD_GATEWAY,
-                        &format!("pullguard: reading the daemon's create answer failed: {e}"),
-                    );
-                }
-            };
-            let created = serde_json::from_slice::<serde_json::Value>(&rbytes)
-                .ok()
-                .and_then(|v| v.get("Id").and_then(|i| i.as_str()).map(str::to_owned));
-            let Some(container) = created else {
-                return deny("the daemon's create answer names no container");
-            };
-            match guard
-                .after_create(&version, &container, &check, "docker-create")
-                .await
-            {
-                Ok(()) => Response::from_parts(rparts, full(rbytes)),
-                Err(why) => deny(&why),
-            }
+            create_checked(
+                &guard,
+                Request::from_parts(parts, full(bytes)),
+                check,
+                &version,
+            )
+            .await
         });
         match task.await {
             Ok(r) => r,
@@ -388,8 +361,8 @@ impl DockerProxy {
         verb: &str,
     ) -> Response<Body> {
         let check = self.guard.start(&version, name, "docker-start").await;
-        let container_id = match check {
-            Ok(StartCheck::Allowed { container_id }) => container_id,
+        let admitted = match check {
+            Ok(StartCheck::Allowed(admitted)) => admitted,
             Ok(StartCheck::Missing) => {
                 drain(req.into_body()).await;
                 return error_response(
@@ -402,18 +375,84 @@ impl DockerProxy {
                 return deny(&why);
             }
         };
+        self.forward_start(req, &version, verb, &admitted).await
+    }
+
+    /// Forward a start the guard admitted, addressed to the container ID it checked.
+    async fn forward_start(
+        &self,
+        req: Request<Incoming>,
+        version: &str,
+        verb: &str,
+        admitted: &StartAdmitted,
+    ) -> Response<Body> {
         let (mut parts, body) = req.into_parts();
         let query = parts
             .uri
             .query()
             .map(|q| format!("?{q}"))
             .unwrap_or_default();
-        parts.uri = match format!("{version}/containers/{container_id}/{verb}{query}").parse() {
+        let id = admitted.container_id();
+        parts.uri = match format!("{version}/containers/{id}/{verb}{query}").parse() {
             Ok(u) => u,
             Err(e) => return deny(&format!("cannot rewrite the start request: {e}")),
         };
+        tracing::debug!(container = %id, on = %admitted.admitted().describe(), "start admitted");
         self.forward(boxed(Request::from_parts(parts, body))).await
     }
+}
+
+/// Forward a create the guard checked (`check`), and tell the client of the container only
+/// with the [`Admitted`] the after-create check gives: else it is removed and denied.
+async fn create_checked(
+    guard: &Guard,
+    req: Request<Body>,
+    check: CreateCheck,
+    version: &str,
+) -> Response<Body> {
+    let resp = match guard.dockerd.send(req).await {
+        Ok(r) => r,
+        Err(e) => {
+            return error_response(StatusCode::BAD_GATEWAY, &format!("pullguard: {e}"));
+        }
+    };
+    if resp.status() != StatusCode::CREATED {
+        return resp.map(|b| b.map_err(BoxError::from).boxed());
+    }
+    let (rparts, rbody) = resp.into_parts();
+    let rbytes = match Limited::new(rbody, 1 << 20).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => {
+            return error_response(
+                StatusCode::BAD_GATEWAY,
+                &format!("pullguard: reading the daemon's create answer failed: {e}"),
+            );
+        }
+    };
+    let created = serde_json::from_slice::<serde_json::Value>(&rbytes)
+        .ok()
+        .and_then(|v| v.get("Id").and_then(|i| i.as_str()).map(str::to_owned));
+    let Some(container) = created else {
+        return deny("the daemon's create answer names no container");
+    };
+    match guard
+        .after_create(version, &container, check, "docker-create")
+        .await
+    {
+        Ok(admitted) => created_answer(rparts, rbytes, &container, &admitted),
+        Err(why) => deny(&why),
+    }
+}
+
+/// dockerd's 201 for a container, given to the client only on what admitted it.
+fn created_answer(
+    parts: hyper::http::response::Parts,
+    body: Bytes,
+    container: &str,
+    admitted: &Admitted,
+) -> Response<Body> {
+    tracing::debug!(container = %container, on = %admitted.describe(), "create admitted");
+    Response::from_parts(parts, full(body))
 }
 
 /// Whether an image of platform `have` (`os/arch[/variant]`, from its config) is what a pull for

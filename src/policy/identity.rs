@@ -1,15 +1,16 @@
 //! The trusted-identity check on the signing certificate (spec §6.6, notation-go
 //! `verifyX509TrustedIdentities`).
 
-use super::dn::{DnAttrs, go_format_map_list, is_subset, parse_dn_bytes, q};
+use super::dn::{DnAttrs, is_subset, parse_dn_bytes};
+use super::error::IdentityError;
 use super::{Statement, TrustedIdentity, WILDCARD, X509_SUBJECT};
 use crate::x509::Cert;
 
 impl Statement {
-    /// The trusted-identity check of spec §6.6 on the (already parsed) leaf certificate, with
-    /// Go's messages (notation-go `verifyX509TrustedIdentities`). The leaf's subject is the one
-    /// [`Cert`] rendered at parse time (Go `pkix.Name.String()`).
-    pub fn check_trusted_identity(&self, leaf: &Cert) -> Result<(), String> {
+    /// The trusted-identity check of spec §6.6 on the (already parsed) leaf certificate
+    /// (notation-go `verifyX509TrustedIdentities`; `Display` is its text). The leaf's subject
+    /// is the one [`Cert`] rendered at parse time (Go `pkix.Name.String()`).
+    pub fn trusted_identity(&self, leaf: &Cert) -> Result<(), IdentityError> {
         if self
             .trusted_identities
             .iter()
@@ -21,42 +22,43 @@ impl Statement {
         for ti in &self.trusted_identities {
             let identity = ti.raw();
             let Some((prefix, value)) = identity.split_once(':') else {
-                return Err(format!(
-                    "trust policy statement {} has trusted identity {} missing separator",
-                    q(&self.name),
-                    q(identity)
-                ));
+                return Err(IdentityError::MissingSeparator {
+                    statement: self.name.clone(),
+                    identity: identity.to_string(),
+                });
             };
             if prefix == X509_SUBJECT {
                 if value.is_empty() {
-                    return Err(format!(
-                        "trust policy statement {} has trusted identity {} without an identity value",
-                        q(&self.name),
-                        q(identity)
-                    ));
+                    return Err(IdentityError::WithoutValue {
+                        statement: self.name.clone(),
+                        identity: identity.to_string(),
+                    });
                 }
-                x509_identities.push(parse_dn_bytes(value)?);
+                x509_identities.push(
+                    parse_dn_bytes(value)
+                        .map_err(|detail| IdentityError::InvalidValue { detail })?,
+                );
             }
         }
         if x509_identities.is_empty() {
-            return Err(format!(
-                "no x509 trusted identities are configured in the trust policy {}",
-                q(&self.name)
-            ));
+            return Err(IdentityError::NoX509Identities {
+                statement: self.name.clone(),
+            });
         }
-        let leaf = parse_dn_bytes(leaf.subject()).map_err(|e| {
-            format!(
-                "error while parsing the certificate subject from the digital signature. error : {}",
-                q(&e)
-            )
-        })?;
+        let leaf = parse_dn_bytes(leaf.subject())
+            .map_err(|detail| IdentityError::UnparsableSubject { detail })?;
         if x509_identities.iter().any(|ti| is_subset(ti, &leaf)) {
             return Ok(());
         }
-        Err(format!(
-            "signing certificate from the digital signature does not match the X.509 trusted identities {} defined in the trust policy {}",
-            go_format_map_list(&x509_identities),
-            q(&self.name)
-        ))
+        Err(IdentityError::NoMatch {
+            statement: self.name.clone(),
+            identities: x509_identities,
+        })
+    }
+
+    /// [`Statement::trusted_identity`], its error rendered (for callers that still speak
+    /// strings: `verify.rs`).
+    pub fn check_trusted_identity(&self, leaf: &Cert) -> Result<(), String> {
+        self.trusted_identity(leaf).map_err(|e| e.to_string())
     }
 }

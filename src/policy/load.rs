@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::decode::decode_document;
 use super::validate::validate;
-use super::{PolicyDocument, PolicyError};
+use super::{PolicyDocument, PolicyError, ValidationError};
 use crate::gocompat::errno::text as go_errno_text;
 use crate::gocompat::json;
 
@@ -35,11 +35,21 @@ impl PolicyDocument {
     /// exactly the message notation-go returns for the document. A JSON decode error gives
     /// `malformed trust policy. ...` followed by a detail.
     pub fn from_json(bytes: &[u8]) -> Result<PolicyDocument, Vec<String>> {
+        Self::validate_json(bytes).map_err(|errors| {
+            errors
+                .into_iter()
+                .flat_map(ValidationError::into_problems)
+                .collect()
+        })
+    }
+
+    /// [`PolicyDocument::from_json`], its problems as data (a malformed document is one
+    /// [`ValidationError::Policy`]).
+    pub fn validate_json(bytes: &[u8]) -> Result<PolicyDocument, Vec<ValidationError>> {
         let malformed = |detail: String| {
-            PolicyError::Malformed {
+            vec![ValidationError::Policy(PolicyError::Malformed {
                 detail: Some(detail),
-            }
-            .into_problems()
+            })]
         };
         let value = json::parse_document(bytes).map_err(malformed)?;
         let raw = decode_document(&value).map_err(malformed)?;

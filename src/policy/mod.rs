@@ -27,7 +27,7 @@ mod validate;
 mod tests;
 
 pub use dn::parse_dn;
-pub use error::PolicyError;
+pub use error::{IdentityError, LevelError, PolicyError, StatementError, ValidationError};
 pub use load::{ignored_policy_file, ignored_policy_message};
 pub use model::{
     Action, PolicyDocument, Statement, StoreKind, TrustStoreRef, TrustedIdentity, ValidationType,

@@ -1,5 +1,5 @@
 //! notation-go `OCIDocument.Validate`, continued past the first error: every problem of a
-//! document is collected, the first one is exactly notation's message.
+//! document is collected as a [`ValidationError`], the first one is exactly notation's error.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
@@ -7,45 +7,36 @@ use std::sync::OnceLock;
 use regex::Regex;
 
 use super::decode::{RawDocument, RawSignatureVerification, RawStatement};
-use super::dn::{DnAttrs, is_subset, parse_dn_bytes, q};
+use super::dn::{DnAttrs, is_subset, parse_dn_bytes};
+use super::error::{IdentityError, LevelError, StatementError, ValidationError};
 use super::{
     Action, PolicyDocument, PolicyError, Statement, StoreKind, TrustStoreRef, TrustedIdentity,
     ValidationType, VerificationLevel, VerifyTimestamp, WILDCARD, X509_SUBJECT,
 };
 
-pub(super) fn validate(raw: RawDocument) -> Result<PolicyDocument, Vec<String>> {
+pub(super) fn validate(raw: RawDocument) -> Result<PolicyDocument, Vec<ValidationError>> {
     let mut errors = Vec::new();
     if raw.version.is_empty() {
-        errors.push(
-            "oci trust policy document has empty version, version must be specified".to_string(),
-        );
+        errors.push(ValidationError::EmptyVersion);
     } else if raw.version != "1.0" {
-        errors.push(format!(
-            "oci trust policy document uses unsupported version {}",
-            q(&raw.version)
-        ));
+        errors.push(ValidationError::UnsupportedVersion {
+            version: raw.version.clone(),
+        });
     }
     if raw.statements.is_empty() {
-        errors.push(
-            "oci trust policy document can not have zero trust policy statements".to_string(),
-        );
+        errors.push(ValidationError::NoStatements);
     }
 
     let mut names: HashSet<&str> = HashSet::new();
     let mut built: Vec<Option<Statement>> = Vec::new();
     for st in &raw.statements {
         if names.contains(st.name.as_str()) {
-            errors.push(format!(
-                "multiple oci trust policy statements use the same name {}, statement names must be unique",
-                q(&st.name)
-            ));
+            errors.push(ValidationError::DuplicateName {
+                name: st.name.clone(),
+            });
         }
         let (core_errors, statement) = validate_core(st);
-        errors.extend(
-            core_errors
-                .into_iter()
-                .map(|e| format!("oci trust policy: {e}")),
-        );
+        errors.extend(core_errors.into_iter().map(ValidationError::Statement));
         built.push(statement);
         names.insert(st.name.as_str());
     }
@@ -60,39 +51,38 @@ pub(super) fn validate(raw: RawDocument) -> Result<PolicyDocument, Vec<String>> 
             version: raw.version,
             statements,
         }),
-        None => Err(vec!["internal error: statement not built".to_string()]),
+        None => Err(vec![ValidationError::NotBuilt]),
     }
 }
 
 /// Go `validatePolicyCore` (its first error is the first entry), plus further problems of the
 /// same statement. Returns the built statement when there is no error.
-fn validate_core(st: &RawStatement) -> (Vec<String>, Option<Statement>) {
+fn validate_core(st: &RawStatement) -> (Vec<StatementError>, Option<Statement>) {
     let name = &st.name;
+    let statement = || name.clone();
     let mut errors = Vec::new();
     if name.is_empty() {
-        errors.push(
-            "a trust policy statement is missing a name, every statement requires a name"
-                .to_string(),
-        );
+        errors.push(StatementError::MissingName);
     }
     let level = verification_level(&st.signature_verification);
     if let Err(level_errors) = &level {
-        errors.extend(level_errors.iter().map(|e| {
-            format!(
-                "trust policy statement {} has invalid signatureVerification: {e}",
-                q(name)
-            )
-        }));
+        errors.extend(
+            level_errors
+                .iter()
+                .map(|cause| StatementError::SignatureVerification {
+                    statement: statement(),
+                    cause: cause.clone(),
+                }),
+        );
     }
     let verify_timestamp = match st.signature_verification.verify_timestamp.as_str() {
         "" | "always" => Some(VerifyTimestamp::Always),
         "afterCertExpiry" => Some(VerifyTimestamp::AfterCertExpiry),
         other => {
-            errors.push(format!(
-                "trust policy statement {} has invalid signatureVerification: verifyTimestamp must be \"always\" or \"afterCertExpiry\", but got {}",
-                q(name),
-                q(other)
-            ));
+            errors.push(StatementError::VerifyTimestamp {
+                statement: statement(),
+                got: other.to_string(),
+            });
             None
         }
     };
@@ -102,18 +92,16 @@ fn validate_core(st: &RawStatement) -> (Vec<String>, Option<Statement>) {
     match &level {
         Ok(l) if l.is_skip() => {
             if !st.trust_stores.is_empty() || !st.trusted_identities.is_empty() {
-                errors.push(format!(
-                    "trust policy statement {} is set to skip signature verification but configured with trust stores and/or trusted identities, remove them if signature verification needs to be skipped",
-                    q(name)
-                ));
+                errors.push(StatementError::SkipWithTrust {
+                    statement: statement(),
+                });
             }
         }
         _ => {
             if level.is_ok() && (st.trust_stores.is_empty() || st.trusted_identities.is_empty()) {
-                errors.push(format!(
-                    "trust policy statement {} is either missing trust stores or trusted identities, both must be specified",
-                    q(name)
-                ));
+                errors.push(StatementError::MissingTrust {
+                    statement: statement(),
+                });
             }
             stores = validate_trust_stores(name, &st.trust_stores, &mut errors);
             identities = validate_trusted_identities(name, &st.trusted_identities, &mut errors);
@@ -136,28 +124,23 @@ fn validate_core(st: &RawStatement) -> (Vec<String>, Option<Statement>) {
 
 /// Go `SignatureVerification.GetVerificationLevel`. Override problems are reported in the order
 /// the keys first appear (Go iterates a map, so with several bad keys its choice is random).
-fn verification_level(sv: &RawSignatureVerification) -> Result<VerificationLevel, Vec<String>> {
+fn verification_level(sv: &RawSignatureVerification) -> Result<VerificationLevel, Vec<LevelError>> {
     if sv.level.is_empty() {
-        return Err(vec![
-            "signature verification level is empty or missing in the trust policy statement"
-                .to_string(),
-        ]);
+        return Err(vec![LevelError::Empty]);
     }
     let Some(base) = VerificationLevel::preset(&sv.level) else {
-        return Err(vec![format!(
-            "invalid signature verification level {}",
-            q(&sv.level)
-        )]);
+        return Err(vec![LevelError::Invalid {
+            level: sv.level.clone(),
+        }]);
     };
     let overrides = match &sv.overrides {
         Some(o) if !o.is_empty() => o,
         _ => return Ok(base),
     };
     if base.is_skip() {
-        return Err(vec![format!(
-            "signature verification level {} can't be used to customize signature verification",
-            q(&base.name)
-        )]);
+        return Err(vec![LevelError::CannotCustomize {
+            level: base.name.clone(),
+        }]);
     }
     let mut custom = VerificationLevel {
         name: "custom".to_string(),
@@ -166,29 +149,19 @@ fn verification_level(sv: &RawSignatureVerification) -> Result<VerificationLevel
     let mut errors = Vec::new();
     for (key, value) in overrides {
         let Some(t) = ValidationType::parse(key) else {
-            errors.push(format!(
-                "verification type {} in custom signature verification is not supported, supported values are [\"integrity\" \"authenticity\" \"authenticTimestamp\" \"expiry\" \"revocation\"]",
-                q(key)
-            ));
+            errors.push(LevelError::UnsupportedType { key: key.clone() });
             continue;
         };
         let Some(action) = Action::parse(value) else {
-            errors.push(format!(
-                "verification action {} in custom signature verification is not supported, supported values are [\"enforce\" \"log\" \"skip\"]",
-                q(value)
-            ));
+            errors.push(LevelError::UnsupportedAction {
+                value: value.clone(),
+            });
             continue;
         };
         if t == ValidationType::Integrity {
-            errors.push(format!(
-                "{} verification can not be overridden in custom signature verification",
-                q(key)
-            ));
+            errors.push(LevelError::IntegrityOverridden { key: key.clone() });
         } else if t != ValidationType::Revocation && action == Action::Skip {
-            errors.push(format!(
-                "{} verification can not be skipped in custom signature verification",
-                q(key)
-            ));
+            errors.push(LevelError::CannotSkip { key: key.clone() });
         } else if let Some(slot) = custom.actions.get_mut(t.index()) {
             *slot = action;
         }
@@ -212,34 +185,31 @@ fn is_valid_store_name(name: &str) -> bool {
 fn validate_trust_stores(
     name: &str,
     stores: &[String],
-    errors: &mut Vec<String>,
+    errors: &mut Vec<StatementError>,
 ) -> Vec<TrustStoreRef> {
     let mut out = Vec::new();
     for store in stores {
         let Some((kind, store_name)) = store.split_once(':') else {
-            errors.push(format!(
-                "trust policy statement {} has malformed trust store value {}. The required format is <TrustStoreType>:<TrustStoreName>",
-                q(name),
-                q(store)
-            ));
+            errors.push(StatementError::MalformedStore {
+                statement: name.to_string(),
+                store: store.clone(),
+            });
             continue;
         };
         let Some(kind) = StoreKind::parse(kind) else {
-            errors.push(format!(
-                "trust policy statement {} uses an unsupported trust store type {} in trust store value {}",
-                q(name),
-                q(kind),
-                q(store)
-            ));
+            errors.push(StatementError::UnsupportedStoreType {
+                statement: name.to_string(),
+                kind: kind.to_string(),
+                store: store.clone(),
+            });
             continue;
         };
         if !is_valid_store_name(store_name) {
-            errors.push(format!(
-                "trust policy statement {} uses an unsupported trust store name {} in trust store value {}. Named store name needs to follow [a-zA-Z0-9_.-]+ format",
-                q(name),
-                q(store_name),
-                q(store)
-            ));
+            errors.push(StatementError::UnsupportedStoreName {
+                statement: name.to_string(),
+                name: store_name.to_string(),
+                store: store.clone(),
+            });
             continue;
         }
         out.push(TrustStoreRef {
@@ -254,22 +224,21 @@ fn validate_trust_stores(
 fn validate_trusted_identities(
     name: &str,
     identities: &[String],
-    errors: &mut Vec<String>,
+    errors: &mut Vec<StatementError>,
 ) -> Vec<TrustedIdentity> {
+    let statement = || name.to_string();
     if identities.len() > 1 && identities.iter().any(|i| i == WILDCARD) {
-        errors.push(format!(
-            "trust policy statement {} uses a wildcard trusted identity '*', a wildcard identity cannot be used in conjunction with other values",
-            q(name)
-        ));
+        errors.push(StatementError::WildcardIdentityWithOthers {
+            statement: statement(),
+        });
     }
     let mut out = Vec::new();
     let mut parsed: Vec<(&str, DnAttrs)> = Vec::new();
     for identity in identities {
         if identity.is_empty() {
-            errors.push(format!(
-                "trust policy statement {} has an empty trusted identity",
-                q(name)
-            ));
+            errors.push(StatementError::EmptyIdentity {
+                statement: statement(),
+            });
             continue;
         }
         if identity == WILDCARD {
@@ -277,11 +246,10 @@ fn validate_trusted_identities(
             continue;
         }
         let Some((prefix, value)) = identity.split_once(':') else {
-            errors.push(format!(
-                "trust policy statement {} has trusted identity {} missing separator",
-                q(name),
-                q(identity)
-            ));
+            errors.push(StatementError::Identity(IdentityError::MissingSeparator {
+                statement: statement(),
+                identity: identity.clone(),
+            }));
             continue;
         };
         if prefix != X509_SUBJECT {
@@ -289,11 +257,10 @@ fn validate_trusted_identities(
             continue;
         }
         if value.is_empty() {
-            errors.push(format!(
-                "trust policy statement {} has trusted identity {} without an identity value",
-                q(name),
-                q(identity)
-            ));
+            errors.push(StatementError::Identity(IdentityError::WithoutValue {
+                statement: statement(),
+                identity: identity.clone(),
+            }));
             continue;
         }
         match parse_dn_bytes(value) {
@@ -312,22 +279,21 @@ fn validate_trusted_identities(
                 });
                 parsed.push((identity.as_str(), attrs));
             }
-            Err(e) => errors.push(format!(
-                "trust policy statement {} has trusted identity {} with invalid identity value: {e}",
-                q(name),
-                q(identity)
-            )),
+            Err(detail) => errors.push(StatementError::InvalidIdentityValue {
+                statement: statement(),
+                identity: identity.clone(),
+                detail,
+            }),
         }
     }
     for (i, (raw1, dn1)) in parsed.iter().enumerate() {
         for (j, (raw2, dn2)) in parsed.iter().enumerate() {
             if i != j && is_subset(dn1, dn2) {
-                errors.push(format!(
-                    "trust policy statement {} has overlapping x509 trustedIdentities, {} overlaps with {}",
-                    q(name),
-                    q(raw1),
-                    q(raw2)
-                ));
+                errors.push(StatementError::OverlappingIdentities {
+                    statement: statement(),
+                    first: raw1.to_string(),
+                    second: raw2.to_string(),
+                });
             }
         }
     }
@@ -336,28 +302,26 @@ fn validate_trusted_identities(
 
 /// Go `validateRegistryScopes`, continued past the first error; duplicates are reported once
 /// each, in order of first appearance.
-fn validate_registry_scopes(statements: &[RawStatement]) -> Vec<String> {
+fn validate_registry_scopes(statements: &[RawStatement]) -> Vec<ValidationError> {
     let mut errors = Vec::new();
     let mut counts: HashMap<&str, usize> = HashMap::new();
     let mut order: Vec<&str> = Vec::new();
     for st in statements {
         if st.registry_scopes.is_empty() {
-            errors.push(format!(
-                "oci trust policy statement {} has zero registry scopes, it must specify registry scopes with at least one value",
-                q(&st.name)
-            ));
+            errors.push(ValidationError::ZeroScopes {
+                statement: st.name.clone(),
+            });
         }
         if st.registry_scopes.len() > 1 && st.registry_scopes.iter().any(|s| s == WILDCARD) {
-            errors.push(format!(
-                "oci trust policy statement {} uses wildcard registry scope '*', a wildcard scope cannot be used in conjunction with other scope values",
-                q(&st.name)
-            ));
+            errors.push(ValidationError::WildcardScopeWithOthers {
+                statement: st.name.clone(),
+            });
         }
         for scope in &st.registry_scopes {
             if scope != WILDCARD
                 && let Err(e) = validate_registry_scope_format(scope)
             {
-                errors.push(e.to_string());
+                errors.push(ValidationError::Policy(e));
             }
             let count = counts.entry(scope.as_str()).or_insert(0);
             if *count == 0 {
@@ -368,10 +332,9 @@ fn validate_registry_scopes(statements: &[RawStatement]) -> Vec<String> {
     }
     for scope in order {
         if counts.get(scope).copied().unwrap_or(0) > 1 {
-            errors.push(format!(
-                "registry scope {} is present in multiple oci trust policy statements, one registry scope value can only be associated with one statement",
-                q(scope)
-            ));
+            errors.push(ValidationError::DuplicateScope {
+                scope: scope.to_string(),
+            });
         }
     }
     errors

@@ -226,7 +226,7 @@ pub async fn check_docker(
     };
     match guard.local_image("", &info.id, ORIGIN).await {
         LocalImage::Missing => return Ok(None),
-        LocalImage::Verified(_) => {
+        LocalImage::Verified { .. } => {
             f.verified = true;
             // The verdict's details: the engine's newest allow of one of its RepoDigests.
             let digests: Vec<String> = info

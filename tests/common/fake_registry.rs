@@ -11,7 +11,7 @@ use bytes::Bytes;
 use pullguard::oci::{Descriptor, ImageRef};
 use pullguard::registry::{BoxFuture, Fetched, Registry, RegistryError};
 
-use super::sha256;
+use super::{Pki, payload, protected_x509, rfc3339, sha256, sign_jws};
 
 pub const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -225,4 +225,25 @@ impl Registry for FakeRegistry {
         });
         Box::pin(std::future::ready(r))
     }
+}
+
+/// A trust policy in `dir` for every scope, trusting `pki`'s root (revocation skipped: the test
+/// PKI names no OCSP or CRL server), under the statement `tests`.
+pub fn trust_everything(dir: &std::path::Path, pki: &Pki) -> pullguard::verify::TrustConfig {
+    pki.install_root(dir, "ca", "tests");
+    let policy = r#"{"version":"1.0","trustPolicies":[{"name":"tests","registryScopes":["*"],
+        "signatureVerification":{"level":"strict","override":{"revocation":"skip"}},
+        "trustStores":["ca:tests"],"trustedIdentities":["*"]}]}"#;
+    std::fs::write(dir.join("trustpolicy.json"), policy).unwrap();
+    pullguard::verify::TrustConfig::load(dir).unwrap()
+}
+
+/// A JWS by `pki` over `target`, expiring `expiry` (RFC 3339) if given.
+pub fn sign(pki: &Pki, target: &Descriptor, expiry: Option<&str>) -> Vec<u8> {
+    let protected = protected_x509("ES256", &rfc3339(0), expiry);
+    sign_jws(
+        pki,
+        &protected,
+        &payload(&target.media_type, &target.digest, target.size),
+    )
 }

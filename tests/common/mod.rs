@@ -2,7 +2,9 @@
 //! signatures `notation sign` never would), and access to the real peers.
 #![allow(dead_code)]
 
+pub mod containerd;
 pub mod daemon;
+pub mod fake_dockerd;
 pub mod fake_registry;
 pub mod in_process;
 pub mod payload;

@@ -136,6 +136,18 @@ fn identity_mismatch_message_from_policy_file() {
     // Case-sensitive values.
     let st = statement_with(&["x509.subject:C=us,ST=WA,O=SomeOrg"]);
     assert!(st.check_trusted_identity(&leaf).is_err());
+    // As data: the identities as notation-go parsed them.
+    assert_eq!(
+        st.trusted_identity(&leaf),
+        Err(IdentityError::NoMatch {
+            statement: st.name.clone(),
+            identities: vec![vec![
+                (b"C".to_vec(), b"us".to_vec()),
+                (b"ST".to_vec(), b"WA".to_vec()),
+                (b"O".to_vec(), b"SomeOrg".to_vec()),
+            ]],
+        })
+    );
 }
 
 fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {

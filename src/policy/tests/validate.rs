@@ -304,3 +304,54 @@ fn all_problems_are_collected_in_go_order() {
     ];
     assert_eq!(errs, want);
 }
+
+/// The same problems as data: the variants carry what Go's message names, and a malformed
+/// document is one `Policy(Malformed)` whose detail is listed after it by `from_json`.
+#[test]
+fn problems_are_typed() {
+    let doc = r#"{"version": "1.0", "trustPolicies": [
+        {"name": "a", "registryScopes": ["x.io/a"],
+         "signatureVerification": {"level": "strict", "override": {"expiry": "skip"}},
+         "trustStores": ["ca:ok"], "trustedIdentities": ["nosep"]},
+        {"name": "a", "registryScopes": ["x.io/a"], "signatureVerification": {"level": "skip"}}
+    ]}"#;
+    let errs = PolicyDocument::validate_json(doc.as_bytes())
+        .err()
+        .unwrap_or_default();
+    let a = || "a".to_string();
+    assert_eq!(
+        errs,
+        vec![
+            ValidationError::Statement(StatementError::SignatureVerification {
+                statement: a(),
+                cause: LevelError::CannotSkip {
+                    key: "expiry".into()
+                },
+            }),
+            ValidationError::Statement(StatementError::Identity(IdentityError::MissingSeparator {
+                statement: a(),
+                identity: "nosep".into()
+            })),
+            ValidationError::DuplicateName { name: a() },
+            ValidationError::DuplicateScope {
+                scope: "x.io/a".into()
+            },
+        ]
+    );
+    let malformed = PolicyDocument::validate_json(b"{")
+        .err()
+        .unwrap_or_default();
+    assert!(
+        matches!(
+            malformed.as_slice(),
+            [ValidationError::Policy(PolicyError::Malformed {
+                detail: Some(_)
+            })]
+        ),
+        "{malformed:?}"
+    );
+    assert_eq!(
+        PolicyDocument::from_json(b"{").err().map(|e| e.len()),
+        Some(2)
+    );
+}
