@@ -8,6 +8,9 @@
 #     streams from upstream while it hashes and writes the blob to disk,
 # alternating (one of each per round), median throughput of each and the ratios. Peak RSS
 # (VmHWM) of both daemons. SIZE_MB (default 1024) sets the layer size; RUNS (default 7).
+# COMPARE="name=/path/to/pullguard ..." adds daemons of other builds (checking on), for A/B runs.
+# PERF=NAME (on, off or a COMPARE name): instead, profile that daemon (`perf record -g`) over 3
+# fetches and print `perf report` by DSO and by symbol. STRACE=NAME: its syscall counts over one.
 # The last lines are each figure and its target.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -43,22 +46,26 @@ cat >"$XDG_CONFIG_HOME/notation/trustpolicy.json" <<JSON
  "signatureVerification":{"level":"strict"},"trustStores":["ca:pullguard.bench"],"trustedIdentities":["*"]}]}
 JSON
 ACCEPT='Accept: application/vnd.oci.image.manifest.v1+json,application/vnd.docker.distribution.manifest.v2+json'
-# Two daemons, digest checking on and off.
-declare -A PORT
-for check in true false; do
-  PORT[$check]=$(free_port)
-  cat >"$W/config-$check.toml" <<TOML
+# The daemons: digest checking on and off, and (COMPARE="name=binary ...") other builds with
+# checking on, for A/B runs of a change on a noisy machine.
+declare -A PORT PID
+NAMES=(on off)
+declare -A BIN=([on]=target/release/pullguard [off]=target/release/pullguard) CHECK=([on]=true [off]=false)
+for c in ${COMPARE:-}; do NAMES+=("${c%%=*}"); BIN[${c%%=*}]=${c#*=}; CHECK[${c%%=*}]=true; done
+for n in "${NAMES[@]}"; do
+  PORT[$n]=$(free_port)
+  cat >"$W/config-$n.toml" <<TOML
 insecure_registries = ["$PG_REGISTRY"]
 [mirror]
-listen = "127.0.0.1:${PORT[$check]}"
+listen = "127.0.0.1:${PORT[$n]}"
 upstreams = ["$PG_REGISTRY"]
-check_blob_digests = $check
+check_blob_digests = ${CHECK[$n]}
 TOML
-  PULLGUARD_LOG=warn target/release/pullguard serve --config "$W/config-$check.toml" --policy-dir "$XDG_CONFIG_HOME/notation" \
-    --docker-listen "$W/docker-$check.sock" --docker-upstream "$PG_DOCKER_SOCK" --control-listen "$W/control-$check.sock" &
-  PIDS+=($!)
-  for _ in $(seq 100); do curl -sf "http://127.0.0.1:${PORT[$check]}/v2/" >/dev/null && break; sleep 0.05; done
-  curl -sf -H "$ACCEPT" -o /dev/null "http://127.0.0.1:${PORT[$check]}/v2/$REPO/manifests/v1?ns=$PG_REGISTRY"   # verify + grant
+  PULLGUARD_LOG=warn "${BIN[$n]}" serve --config "$W/config-$n.toml" --policy-dir "$XDG_CONFIG_HOME/notation" \
+    --docker-listen "$W/docker-$n.sock" --docker-upstream "$PG_DOCKER_SOCK" --control-listen "$W/control-$n.sock" &
+  PID[$n]=$!; PIDS+=($!)
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:${PORT[$n]}/v2/" >/dev/null && break; sleep 0.05; done
+  curl -sf -H "$ACCEPT" -o /dev/null "http://127.0.0.1:${PORT[$n]}/v2/$REPO/manifests/v1?ns=$PG_REGISTRY"   # verify + grant
 done
 # distribution's pull-through cache: its own port, a fresh storage directory per run.
 PTPORT=$(free_port)
@@ -83,31 +90,54 @@ speed() {
   [[ ${out#* } == "$SIZE_BYTES" ]] || { echo "bench-mirror: $1 gave ${out#* } bytes, want $SIZE_BYTES" >&2; exit 1; }
   echo "${out% *}"
 }
+if [[ -n ${PERF:-} ]]; then
+  perf record -q -g -o "$W/perf.data" -p "${PID[$PERF]}" -- bash -c "for _ in 1 2 3; do curl -sf -o /dev/null 'http://127.0.0.1:${PORT[$PERF]}/v2/$REPO/blobs/$LAYER?ns=$PG_REGISTRY'; done" 2>/dev/null
+  perf report -i "$W/perf.data" --no-children --sort dso --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -12
+  perf report -i "$W/perf.data" --no-children --sort sym --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -40
+  exit 0
+fi
+if [[ -n ${STRACE:-} ]]; then   # syscall counts of one fetch (strace slows it: counts only)
+  strace -c -f -o "$W/strace" -p "${PID[$STRACE]}" & ST=$!; sleep 1
+  curl -sf -o /dev/null "http://127.0.0.1:${PORT[$STRACE]}/v2/$REPO/blobs/$LAYER?ns=$PG_REGISTRY"
+  sleep 0.5; kill -INT "$ST"; wait "$ST" || true; head -14 "$W/strace"; exit 0
+fi
 SIZE_BYTES=$(curl -sfI "http://$PG_REGISTRY/v2/$REPO/blobs/$LAYER" | awk -F': ' 'tolower($1)=="content-length" {print $2+0}')
-: >"$W/direct"; : >"$W/on"; : >"$W/off"; : >"$W/pt.speeds"
+: >"$W/direct"; : >"$W/pt.speeds"; for n in "${NAMES[@]}"; do : >"$W/$n"; done
 for i in $(seq "$RUNS"); do
-  speed "http://$PG_REGISTRY/v2/$REPO/blobs/$LAYER" >>"$W/direct"
-  speed "http://127.0.0.1:${PORT[true]}/v2/$REPO/blobs/$LAYER?ns=$PG_REGISTRY" >>"$W/on"
-  speed "http://127.0.0.1:${PORT[false]}/v2/$REPO/blobs/$LAYER?ns=$PG_REGISTRY" >>"$W/off"
+  line="round $i/$RUNS:"
+  speed "http://$PG_REGISTRY/v2/$REPO/blobs/$LAYER" >>"$W/direct"; line+=" direct $(tail -1 "$W/direct")"
+  for n in "${NAMES[@]}"; do
+    speed "http://127.0.0.1:${PORT[$n]}/v2/$REPO/blobs/$LAYER?ns=$PG_REGISTRY" >>"$W/$n"; line+=" $n $(tail -1 "$W/$n")"
+  done
   pull_through_up
-  speed "http://127.0.0.1:$PTPORT/v2/$REPO/blobs/$LAYER" >>"$W/pt.speeds"
+  speed "http://127.0.0.1:$PTPORT/v2/$REPO/blobs/$LAYER" >>"$W/pt.speeds"; line+=" pull-through $(tail -1 "$W/pt.speeds")"
   pull_through_down
-  echo "round $i/$RUNS: direct $(tail -1 "$W/direct") on $(tail -1 "$W/on") off $(tail -1 "$W/off") pull-through $(tail -1 "$W/pt.speeds") B/s" >&2
+  echo "$line B/s" >&2
 done
 median() { sort -g "$1" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 hwm() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
-python3 - "$(median "$W/direct")" "$(median "$W/on")" "$(median "$W/off")" "$(median "$W/pt.speeds")" \
-  "$SIZE_MB" "$RUNS" "$(hwm "${PIDS[0]}")" "$(hwm "${PIDS[1]}")" "$(cut -d' ' -f1-3 /proc/loadavg)" <<'PY'
+# CPU seconds (user + system) a daemon spent, all its threads: a load-independent cost per GiB.
+cpu() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"; }
+for n in "${NAMES[@]}"; do echo "$n $(median "$W/$n") $(hwm "${PID[$n]}") $(cpu "${PID[$n]}")"; done >"$W/daemons"
+python3 - "$(median "$W/direct")" "$(median "$W/pt.speeds")" "$SIZE_MB" "$RUNS" "$(cut -d' ' -f1-3 /proc/loadavg)" "$W/daemons" <<'PY'
 import sys
-d, on, off, pt = map(float, sys.argv[1:5])
-size, runs, hwm_on, hwm_off, load = sys.argv[5], sys.argv[6], int(sys.argv[7]), int(sys.argv[8]), sys.argv[9]
+d, pt = float(sys.argv[1]), float(sys.argv[2])
+size, runs, load = int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+gib = size * runs / 1024
+rows = {}
+for line in open(sys.argv[6]):
+    n, speed, hwm, cpu = line.split()
+    rows[n] = (float(speed), int(hwm) / 1024, float(cpu) / gib)
 print(f"layer {size} MiB, {runs} alternating rounds, medians (load average {load}):")
-print(f"  direct                          {d/1e6:6.0f} MB/s")
-print(f"  mirror, check_blob_digests=true  {on/1e6:6.0f} MB/s")
-print(f"  mirror, check_blob_digests=false {off/1e6:6.0f} MB/s")
-print(f"  distribution pull-through, cold {pt/1e6:6.0f} MB/s  ({pt/d:.2f} of direct)")
+print(f"  {'direct':34} {d/1e6:6.0f} MB/s")
+print(f"  {'distribution pull-through, cold':34} {pt/1e6:6.0f} MB/s  {pt/d:.2f} of direct")
+for n, (speed, hwm, cpu) in rows.items():
+    label = {"on": "mirror, check_blob_digests=true", "off": "mirror, check_blob_digests=false"}.get(n, f"mirror ({n}), checking on")
+    print(f"  {label:34} {speed/1e6:6.0f} MB/s  {speed/d:.2f} of direct, {speed/pt:.2f} of pull-through; daemon CPU {cpu:.2f} s/GiB, peak RSS {hwm:.1f} MB")
+on, hwm_on, _ = rows["on"]
+off, hwm_off, _ = rows["off"]
+print(f"mirror (checking off)/direct = {off/d:.2f}")
 print(f"mirror/direct = {on/d:.2f} (target >= 0.70)")
 print(f"mirror/pull-through = {on/pt:.2f} (target >= 1.0)")
-print(f"mirror (checking off)/direct = {off/d:.2f}")
-print(f"daemon peak RSS = {hwm_on/1024:.1f} MB checking on, {hwm_off/1024:.1f} MB off (target: flat in blob size)")
+print(f"daemon peak RSS = {hwm_on:.1f} MB checking on, {hwm_off:.1f} MB off, {size} MiB blob (target: flat in blob size)")
 PY
