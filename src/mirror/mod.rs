@@ -14,7 +14,6 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -27,166 +26,27 @@ use hyper::{Method, Request, Response, StatusCode};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::config::{Config, MirrorSection};
+use crate::config::Config;
 use crate::docker::Body;
 use crate::drain::{InFlight, Ticket};
 use crate::gate::Gate;
 use crate::gate::{self, Denial, Evidence, Platform, Verified};
-use crate::http::query_pairs;
 use crate::oci::{Descriptor, ImageRef, Manifest, validate_digest};
 use crate::registry::Fetched;
 
 mod body;
 mod grants;
+mod options;
+mod route;
+
+pub use options::MirrorOptions;
+pub use route::fuzz_route;
 
 use body::{BlobBody, Check};
 use grants::{Grant, Grants, Kind};
+use route::{Route, image_ref, parse_route};
 
 const DOCKER_CONTENT_DIGEST: HeaderName = HeaderName::from_static("docker-content-digest");
-
-// === MirrorOptions ===
-
-#[derive(Debug, Clone)]
-pub struct MirrorOptions {
-    /// Registries the mirror may fetch from (`default_upstream` included).
-    pub upstreams: Vec<String>,
-    /// The registry for a request without `?ns=`.
-    pub default_upstream: Option<String>,
-    /// For a request without `?ns=`: a repository name's first component that stands for an
-    /// upstream registry (`[mirror] prefixes`).
-    pub prefixes: Vec<(String, String)>,
-    /// How long an upstream blob body may stall before the stream is failed.
-    pub idle_timeout: Duration,
-    /// Hash every blob on the way and break a stream whose bytes do not match (default true).
-    pub check_blob_digests: bool,
-}
-
-impl MirrorOptions {
-    /// From the `[mirror]` section; every problem is reported at once.
-    pub fn from_section(
-        s: &MirrorSection,
-        idle_timeout: Duration,
-    ) -> Result<MirrorOptions, String> {
-        let mut upstreams = s.upstreams.clone();
-        for d in s.default_upstream.iter().chain(s.prefixes.values()) {
-            if !upstreams.contains(d) {
-                upstreams.push(d.clone());
-            }
-        }
-        let mut problems: Vec<String> = upstreams
-            .iter()
-            .filter(|u| !valid_registry(u))
-            .map(|u| format!("mirror upstream {u:?} is not a registry host[:port]"))
-            .collect();
-        problems.extend(
-            s.prefixes
-                .keys()
-                .filter(|k| !valid_path_component(k))
-                .map(|k| {
-                    format!(
-                        "mirror prefix {k:?} is not one repository path component \
-                         (lower-case letters and digits, with . _ - inside)"
-                    )
-                }),
-        );
-        if upstreams.is_empty() {
-            problems.push(
-                "the mirror has no upstream: set [mirror] upstreams (or default_upstream)".into(),
-            );
-        }
-        if problems.is_empty() {
-            Ok(MirrorOptions {
-                upstreams,
-                default_upstream: s.default_upstream.clone(),
-                prefixes: s
-                    .prefixes
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-                idle_timeout,
-                check_blob_digests: s.check_blob_digests.unwrap_or(true),
-            })
-        } else {
-            Err(problems.join("; "))
-        }
-    }
-}
-
-/// One component of a repository name, as the distribution spec's grammar has it:
-/// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`.
-fn valid_path_component(c: &str) -> bool {
-    let b = c.as_bytes();
-    let alnum = |x: u8| x.is_ascii_lowercase() || x.is_ascii_digit();
-    let (Some(&first), Some(&last)) = (b.first(), b.last()) else {
-        return false;
-    };
-    if !alnum(first) || !alnum(last) {
-        return false;
-    }
-    let mut i = 0;
-    while i < b.len() {
-        if alnum(b[i]) {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < b.len() && !alnum(b[i]) {
-            i += 1;
-        }
-        let sep = &c[start..i];
-        if !(sep == "." || sep == "_" || sep == "__" || sep.bytes().all(|x| x == b'-')) {
-            return false;
-        }
-    }
-    true
-}
-
-fn valid_registry(r: &str) -> bool {
-    !r.is_empty()
-        && r.len() <= 255
-        && r.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
-}
-
-/// The upstream registry and the repository in it: `?ns=` (containerd) names the registry;
-/// without it, a first name component in `[mirror] prefixes` (podman's `location =
-/// "mirror/PREFIX"`), else `default_upstream`. Only configured registries.
-fn upstream<'n>(
-    opts: &MirrorOptions,
-    query: Option<&str>,
-    name: &'n str,
-) -> Result<(String, &'n str), String> {
-    let ns = query_pairs(query)
-        .into_iter()
-        .find(|(k, _)| k == "ns")
-        .map(|(_, v)| v);
-    let prefixed = || {
-        let (first, rest) = name.split_once('/')?;
-        let (_, registry) = opts.prefixes.iter().find(|(p, _)| p == first)?;
-        Some((registry.clone(), rest))
-    };
-    let (registry, name) = match (ns, prefixed(), &opts.default_upstream) {
-        (Some(ns), _, _) => (ns, name),
-        (None, Some(p), _) => p,
-        (None, None, Some(d)) => (d.clone(), name),
-        (None, None, None) => {
-            return Err(
-                "the request names no registry (?ns=), its repository starts with no [mirror] \
-                 prefixes entry, and [mirror] default_upstream is not set"
-                    .into(),
-            );
-        }
-    };
-    if opts.upstreams.contains(&registry) {
-        Ok((registry, name))
-    } else {
-        Err(format!(
-            "registry {registry:?} is not an upstream of this mirror ([mirror] upstreams)"
-        ))
-    }
-}
-
-// === Mirror ===
 
 #[derive(Default)]
 pub struct MirrorCounters {
@@ -218,70 +78,6 @@ pub struct Mirror {
     pub counters: Arc<MirrorCounters>,
     /// Requests in flight, blob streams included, for draining on shutdown.
     in_flight: InFlight,
-}
-
-/// What a request asks for.
-#[derive(Debug, PartialEq, Eq)]
-enum Route {
-    /// `/v2/`: the API version check.
-    Base,
-    Manifest {
-        name: String,
-        reference: String,
-    },
-    Blob {
-        name: String,
-        digest: String,
-    },
-}
-
-/// `/v2/<name>/manifests/<ref>` or `/v2/<name>/blobs/<digest>` (the name may hold slashes).
-fn parse_route(path: &str) -> Result<Route, String> {
-    let Some(rest) = path.strip_prefix("/v2") else {
-        return Err(format!("{path} is not a distribution API path"));
-    };
-    if rest.is_empty() || rest == "/" {
-        return Ok(Route::Base);
-    }
-    let rest = rest.strip_prefix('/').unwrap_or(rest);
-    let split = |sep: &str| {
-        rest.rfind(sep)
-            .map(|i| (i, &rest[..i], &rest[i + sep.len()..]))
-    };
-    let m = split("/manifests/");
-    let b = split("/blobs/");
-    let (is_manifest, name, last) = match (m, b) {
-        (Some(m), Some(b)) if b.0 > m.0 => (false, b.1, b.2),
-        (Some(m), _) => (true, m.1, m.2),
-        (None, Some(b)) => (false, b.1, b.2),
-        (None, None) => return Err(format!("{path} is not served by the mirror")),
-    };
-    if name.is_empty() || last.is_empty() || last.contains('/') {
-        return Err(format!("{path} is not served by the mirror"));
-    }
-    let (name, last) = (name.to_string(), last.to_string());
-    Ok(if is_manifest {
-        Route::Manifest {
-            name,
-            reference: last,
-        }
-    } else {
-        Route::Blob { name, digest: last }
-    })
-}
-
-/// `registry` + the repository and tag-or-digest of a request, validated as a reference.
-fn image_ref(registry: &str, name: &str, reference: &str) -> Result<ImageRef, String> {
-    let sep = if reference.contains(':') { '@' } else { ':' };
-    // A probe registry keeps ImageRef::parse from reading the name's first part as a host.
-    let parsed = ImageRef::parse(&format!("pullguard.invalid/{name}{sep}{reference}"))?;
-    if parsed.repository != name {
-        return Err(format!("invalid repository name {name:?}"));
-    }
-    Ok(ImageRef {
-        registry: registry.to_string(),
-        ..parsed
-    })
 }
 
 fn full(bytes: impl Into<Bytes>) -> Body {
@@ -562,7 +358,7 @@ impl Mirror {
         query: Option<&str>,
         name: &'n str,
     ) -> Result<(String, &'n str), String> {
-        upstream(&self.opts, query, name)
+        options::upstream(&self.opts, query, name)
     }
 
     fn grant(&self, generation: u64, scope: &str, digest: &str) -> Option<Grant> {
@@ -942,136 +738,9 @@ impl Mirror {
     }
 }
 
-/// For the `mirror_route` fuzz target only: a request path and query as the mirror routes them.
-#[doc(hidden)]
-pub fn fuzz_route(path: &str, query: Option<&str>) -> Result<String, String> {
-    let ns = query_pairs(query).into_iter().find(|(k, _)| k == "ns");
-    let registry = ns.map_or_else(|| "registry.invalid".to_string(), |(_, v)| v);
-    Ok(match parse_route(path)? {
-        Route::Base => String::new(),
-        Route::Manifest { name, reference } => image_ref(&registry, &name, &reference)?.to_string(),
-        Route::Blob { name, digest } => {
-            validate_digest(&digest)?;
-            image_ref(&registry, &name, &digest)?.to_string()
-        }
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn repository_path_components() {
-        for good in ["a", "ghcr", "ghcr.io", "a_b", "a__b", "a---b", "x9"] {
-            assert!(valid_path_component(good), "{good}");
-        }
-        for bad in [
-            "", "A", "-a", "a-", ".a", "a.", "a..b", "a___b", "a/b", "a:1", "a._b",
-        ] {
-            assert!(!valid_path_component(bad), "{bad}");
-        }
-    }
-
-    #[test]
-    fn prefixes_route_requests_without_ns() {
-        let section = MirrorSection {
-            upstreams: vec!["r.example".into()],
-            prefixes: [("gh".to_string(), "ghcr.io".to_string())].into(),
-            ..Default::default()
-        };
-        let opts = MirrorOptions::from_section(&section, Duration::from_secs(1)).unwrap();
-        assert_eq!(opts.upstreams, ["r.example", "ghcr.io"]);
-        assert_eq!(
-            upstream(&opts, None, "gh/org/app"),
-            Ok(("ghcr.io".to_string(), "org/app"))
-        );
-        // ?ns= names the registry itself: no prefix is read off the name.
-        assert_eq!(
-            upstream(&opts, Some("ns=r.example"), "gh/org/app"),
-            Ok(("r.example".to_string(), "gh/org/app"))
-        );
-        // A prefix alone is not a repository; an unknown first component has no registry.
-        assert!(upstream(&opts, None, "gh").is_err());
-        let err = upstream(&opts, None, "other/app").unwrap_err();
-        assert!(err.contains("[mirror] prefixes"), "{err}");
-
-        let bad = MirrorSection {
-            prefixes: [("Gh".to_string(), "ghcr.io/x".to_string())].into(),
-            ..Default::default()
-        };
-        let err = MirrorOptions::from_section(&bad, Duration::from_secs(1)).unwrap_err();
-        assert!(err.contains("\"ghcr.io/x\" is not a registry"), "{err}");
-        assert!(
-            err.contains("prefix \"Gh\" is not one repository path component"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn routes_parse() {
-        assert_eq!(parse_route("/v2/"), Ok(Route::Base));
-        assert_eq!(parse_route("/v2"), Ok(Route::Base));
-        assert_eq!(
-            parse_route("/v2/a/b/manifests/1"),
-            Ok(Route::Manifest {
-                name: "a/b".into(),
-                reference: "1".into()
-            })
-        );
-        assert_eq!(
-            parse_route("/v2/a/manifests/b/blobs/sha256:00"),
-            Ok(Route::Blob {
-                name: "a/manifests/b".into(),
-                digest: "sha256:00".into()
-            })
-        );
-        assert_eq!(
-            parse_route("/v2/a/blobs/b/manifests/t"),
-            Ok(Route::Manifest {
-                name: "a/blobs/b".into(),
-                reference: "t".into()
-            })
-        );
-        for bad in [
-            "/",
-            "/v1/x/manifests/1",
-            "/v2/x/tags/list",
-            "/v2/_catalog",
-            "/v2/x/blobs/uploads/",
-            "/v2/manifests/1",
-            "/v2/x/manifests/",
-            "/v2/x/referrers/sha256:00",
-        ] {
-            assert!(parse_route(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn image_refs_keep_the_registry_and_the_name() {
-        let d = format!("sha256:{}", "a".repeat(64));
-        let r = image_ref("127.0.0.1:5000", "test/img", "1").unwrap();
-        assert_eq!(r.to_string(), "127.0.0.1:5000/test/img:1");
-        let r = image_ref("docker.io", "library/alpine", &d).unwrap();
-        assert_eq!(r.scope(), "docker.io/library/alpine");
-        assert_eq!(r.digest.as_deref(), Some(d.as_str()));
-        assert_eq!(r.tag, None);
-        // Not normalised: a registry without a dot stays the registry.
-        let r = image_ref("myregistry", "alpine", "3").unwrap();
-        assert_eq!(r.scope(), "myregistry/alpine");
-        for (name, reference) in [
-            ("UPPER", "1"),
-            ("a//b", "1"),
-            ("a", "sha256:short"),
-            ("a", "bad tag"),
-            ("-a", "1"),
-        ] {
-            assert!(
-                image_ref("r.io", name, reference).is_err(),
-                "{name} {reference}"
-            );
-        }
-    }
 
     #[test]
     fn only_the_verified_descriptor_is_served() {
@@ -1151,29 +820,6 @@ mod tests {
         ] {
             assert_eq!(parse_content_range(bad), None, "{bad:?}");
         }
-    }
-
-    #[test]
-    fn options_are_checked() {
-        let idle = Duration::from_secs(1);
-        let s = MirrorSection {
-            listen: None,
-            upstreams: vec!["127.0.0.1:5000".into()],
-            default_upstream: Some("r.example".into()),
-            check_blob_digests: None,
-            ..Default::default()
-        };
-        let o = MirrorOptions::from_section(&s, idle).unwrap();
-        assert_eq!(o.upstreams, vec!["127.0.0.1:5000", "r.example"]);
-        assert!(o.check_blob_digests, "digests are checked by default");
-        let e = MirrorOptions::from_section(&MirrorSection::default(), idle).unwrap_err();
-        assert!(e.contains("no upstream"), "{e}");
-        let s = MirrorSection {
-            upstreams: vec!["https://r.example/".into(), "ok.example".into()],
-            ..MirrorSection::default()
-        };
-        let e = MirrorOptions::from_section(&s, idle).unwrap_err();
-        assert!(e.contains("\"https://r.example/\""), "{e}");
     }
 
     #[test]
