@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::header::{
     ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, HeaderName, HeaderValue,
@@ -37,6 +37,8 @@ use crate::registry::Fetched;
 mod body;
 mod grants;
 mod options;
+mod range;
+mod response;
 mod route;
 
 pub use options::MirrorOptions;
@@ -44,6 +46,8 @@ pub use route::fuzz_route;
 
 use body::{BlobBody, Check};
 use grants::{Grant, Grants, Kind};
+use range::{Want, parse_content_range, parse_range};
+use response::{denied_response, full, unavailable_response, unsatisfiable, value};
 use route::{Route, image_ref, parse_route};
 
 const DOCKER_CONTENT_DIGEST: HeaderName = HeaderName::from_static("docker-content-digest");
@@ -80,50 +84,6 @@ pub struct Mirror {
     in_flight: InFlight,
 }
 
-fn full(bytes: impl Into<Bytes>) -> Body {
-    Full::new(bytes.into()).map_err(|e| match e {}).boxed()
-}
-
-/// A header value from outside data; `None` when it cannot be one.
-fn value(s: &str) -> Option<HeaderValue> {
-    HeaderValue::from_str(s).ok()
-}
-
-/// The denial: 403, the OCI error JSON, and the message as the reason phrase too, since a
-/// HEAD answer has no body and containerd prints the status line.
-fn denied_response(message: &str) -> Response<Body> {
-    error_response(StatusCode::FORBIDDEN, "DENIED", message)
-}
-
-/// The upstream registry could not be asked (down, timing out, 5xx): 503 `UNAVAILABLE`
-/// (distribution's errcode), not a denial of the image.
-fn unavailable_response(message: &str) -> Response<Body> {
-    error_response(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", message)
-}
-
-fn error_response(status: StatusCode, code: &str, message: &str) -> Response<Body> {
-    let body = serde_json::json!({"errors": [{"code": code, "message": message}]}).to_string();
-    let mut r = Response::new(full(body));
-    *r.status_mut() = status;
-    r.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    let phrase: Vec<u8> = message
-        .bytes()
-        .take(1024)
-        .map(|b| {
-            if b == b' ' || b.is_ascii_graphic() {
-                b
-            } else {
-                b'?'
-            }
-        })
-        .collect();
-    if let Ok(p) = hyper::ext::ReasonPhrase::try_from(phrase) {
-        r.extensions_mut().insert(p);
-    }
-    r
-}
-
 /// Why the manifest `f` the registry served now is not the descriptor that was verified.
 fn descriptor_differs(verified: &Descriptor, f: &Fetched) -> Option<String> {
     let size = f.bytes.len() as i64;
@@ -140,80 +100,6 @@ fn descriptor_differs(verified: &Descriptor, f: &Fetched) -> Option<String> {
     } else {
         None
     }
-}
-
-/// What a blob request's `Range:` asks for, against the blob's size.
-#[derive(Debug, PartialEq, Eq)]
-enum Want {
-    /// No range, or one that is ignored (RFC 9110: not one well-formed byte range).
-    Whole,
-    /// Bytes `start..=end`, within the blob.
-    Part(u64, u64),
-    /// A byte range that starts past the end: 416.
-    Unsatisfiable,
-}
-
-/// One byte range (`bytes=a-b`, `bytes=a-`, `bytes=-n`); several ranges, another unit or a
-/// malformed one are ignored, and the whole blob is served.
-fn parse_range(header: &str, size: u64) -> Want {
-    let Some(spec) = header.trim().strip_prefix("bytes=") else {
-        return Want::Whole;
-    };
-    let Some((a, b)) = spec.split_once('-') else {
-        return Want::Whole;
-    };
-    if spec.contains(',') || size == 0 {
-        return Want::Whole;
-    }
-    let num = |s: &str| {
-        let s = s.trim();
-        (!s.is_empty() && s.bytes().all(|c| c.is_ascii_digit()))
-            .then(|| s.parse::<u64>().ok())
-            .flatten()
-    };
-    let (a_empty, b_empty) = (a.trim().is_empty(), b.trim().is_empty());
-    match (num(a), num(b)) {
-        (None, Some(0)) if a_empty => Want::Unsatisfiable,
-        (None, Some(n)) if a_empty => Want::Part(size - n.min(size), size - 1),
-        (Some(s), None) if b_empty => {
-            if s >= size {
-                Want::Unsatisfiable
-            } else {
-                Want::Part(s, size - 1)
-            }
-        }
-        (Some(s), Some(e)) if s <= e => {
-            if s >= size {
-                Want::Unsatisfiable
-            } else {
-                Want::Part(s, e.min(size - 1))
-            }
-        }
-        _ => Want::Whole,
-    }
-}
-
-/// `bytes a-b/total` (exactly that form): (a, b, total).
-fn parse_content_range(v: &str) -> Option<(u64, u64, u64)> {
-    let (range, total) = v.trim().strip_prefix("bytes ")?.split_once('/')?;
-    let (a, b) = range.split_once('-')?;
-    let num = |s: &str| {
-        (!s.is_empty() && s.bytes().all(|c| c.is_ascii_digit()))
-            .then(|| s.parse::<u64>().ok())
-            .flatten()
-    };
-    let (a, b, total) = (num(a)?, num(b)?, num(total)?);
-    (a <= b && b < total).then_some((a, b, total))
-}
-
-/// 416 for a range past the end of a blob of `size` bytes.
-fn unsatisfiable(size: u64) -> Response<Body> {
-    let mut r = Response::new(full(Bytes::new()));
-    *r.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
-    if let Some(v) = value(&format!("bytes */{size}")) {
-        r.headers_mut().insert(CONTENT_RANGE, v);
-    }
-    r
 }
 
 impl Mirror {
@@ -770,74 +656,5 @@ mod tests {
         };
         let e = descriptor_differs(&bigger, &f(crate::oci::MEDIA_OCI_INDEX, &digest)).unwrap();
         assert!(e.contains("(3 bytes) was verified"), "{e}");
-    }
-
-    #[test]
-    fn ranges_parse_against_the_size() {
-        use Want::*;
-        for (h, want) in [
-            ("bytes=0-", Part(0, 99)),
-            ("bytes=10-", Part(10, 99)),
-            ("bytes=10-19", Part(10, 19)),
-            (" bytes=10 - 19 ", Part(10, 19)),
-            ("bytes=10-1000", Part(10, 99)),
-            ("bytes=99-99", Part(99, 99)),
-            ("bytes=-5", Part(95, 99)),
-            ("bytes=-500", Part(0, 99)),
-            ("bytes=100-", Unsatisfiable),
-            ("bytes=100-200", Unsatisfiable),
-            ("bytes=-0", Unsatisfiable),
-            ("bytes=5-4", Whole),
-            ("bytes=0-1,5-6", Whole),
-            ("bytes=-", Whole),
-            ("bytes=a-", Whole),
-            ("bytes=+1-", Whole),
-            ("bytes=99999999999999999999-", Whole),
-            ("items=0-1", Whole),
-            ("bytes 0-1", Whole),
-        ] {
-            assert_eq!(parse_range(h, 100), want, "{h:?}");
-        }
-        assert_eq!(
-            parse_range("bytes=0-", 0),
-            Whole,
-            "an empty blob has no ranges"
-        );
-    }
-
-    #[test]
-    fn content_ranges_parse_exactly() {
-        assert_eq!(parse_content_range("bytes 10-99/100"), Some((10, 99, 100)));
-        for bad in [
-            "bytes 10-100/100",
-            "bytes 20-10/100",
-            "bytes */100",
-            "bytes 10-99/*",
-            "bytes 1-2",
-            "items 1-2/3",
-            "bytes +1-2/3",
-            "",
-        ] {
-            assert_eq!(parse_content_range(bad), None, "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn denials_are_oci_errors_with_the_message_as_reason_phrase() {
-        let r = denied_response("pullguard: denied x (sha256:1): \"no\"\nsignature ✗");
-        assert_eq!(r.status(), StatusCode::FORBIDDEN);
-        let phrase = r
-            .extensions()
-            .get::<hyper::ext::ReasonPhrase>()
-            .map(|p| String::from_utf8_lossy(p.as_bytes()).into_owned())
-            .unwrap();
-        assert_eq!(
-            phrase,
-            "pullguard: denied x (sha256:1): \"no\"?signature ???"
-        );
-        assert_eq!(
-            r.headers().get(CONTENT_TYPE).unwrap(),
-            HeaderValue::from_static("application/json")
-        );
     }
 }
