@@ -212,9 +212,31 @@ async fn verify(c: &mut Client, reference: &str) -> Duration {
     d
 }
 
+/// CPU time (user + system, every thread) a process has used so far: /proc/PID/task/*/schedstat.
+fn cpu_ms(pid: u32) -> f64 {
+    let mut ns = 0u64;
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for t in tasks.flatten() {
+            if let Ok(s) = std::fs::read_to_string(t.path().join("schedstat")) {
+                ns += s
+                    .split_whitespace()
+                    .next()
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(0);
+            }
+        }
+    }
+    ns as f64 / 1e6
+}
+
 /// Start to READY=1: spawn `bin args…` with NOTIFY_SOCKET=`notify`, wait for the datagram,
-/// then SIGTERM it. `None` for the exec floor (`--version`: start to exit).
-fn start_once(bin: &Path, args: &[&std::ffi::OsStr], notify: Option<(&UnixDatagram, &Path)>) -> f64 {
+/// then SIGTERM it: (wall ms, CPU ms at READY=1). `None` for the exec floor (`--version`:
+/// start to exit; no CPU figure).
+fn start_once(
+    bin: &Path,
+    args: &[&std::ffi::OsStr],
+    notify: Option<(&UnixDatagram, &Path)>,
+) -> (f64, f64) {
     let mut cmd = Command::new(bin);
     cmd.args(args)
         .env("PULLGUARD_LOG", "warn")
@@ -225,7 +247,7 @@ fn start_once(bin: &Path, args: &[&std::ffi::OsStr], notify: Option<(&UnixDatagr
         let t = Instant::now();
         let st = cmd.status().unwrap();
         assert!(st.success());
-        return ms(t.elapsed());
+        return (ms(t.elapsed()), 0.0);
     };
     cmd.env("NOTIFY_SOCKET", path);
     let mut buf = [0u8; 4096];
@@ -238,7 +260,7 @@ fn start_once(bin: &Path, args: &[&std::ffi::OsStr], notify: Option<(&UnixDatagr
             Ok(n) => {
                 let msg = String::from_utf8_lossy(&buf[..n]);
                 if msg.lines().any(|l| l == "READY=1") {
-                    break ms(t.elapsed());
+                    break (ms(t.elapsed()), cpu_ms(child.0.id()));
                 }
             }
             Err(e) => panic!(
@@ -537,23 +559,31 @@ async fn main() {
         let (big_args, small_args) = (os_refs(&big_args), os_refs(&small_args));
         let version: Vec<&std::ffi::OsStr> = vec!["--version".as_ref()];
         let (mut floor, mut one, mut thousand) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut one_cpu, mut thousand_cpu) = (Vec::new(), Vec::new());
         start_once(&bin, &big_args, Some((&notify, &notify_path))); // warm the page cache
         for _ in 0..starts {
-            floor.push(start_once(&bin, &version, None));
-            one.push(start_once(&bin, &small_args, Some((&notify, &notify_path))));
-            thousand.push(start_once(&bin, &big_args, Some((&notify, &notify_path))));
+            floor.push(start_once(&bin, &version, None).0);
+            let (w, c) = start_once(&bin, &small_args, Some((&notify, &notify_path)));
+            one.push(w);
+            one_cpu.push(c);
+            let (w, c) = start_once(&bin, &big_args, Some((&notify, &notify_path)));
+            thousand.push(w);
+            thousand_cpu.push(c);
         }
         println!(
-            "start: {starts} alternating starts each, start to READY=1: 1,000 statements + 100 certs p50 {:.1} ms (min {:.1}, max {:.1}); 1 statement + 1 cert p50 {:.1} ms; `pullguard --version` (exec floor) p50 {:.1} ms",
+            "start: {starts} alternating starts each, start to READY=1: 1,000 statements + 100 certs p50 {:.1} ms (min {:.1}, max {:.1}; CPU to READY=1 p50 {:.1} ms); 1 statement + 1 cert p50 {:.1} ms (CPU {:.1} ms); `pullguard --version` (exec floor) p50 {:.1} ms",
             pct(&thousand, 0.5),
             pct(&thousand, 0.0),
             pct(&thousand, 1.0),
+            pct(&thousand_cpu, 0.5),
             pct(&one, 0.5),
+            pct(&one_cpu, 0.5),
             pct(&floor, 0.5)
         );
         summary.push(format!(
-            "daemon start to READY=1, 1,000 statements + 100 certs: {:.1} ms (median of {starts}; 1 statement + 1 cert {:.1} ms, exec floor {:.1} ms)   (target <= 50 ms)",
+            "daemon start to READY=1, 1,000 statements + 100 certs: {:.1} ms (median of {starts}; CPU {:.1} ms; 1 statement + 1 cert {:.1} ms, exec floor {:.1} ms)   (target <= 50 ms)",
             pct(&thousand, 0.5),
+            pct(&thousand_cpu, 0.5),
             pct(&one, 0.5),
             pct(&floor, 0.5)
         ));
