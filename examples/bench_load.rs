@@ -15,7 +15,8 @@
 //!
 //! Run: `scripts/bench-load.sh` (builds the release binaries, starts the peers). Knobs (env):
 //! IMAGES (64), CLIENTS (64), WARM (10000), COLD_ROUNDS (5), PULL_ROUNDS (3 of each), STARTS
-//! (15 of each), ONLY (comma list of cold,warm,pull,start; default all), HOLD (seconds to keep
+//! (15 of each), PULL_PURGE (1; 0 leaves the verdicts cached for the proxied pulls), ONLY
+//! (comma list of cold,warm,pull,start; default all), HOLD (seconds to keep
 //! the load daemon up after the images are made, printing its pid, for `perf record -p`).
 
 use std::os::unix::net::UnixDatagram;
@@ -292,6 +293,8 @@ async fn main() {
     let cold_rounds = env_n("COLD_ROUNDS", 5);
     let pull_rounds = env_n("PULL_ROUNDS", 3);
     let starts = env_n("STARTS", 15);
+    // PULL_PURGE=0: the proxied rounds find the verdicts cached (the proxy's cost alone).
+    let purge_before_pull = env_n("PULL_PURGE", 1) != 0;
     let load_before = loadavg();
     let mut summary: Vec<String> = Vec::new();
     let tmp = tempfile::tempdir().unwrap();
@@ -483,7 +486,9 @@ async fn main() {
                 rmi();
                 let a = round(format!("unix://{docker_sock}")).await;
                 rmi();
-                cs[0].purge_cache(pb::PurgeCacheRequest {}).await.unwrap();
+                if purge_before_pull {
+                    cs[0].purge_cache(pb::PurgeCacheRequest {}).await.unwrap();
+                }
                 let b = round(format!("unix://{}", proxy_sock.display())).await;
                 eprintln!(
                     "bench-load: pull round {r}: straight {:.0} ms, through pullguard {:.0} ms",

@@ -181,6 +181,67 @@ pub fn decision_pb(d: &Decision) -> pb::Decision {
 
 pub struct ControlService {
     pub state: Arc<ControlState>,
+    /// The summary and JSON of outcomes already answered: a cached verdict hands out the same
+    /// `Arc<Outcome>` each time, and rendering it again was the Verify handler's own largest
+    /// cost for warm verdicts (`scripts/bench-load.sh`).
+    rendered: RenderedOutcomes,
+}
+
+impl ControlService {
+    pub fn new(state: Arc<ControlState>) -> ControlService {
+        ControlService {
+            state,
+            rendered: RenderedOutcomes::default(),
+        }
+    }
+}
+
+/// Outcomes rendered for a VerifyResponse, by identity. An entry holds a `Weak` to its
+/// outcome: the allocation cannot be reused while it does, so an address that matches and still
+/// upgrades is the same outcome (immutable behind its `Arc`). Bounded: when full, entries whose
+/// outcome is gone are dropped, and if none is, all of them.
+#[derive(Default)]
+struct RenderedOutcomes {
+    map: Mutex<std::collections::HashMap<usize, RenderedOutcome>>,
+}
+
+struct RenderedOutcome {
+    outcome: std::sync::Weak<crate::verify::Outcome>,
+    summary: Arc<str>,
+    json: Arc<str>,
+}
+
+const RENDERED_MAX: usize = 1024;
+
+impl RenderedOutcomes {
+    fn get(&self, o: &Arc<crate::verify::Outcome>) -> (Arc<str>, Arc<str>) {
+        let key = Arc::as_ptr(o) as usize;
+        if let Ok(map) = self.map.lock()
+            && let Some(r) = map.get(&key)
+            && r.outcome.upgrade().is_some_and(|live| Arc::ptr_eq(&live, o))
+        {
+            return (r.summary.clone(), r.json.clone());
+        }
+        let summary: Arc<str> = o.summary().into();
+        let json: Arc<str> = serde_json::to_string(&**o).unwrap_or_default().into();
+        if let Ok(mut map) = self.map.lock() {
+            if map.len() >= RENDERED_MAX {
+                map.retain(|_, r| r.outcome.strong_count() > 0);
+                if map.len() >= RENDERED_MAX {
+                    map.clear();
+                }
+            }
+            map.insert(
+                key,
+                RenderedOutcome {
+                    outcome: Arc::downgrade(o),
+                    summary: summary.clone(),
+                    json: json.clone(),
+                },
+            );
+        }
+        (summary, json)
+    }
 }
 
 type DecisionStream = Pin<Box<dyn Stream<Item = Result<pb::Decision, Status>> + Send>>;
@@ -245,12 +306,13 @@ impl pb::control_server::Control for ControlService {
         )
         .await;
         let o = crate::gate::outcome_of(&verdict);
+        let (summary, outcome_json) = self.rendered.get(&o);
         Ok(Response::new(pb::VerifyResponse {
             allowed: o.allowed,
-            summary: o.summary(),
+            summary: summary.to_string(),
             digest: o.digest().unwrap_or_default().to_string(),
             policy: o.policy.clone().unwrap_or_default(),
-            outcome_json: serde_json::to_string(&*o).unwrap_or_default(),
+            outcome_json: outcome_json.to_string(),
         }))
     }
 
@@ -379,7 +441,7 @@ pub async fn serve(
     let a1 = allowed_uids.clone();
     let a2 = allowed_uids;
     let control = tonic::service::interceptor::InterceptedService::new(
-        pb::control_server::ControlServer::new(ControlService { state })
+        pb::control_server::ControlServer::new(ControlService::new(state))
             .max_decoding_message_size(64 * 1024),
         move |r: Request<()>| authorize(&a1, &r).map(|_| r),
     );

@@ -61,6 +61,15 @@ impl PolicyDocument {
     /// (read first by later notation releases) is not read; [`ignored_policy_file`] names it so
     /// that callers can say so, and when it is the only file the error says so too.
     pub fn load_dir(dir: &Path) -> Result<(PolicyDocument, PathBuf), Vec<String>> {
+        Self::load_dir_with_bytes(dir).map(|(doc, path, _)| (doc, path))
+    }
+
+    /// [`Self::load_dir`], also giving back the bytes the document was parsed from (the daemon
+    /// hashes and shows exactly those: a second read could see a newer file than the one
+    /// parsed).
+    pub fn load_dir_with_bytes(
+        dir: &Path,
+    ) -> Result<(PolicyDocument, PathBuf, Vec<u8>), Vec<String>> {
         let path = dir.join(LEGACY_POLICY_FILE);
         match read_policy_file(&path) {
             Err(PolicyError::NotPresent) => {
@@ -71,7 +80,7 @@ impl PolicyDocument {
                 Err(problems)
             }
             Err(e) => Err(e.into_problems()),
-            Ok(bytes) => Self::from_json(&bytes).map(|doc| (doc, path)),
+            Ok(bytes) => Self::from_json(&bytes).map(|doc| (doc, path, bytes)),
         }
     }
 }

@@ -25,13 +25,13 @@ pub struct TrustConfig {
 impl TrustConfig {
     /// Load `trustpolicy.json` (only, as notation 1.3) and `truststore/x509/...` from `dir`.
     pub fn load(dir: &Path) -> Result<TrustConfig, Vec<String>> {
-        let (policy, policy_path) = PolicyDocument::load_dir(dir).map_err(|mut problems| {
-            problems.extend(named_store_problems(dir));
-            problems
-        })?;
+        let (policy, policy_path, policy_bytes) = PolicyDocument::load_dir_with_bytes(dir)
+            .map_err(|mut problems| {
+                problems.extend(named_store_problems(dir));
+                problems
+            })?;
         let root = dir.join("truststore");
         let mut stores = HashMap::new();
-        let policy_bytes = std::fs::read(&policy_path).unwrap_or_default();
         let policy_text = String::from_utf8_lossy(&policy_bytes).into_owned();
         let mut hash_input = (policy_bytes.len() as u64).to_be_bytes().to_vec();
         hash_input.extend_from_slice(&policy_bytes);
