@@ -17,7 +17,8 @@
 //! IMAGES (64), CLIENTS (64), WARM (10000), COLD_ROUNDS (5), PULL_ROUNDS (3 of each), STARTS
 //! (15 of each), PULL_PURGE (1; 0 leaves the verdicts cached for the proxied pulls), ONLY
 //! (comma list of cold,warm,pull,start; default all), HOLD (seconds to keep
-//! the load daemon up after the images are made, printing its pid, for `perf record -p`).
+//! the load daemon up after the images are made, printing its pid, for `perf record -p`),
+//! PULLGUARD_BIN (another build of the daemon, to compare).
 
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
@@ -280,7 +281,9 @@ async fn main() {
     let registry = std::env::var("PG_REGISTRY")
         .expect("PG_REGISTRY: run eval \"$(bash scripts/peers-up.sh)\"");
     let docker_sock = std::env::var("PG_DOCKER_SOCK").expect("PG_DOCKER_SOCK");
-    let bin = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/release/pullguard");
+    let bin = std::env::var_os("PULLGUARD_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/release/pullguard"));
     assert!(
         bin.exists(),
         "build the release binary first: cargo build --release"
@@ -353,6 +356,7 @@ async fn main() {
 
         if want("cold") {
             let (mut rates, mut lat) = (Vec::new(), Vec::new());
+            let cpu0 = cpu_ms(d.0.id());
             for round in 0..cold_rounds {
                 cs[0].purge_cache(pb::PurgeCacheRequest {}).await.unwrap();
                 let t = Instant::now();
@@ -374,22 +378,25 @@ async fn main() {
                     wall * 1000.0
                 );
             }
+            let cpu_each = (cpu_ms(d.0.id()) - cpu0) / lat.len() as f64;
             println!(
-                "cold: {} images at once, {} rounds: {:.0} verifications/s (median; rounds {:.0}-{:.0}), p50 {:.1} ms, p99 {:.1} ms",
+                "cold: {} images at once, {} rounds: {:.0} verifications/s (median; rounds {:.0}-{:.0}), p50 {:.1} ms, p99 {:.1} ms; daemon CPU {:.2} ms per verification",
                 refs.len(),
                 rates.len(),
                 pct(&rates, 0.5),
                 pct(&rates, 0.0),
                 pct(&rates, 1.0),
                 pct(&lat, 0.5),
-                pct(&lat, 0.99)
+                pct(&lat, 0.99),
+                cpu_each
             );
             summary.push(format!(
-                "cold Verify, {} distinct images at once ({} clients): {:.0} verifications/s, p99 {:.1} ms   (target: none set; report)",
+                "cold Verify, {} distinct images at once ({} clients): {:.0} verifications/s, p99 {:.1} ms, daemon CPU {:.2} ms each   (target: none set; report)",
                 refs.len(),
                 refs.len().min(cs.len()),
                 pct(&rates, 0.5),
-                pct(&lat, 0.99)
+                pct(&lat, 0.99),
+                cpu_each
             ));
         }
 
@@ -399,6 +406,7 @@ async fn main() {
                 verify(&mut cs[i % n], r).await;
             }
             let per = n_warm.div_ceil(cs.len());
+            let cpu0 = cpu_ms(d.0.id());
             let t = Instant::now();
             let tasks: Vec<_> = cs
                 .iter()
@@ -420,8 +428,9 @@ async fn main() {
                 lat.extend(task.await.unwrap());
             }
             let wall = t.elapsed().as_secs_f64();
+            let cpu_us = (cpu_ms(d.0.id()) - cpu0) * 1000.0 / lat.len() as f64;
             println!(
-                "warm: {} verdicts by digest from {} clients in {:.2} s ({:.0}/s): p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, max {:.1} ms",
+                "warm: {} verdicts by digest from {} clients in {:.2} s ({:.0}/s): p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, max {:.1} ms; daemon CPU {:.1} µs per verdict",
                 lat.len(),
                 cs.len(),
                 wall,
@@ -429,15 +438,17 @@ async fn main() {
                 pct(&lat, 0.5),
                 pct(&lat, 0.9),
                 pct(&lat, 0.99),
-                pct(&lat, 1.0)
+                pct(&lat, 1.0),
+                cpu_us
             );
             summary.push(format!(
-                "warm Verify by digest, {} from {} clients: p50 {:.2} ms, p99 {:.2} ms ({:.0}/s)   (target: none set; report)",
+                "warm Verify by digest, {} from {} clients: p50 {:.2} ms, p99 {:.2} ms ({:.0}/s), daemon CPU {:.1} µs each   (target: none set; report)",
                 lat.len(),
                 cs.len(),
                 pct(&lat, 0.5),
                 pct(&lat, 0.99),
-                lat.len() as f64 / wall
+                lat.len() as f64 / wall,
+                cpu_us
             ));
         }
 

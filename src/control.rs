@@ -480,3 +480,52 @@ pub async fn connect(
     let channel = crate::http::unix_grpc_channel(path, "the pullguard daemon").await?;
     Ok(pb::control_client::ControlClient::new(channel))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::{Outcome, Timings};
+
+    fn outcome(reference: &str, allowed: bool) -> Arc<Outcome> {
+        Arc::new(Outcome {
+            reference: reference.to_string(),
+            artifact: None,
+            descriptor: None,
+            policy: Some("p".into()),
+            level: None,
+            allowed,
+            reason: (!allowed).then(|| "no signature".to_string()),
+            failure: None,
+            signature: None,
+            failed: Vec::new(),
+            timings: Timings::default(),
+            transient: false,
+        })
+    }
+
+    #[test]
+    fn rendered_outcomes_are_per_outcome() {
+        let r = RenderedOutcomes::default();
+        let a = outcome("r/a:1", true);
+        let b = outcome("r/b:1", false);
+        let (sa, ja) = r.get(&a);
+        let (sb, jb) = r.get(&b);
+        assert_eq!(&*sa, a.summary());
+        assert_eq!(&*sb, b.summary());
+        assert_eq!(&*ja, serde_json::to_string(&*a).unwrap());
+        assert_eq!(&*jb, serde_json::to_string(&*b).unwrap());
+        // Asked again: the same rendering.
+        assert_eq!(r.get(&a), (sa.clone(), ja.clone()));
+        // Outcomes dropped and new ones made (an address may be reused once the last Weak is
+        // gone): never another outcome's rendering.
+        drop(a);
+        for i in 0..3 * RENDERED_MAX {
+            let o = outcome(&format!("r/c:{i}"), i % 2 == 0);
+            let (s, j) = r.get(&o);
+            assert_eq!(&*s, o.summary());
+            assert_eq!(&*j, serde_json::to_string(&*o).unwrap());
+        }
+        assert!(r.map.lock().unwrap().len() <= RENDERED_MAX);
+        assert_eq!(&*r.get(&b).0, b.summary());
+    }
+}
