@@ -104,10 +104,7 @@ fn big_policy_dir(dir: &Path, certs_pem: &[String], statements: usize) {
     }
     std::fs::write(
         dir.join("trustpolicy.json"),
-        format!(
-            r#"{{"version":"1.0","trustPolicies":[{}]}}"#,
-            sts.join(",")
-        ),
+        format!(r#"{{"version":"1.0","trustPolicies":[{}]}}"#, sts.join(",")),
     )
     .unwrap();
 }
@@ -161,14 +158,21 @@ fn make_images(tmp: &Path, home: &Path, registry: &str, n: usize) -> Vec<Image> 
             .args(["czf", "l.tgz", "f.txt"]));
         let repo = format!("{registry}/bench/load-{run}-{i}");
         let tag_ref = format!("{repo}:v1");
-        sh(Command::new("crane")
-            .current_dir(&d)
-            .args(["append", "--insecure", "-f", "l.tgz", "-t", &tag_ref]));
+        sh(Command::new("crane").current_dir(&d).args([
+            "append",
+            "--insecure",
+            "-f",
+            "l.tgz",
+            "-t",
+            &tag_ref,
+        ]));
         let digest = sh(Command::new("crane").args(["digest", "--insecure", &tag_ref]));
         let digest_ref = format!("{repo}@{digest}");
-        sh(Command::new("notation")
-            .env("XDG_CONFIG_HOME", home)
-            .args(["sign", "--insecure-registry", &digest_ref]));
+        sh(Command::new("notation").env("XDG_CONFIG_HOME", home).args([
+            "sign",
+            "--insecure-registry",
+            &digest_ref,
+        ]));
         Image {
             tag_ref,
             digest_ref,
@@ -283,7 +287,9 @@ async fn main() {
     let docker_sock = std::env::var("PG_DOCKER_SOCK").expect("PG_DOCKER_SOCK");
     let bin = std::env::var_os("PULLGUARD_BIN")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/release/pullguard"));
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/release/pullguard")
+        });
     assert!(
         bin.exists(),
         "build the release binary first: cargo build --release"
@@ -347,7 +353,10 @@ async fn main() {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         let mut cs = clients(&sock, n_clients.max(1)).await;
-        if let Some(hold) = std::env::var("HOLD").ok().and_then(|v| v.parse::<u64>().ok()) {
+        if let Some(hold) = std::env::var("HOLD")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+        {
             eprintln!("bench-load: daemon pid {} (holding {hold} s)", d.0.id());
             tokio::time::sleep(Duration::from_secs(hold)).await;
         }

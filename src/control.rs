@@ -218,7 +218,9 @@ impl RenderedOutcomes {
         let key = Arc::as_ptr(o) as usize;
         if let Ok(map) = self.map.lock()
             && let Some(r) = map.get(&key)
-            && r.outcome.upgrade().is_some_and(|live| Arc::ptr_eq(&live, o))
+            && r.outcome
+                .upgrade()
+                .is_some_and(|live| Arc::ptr_eq(&live, o))
         {
             return (r.summary.clone(), r.json.clone());
         }
