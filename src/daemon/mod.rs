@@ -252,6 +252,13 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), DaemonError> {
     let cfg = &opts.config;
+    // The policy-dir watch comes first: a change made from here on, even before the sockets are
+    // bound or the reload loop runs, is reloaded (a client that sees the sockets and then edits
+    // the policy must not race the watch).
+    let policy_watch = cfg
+        .control
+        .watch
+        .then(|| watch::PolicyWatch::start(&opts.policy_dir));
     let engine = engine(&opts)?;
     let Taken {
         sockets,
@@ -303,10 +310,10 @@ pub async fn run(
         },
     ));
 
-    if cfg.control.watch
-        && let Err(e) = watch::watch_policy_dir(state.clone(), cfg.control.debounce)
-    {
-        tracing::warn!(error = %e, "policy dir watching disabled");
+    match policy_watch {
+        Some(Ok(w)) => w.run(state.clone(), cfg.control.debounce),
+        Some(Err(e)) => tracing::warn!(error = %e, "policy dir watching disabled"),
+        None => {}
     }
 
     tracing::info!(

@@ -61,38 +61,74 @@ fn watch_tree(
     Ok(watcher)
 }
 
+/// A watch on the policy dir tree. The daemon sets it up before it loads the trust
+/// configuration it will serve, and [`PolicyWatch::run`]s it once its control state exists: a
+/// change made while the daemon starts (after the load, before the reload loop runs) is held as
+/// a pending poke and reloaded, not missed.
+pub struct PolicyWatch {
+    dir: std::path::PathBuf,
+    identity: Vec<Option<(u64, u64)>>,
+    watcher: notify::RecommendedWatcher,
+    tx: tokio::sync::mpsc::Sender<()>,
+    rx: tokio::sync::mpsc::Receiver<()>,
+}
+
+impl PolicyWatch {
+    pub fn start(dir: &Path) -> Result<PolicyWatch, String> {
+        let (tx, rx) = tokio::sync::mpsc::channel::<()>(1);
+        let identity = tree_identity(dir);
+        let watcher = watch_tree(dir, tx.clone())?;
+        Ok(PolicyWatch {
+            dir: dir.to_path_buf(),
+            identity,
+            watcher,
+            tx,
+            rx,
+        })
+    }
+
+    /// Reload (silently unless something changed) once changes have been quiet for `quiet`
+    /// (at most 10× that, and at least 2 s, after the first).
+    pub fn run(self, state: Arc<ControlState>, quiet: Duration) {
+        let PolicyWatch {
+            dir,
+            mut identity,
+            mut watcher,
+            tx,
+            mut rx,
+        } = self;
+        let longest = (quiet * 10).max(Duration::from_secs(2));
+        tokio::spawn(async move {
+            while rx.recv().await.is_some() {
+                let cap = tokio::time::Instant::now() + longest;
+                loop {
+                    let until = (tokio::time::Instant::now() + quiet).min(cap);
+                    match tokio::time::timeout_at(until, rx.recv()).await {
+                        Ok(Some(())) if tokio::time::Instant::now() < cap => continue,
+                        _ => break,
+                    }
+                }
+                let now = tree_identity(&dir);
+                if now != identity {
+                    identity = now;
+                    match watch_tree(&dir, tx.clone()) {
+                        Ok(w) => {
+                            tracing::debug!("policy dir tree replaced; watching it again");
+                            watcher = w;
+                        }
+                        Err(e) => tracing::warn!(error = %e, "cannot watch the policy dir again"),
+                    }
+                }
+                let _ = state.reload_if_changed().await;
+            }
+            drop(watcher);
+        });
+    }
+}
+
 /// Watch the policy dir and reload (silently unless something changed) once changes have been
 /// quiet for `quiet` (at most 10× that, and at least 2 s, after the first).
 pub fn watch_policy_dir(state: Arc<ControlState>, quiet: Duration) -> Result<(), String> {
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<()>(1);
-    let dir = state.policy_dir.clone();
-    let mut identity = tree_identity(&dir);
-    let mut watcher = watch_tree(&dir, tx.clone())?;
-    let longest = (quiet * 10).max(Duration::from_secs(2));
-    tokio::spawn(async move {
-        while rx.recv().await.is_some() {
-            let cap = tokio::time::Instant::now() + longest;
-            loop {
-                let until = (tokio::time::Instant::now() + quiet).min(cap);
-                match tokio::time::timeout_at(until, rx.recv()).await {
-                    Ok(Some(())) if tokio::time::Instant::now() < cap => continue,
-                    _ => break,
-                }
-            }
-            let now = tree_identity(&dir);
-            if now != identity {
-                identity = now;
-                match watch_tree(&dir, tx.clone()) {
-                    Ok(w) => {
-                        tracing::debug!("policy dir tree replaced; watching it again");
-                        watcher = w;
-                    }
-                    Err(e) => tracing::warn!(error = %e, "cannot watch the policy dir again"),
-                }
-            }
-            let _ = state.reload_if_changed().await;
-        }
-        drop(watcher);
-    });
+    PolicyWatch::start(&state.policy_dir.clone())?.run(state, quiet);
     Ok(())
 }
