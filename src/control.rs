@@ -181,69 +181,6 @@ pub fn decision_pb(d: &Decision) -> pb::Decision {
 
 pub struct ControlService {
     pub state: Arc<ControlState>,
-    /// The summary and JSON of outcomes already answered: a cached verdict hands out the same
-    /// `Arc<Outcome>` each time, and rendering it again was the Verify handler's own largest
-    /// cost for warm verdicts (`scripts/bench-load.sh`).
-    rendered: RenderedOutcomes,
-}
-
-impl ControlService {
-    pub fn new(state: Arc<ControlState>) -> ControlService {
-        ControlService {
-            state,
-            rendered: RenderedOutcomes::default(),
-        }
-    }
-}
-
-/// Outcomes rendered for a VerifyResponse, by identity. An entry holds a `Weak` to its
-/// outcome: the allocation cannot be reused while it does, so an address that matches and still
-/// upgrades is the same outcome (immutable behind its `Arc`). Bounded: when full, entries whose
-/// outcome is gone are dropped, and if none is, all of them.
-#[derive(Default)]
-struct RenderedOutcomes {
-    map: Mutex<std::collections::HashMap<usize, RenderedOutcome>>,
-}
-
-struct RenderedOutcome {
-    outcome: std::sync::Weak<crate::verify::Outcome>,
-    summary: Arc<str>,
-    json: Arc<str>,
-}
-
-const RENDERED_MAX: usize = 1024;
-
-impl RenderedOutcomes {
-    fn get(&self, o: &Arc<crate::verify::Outcome>) -> (Arc<str>, Arc<str>) {
-        let key = Arc::as_ptr(o) as usize;
-        if let Ok(map) = self.map.lock()
-            && let Some(r) = map.get(&key)
-            && r.outcome
-                .upgrade()
-                .is_some_and(|live| Arc::ptr_eq(&live, o))
-        {
-            return (r.summary.clone(), r.json.clone());
-        }
-        let summary: Arc<str> = o.summary().into();
-        let json: Arc<str> = serde_json::to_string(&**o).unwrap_or_default().into();
-        if let Ok(mut map) = self.map.lock() {
-            if map.len() >= RENDERED_MAX {
-                map.retain(|_, r| r.outcome.strong_count() > 0);
-                if map.len() >= RENDERED_MAX {
-                    map.clear();
-                }
-            }
-            map.insert(
-                key,
-                RenderedOutcome {
-                    outcome: Arc::downgrade(o),
-                    summary: summary.clone(),
-                    json: json.clone(),
-                },
-            );
-        }
-        (summary, json)
-    }
 }
 
 type DecisionStream = Pin<Box<dyn Stream<Item = Result<pb::Decision, Status>> + Send>>;
@@ -308,13 +245,12 @@ impl pb::control_server::Control for ControlService {
         )
         .await;
         let o = crate::gate::outcome_of(&verdict);
-        let (summary, outcome_json) = self.rendered.get(&o);
         Ok(Response::new(pb::VerifyResponse {
             allowed: o.allowed,
-            summary: summary.to_string(),
+            summary: o.summary(),
             digest: o.digest().unwrap_or_default().to_string(),
             policy: o.policy.clone().unwrap_or_default(),
-            outcome_json: outcome_json.to_string(),
+            outcome_json: serde_json::to_string(&*o).unwrap_or_default(),
         }))
     }
 
@@ -443,7 +379,7 @@ pub async fn serve(
     let a1 = allowed_uids.clone();
     let a2 = allowed_uids;
     let control = tonic::service::interceptor::InterceptedService::new(
-        pb::control_server::ControlServer::new(ControlService::new(state))
+        pb::control_server::ControlServer::new(ControlService { state })
             .max_decoding_message_size(64 * 1024),
         move |r: Request<()>| authorize(&a1, &r).map(|_| r),
     );
@@ -481,53 +417,4 @@ pub async fn connect(
 ) -> Result<pb::control_client::ControlClient<tonic::transport::Channel>, String> {
     let channel = crate::http::unix_grpc_channel(path, "the pullguard daemon").await?;
     Ok(pb::control_client::ControlClient::new(channel))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::verify::{Outcome, Timings};
-
-    fn outcome(reference: &str, allowed: bool) -> Arc<Outcome> {
-        Arc::new(Outcome {
-            reference: reference.to_string(),
-            artifact: None,
-            descriptor: None,
-            policy: Some("p".into()),
-            level: None,
-            allowed,
-            reason: (!allowed).then(|| "no signature".to_string()),
-            failure: None,
-            signature: None,
-            failed: Vec::new(),
-            timings: Timings::default(),
-            transient: false,
-        })
-    }
-
-    #[test]
-    fn rendered_outcomes_are_per_outcome() {
-        let r = RenderedOutcomes::default();
-        let a = outcome("r/a:1", true);
-        let b = outcome("r/b:1", false);
-        let (sa, ja) = r.get(&a);
-        let (sb, jb) = r.get(&b);
-        assert_eq!(&*sa, a.summary());
-        assert_eq!(&*sb, b.summary());
-        assert_eq!(&*ja, serde_json::to_string(&*a).unwrap());
-        assert_eq!(&*jb, serde_json::to_string(&*b).unwrap());
-        // Asked again: the same rendering.
-        assert_eq!(r.get(&a), (sa.clone(), ja.clone()));
-        // Outcomes dropped and new ones made (an address may be reused once the last Weak is
-        // gone): never another outcome's rendering.
-        drop(a);
-        for i in 0..3 * RENDERED_MAX {
-            let o = outcome(&format!("r/c:{i}"), i % 2 == 0);
-            let (s, j) = r.get(&o);
-            assert_eq!(&*s, o.summary());
-            assert_eq!(&*j, serde_json::to_string(&*o).unwrap());
-        }
-        assert!(r.map.lock().unwrap().len() <= RENDERED_MAX);
-        assert_eq!(&*r.get(&b).0, b.summary());
-    }
 }
