@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use openssl::hash::{MessageDigest, hash};
 use serde::{Deserialize, Serialize};
 
 pub const MEDIA_OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -79,13 +78,15 @@ impl Manifest {
 
 /// Digest of `bytes` with the algorithm named by `digest` (sha256, sha384 or sha512).
 pub fn digest_with(algorithm: &str, bytes: &[u8]) -> Result<String, String> {
-    let md = match algorithm {
-        "sha256" => MessageDigest::sha256(),
-        "sha384" => MessageDigest::sha384(),
-        "sha512" => MessageDigest::sha512(),
+    // OpenSSL's one-shot SHA-2 functions: no EVP digest fetch from the provider (the first
+    // one of a process, which a one-shot `verify` pays for every manifest, cost more than the
+    // hashing).
+    let h: Vec<u8> = match algorithm {
+        "sha256" => openssl::sha::sha256(bytes).to_vec(),
+        "sha384" => openssl::sha::sha384(bytes).to_vec(),
+        "sha512" => openssl::sha::sha512(bytes).to_vec(),
         other => return Err(format!("unsupported digest algorithm {other:?}")),
     };
-    let h = hash(md, bytes).map_err(|e| e.to_string())?;
     Ok(format!("{algorithm}:{}", hex(&h)))
 }
 

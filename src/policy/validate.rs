@@ -2,9 +2,6 @@
 //! document is collected as a [`ValidationError`], the first one is exactly notation's error.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::OnceLock;
-
-use regex::Regex;
 
 use super::decode::{RawDocument, RawSignatureVerification, RawStatement};
 use super::dn::{DnAttrs, is_subset, parse_dn_bytes};
@@ -340,18 +337,66 @@ fn validate_registry_scopes(statements: &[RawStatement]) -> Vec<ValidationError>
     errors
 }
 
-fn scope_regexes() -> &'static Option<(Regex, Regex)> {
-    static RES: OnceLock<Option<(Regex, Regex)>> = OnceLock::new();
-    RES.get_or_init(|| {
-        let domain = Regex::new(
-            r"^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))+)?(?::[0-9]+)?$",
-        )
-        .ok()?;
-        let repository = Regex::new(
-            r"^[a-z0-9]+(?:(?:(?:[._]|__|[-]*)[a-z0-9]+)+)?(?:(?:/[a-z0-9]+(?:(?:(?:[._]|__|[-]*)[a-z0-9]+)+)?)+)?$",
-        )
-        .ok()?;
-        Some((domain, repository))
+/// notation-go's domain regexp (`^(label)(\.label)*(:[0-9]+)?$`, a label being an ASCII
+/// letter or digit, or letters, digits and hyphens between two of them), matched by hand: a
+/// regex compiled at first use cost a one-shot `verify` more than the rest of selecting its
+/// statement. `tests` checks it against the regexp itself.
+pub(super) fn is_scope_domain(domain: &str) -> bool {
+    let (host, port) = match domain.split_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (domain, None),
+    };
+    if port.is_some_and(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
+        return false;
+    }
+    host.split('.').all(|label| {
+        let b = label.as_bytes();
+        match (b.first(), b.last()) {
+            (Some(f), Some(l)) => {
+                f.is_ascii_alphanumeric()
+                    && l.is_ascii_alphanumeric()
+                    && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+            }
+            _ => false,
+        }
+    })
+}
+
+/// notation-go's repository regexp (path components of `[a-z0-9]+` joined by `.`, `_`, `__` or
+/// any run of `-`, the components joined by `/`), matched by hand (see [`is_scope_domain`]).
+pub(super) fn is_scope_repository(repository: &str) -> bool {
+    repository.split('/').all(|component| {
+        let b = component.as_bytes();
+        let alnum = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+        let mut i = 0;
+        loop {
+            // One run of [a-z0-9]+, then the end or a separator and another run.
+            let start = i;
+            while i < b.len() && alnum(b[i]) {
+                i += 1;
+            }
+            if i == start {
+                return false;
+            }
+            if i == b.len() {
+                return true;
+            }
+            match b[i] {
+                b'.' => i += 1,
+                b'_' => {
+                    i += 1;
+                    if b.get(i) == Some(&b'_') {
+                        i += 1;
+                    }
+                }
+                b'-' => {
+                    while b.get(i) == Some(&b'-') {
+                        i += 1;
+                    }
+                }
+                _ => return false,
+            }
+        }
     })
 }
 
@@ -368,13 +413,10 @@ pub(super) fn validate_registry_scope_format(scope: &str) -> Result<(), PolicyEr
     let Some((domain, repository)) = scope.split_once('/') else {
         return Err(invalid());
     };
-    let Some((domain_re, repository_re)) = scope_regexes() else {
-        return Err(invalid());
-    };
     if domain.is_empty()
         || repository.is_empty()
-        || !domain_re.is_match(domain)
-        || !repository_re.is_match(repository)
+        || !is_scope_domain(domain)
+        || !is_scope_repository(repository)
     {
         return Err(invalid());
     }

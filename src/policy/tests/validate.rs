@@ -1,6 +1,7 @@
 //! Validation: the vector files, every problem in Go's order, registry scopes.
 
 use super::*;
+use crate::policy::validate::{is_scope_domain, is_scope_repository};
 
 struct Expectation {
     valid: bool,
@@ -354,4 +355,59 @@ fn problems_are_typed() {
         PolicyDocument::from_json(b"{").err().map(|e| e.len()),
         Some(2)
     );
+}
+
+/// The hand matchers of the scope's domain and repository against notation-go's regexps
+/// themselves, on every string of a small alphabet up to 5 characters and on random longer
+/// ones: the same answer each time.
+#[test]
+fn scope_matchers_agree_with_notation_go_regexps() {
+    let domain = regex::Regex::new(
+        r"^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))+)?(?::[0-9]+)?$",
+    )
+    .unwrap();
+    let repository = regex::Regex::new(
+        r"^[a-z0-9]+(?:(?:(?:[._]|__|[-]*)[a-z0-9]+)+)?(?:(?:/[a-z0-9]+(?:(?:(?:[._]|__|[-]*)[a-z0-9]+)+)?)+)?$",
+    )
+    .unwrap();
+    let alphabet: Vec<char> = "aZ9.-_/:\n".chars().collect();
+    let mut strings = vec![String::new()];
+    let mut frontier = vec![String::new()];
+    for _ in 0..5 {
+        let mut next = Vec::new();
+        for s in &frontier {
+            for c in &alphabet {
+                next.push(format!("{s}{c}"));
+            }
+        }
+        strings.extend(next.iter().cloned());
+        frontier = next;
+    }
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    for _ in 0..200_000 {
+        let mut s = String::new();
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let len = 6 + (seed % 14) as usize;
+        for k in 0..len {
+            let r = seed.rotate_left(k as u32 * 5) as usize;
+            s.push(alphabet[r % alphabet.len()]);
+        }
+        strings.push(s);
+    }
+    let (mut d_yes, mut r_yes) = (0, 0);
+    for s in &strings {
+        assert_eq!(is_scope_domain(s), domain.is_match(s), "domain {s:?}");
+        assert_eq!(
+            is_scope_repository(s),
+            repository.is_match(s),
+            "repository {s:?}"
+        );
+        d_yes += usize::from(domain.is_match(s));
+        r_yes += usize::from(repository.is_match(s));
+    }
+    // Both sides of each matcher were reached.
+    assert!(d_yes > 1000 && d_yes < strings.len() / 2, "{d_yes}");
+    assert!(r_yes > 500 && r_yes < strings.len() / 2, "{r_yes}");
 }
