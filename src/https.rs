@@ -10,8 +10,8 @@
 //! front, when `SSL_CERT_FILE` names one or the directory holds no hashed names.
 //!
 //! What the handshake checks is what `SslConnector` (and so native-tls) checks: the peer's
-//! chain against the roots, the host name or IP address the request names (SNI sent for
-//! names), TLS 1.2 at least.
+//! chain against the roots, the host name (no partial wildcards) or IP address the request
+//! names (SNI sent for names), TLS 1.2 at least, SslConnector's cipher list.
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -28,6 +28,7 @@ use openssl::ssl::{
     SslVersion,
 };
 use openssl::x509::X509VerifyResult;
+use openssl::x509::verify::X509CheckFlags;
 use tokio_openssl::SslStream;
 
 use crate::http::{BoxError, Conn, ProxyConnector};
@@ -96,6 +97,9 @@ pub fn context_builder() -> Result<SslContextBuilder, openssl::error::ErrorStack
             | SslMode::RELEASE_BUFFERS,
     );
     b.set_min_proto_version(Some(SslVersion::TLS1_2))?;
+    // SslConnector's cipher list (no anonymous, null, MD5, DES/3DES, RC4, IDEA, SEED, DSS,
+    // SRP or PSK suites), whatever a system openssl.cnf says.
+    b.set_cipher_list("DEFAULT:!aNULL:!eNULL:!MD5:!3DES:!DES:!RC4:!IDEA:!SEED:!aDSS:!SRP:!PSK")?;
     b.set_verify(SslVerifyMode::PEER);
     let roots = system_roots();
     for dir in &roots.dirs {
@@ -216,11 +220,19 @@ impl tower::Service<Uri> for HttpsConnector {
             if !https {
                 return Ok(MaybeHttps::Http(conn));
             }
+            // No name, no name check (OpenSSL would verify the chain alone): refused.
+            if host.is_empty() {
+                let e: BoxError = "https URL without a host name".into();
+                return Err(e);
+            }
             let mut ssl = Ssl::new(&ctx)?;
             match host.parse::<IpAddr>() {
                 Ok(ip) => ssl.param_mut().set_ip(ip)?,
                 Err(_) => {
                     ssl.set_hostname(&host)?;
+                    // As SslConnector: `r*.corp` does not name `registry.corp`.
+                    ssl.param_mut()
+                        .set_hostflags(X509CheckFlags::NO_PARTIAL_WILDCARDS);
                     ssl.param_mut().set_host(&host)?;
                 }
             }

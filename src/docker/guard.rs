@@ -403,7 +403,7 @@ impl Guard {
             Ok(None) => return Ok(StartCheck::Missing),
             Err(e) => return Err(format!("container {name} cannot start: {e}")),
         };
-        let short = &c.id[..c.id.len().min(12)];
+        let short = c.id.get(..12).unwrap_or(&c.id);
         if c.image.is_empty() {
             return if self.switches.allow_scratch {
                 Ok(StartCheck::Allowed(StartAdmitted {

@@ -245,6 +245,9 @@ fn verify_raw(
     let key = leaf
         .public_key()
         .ok_or_else(|| "the signing certificate's public key is not RSA or ECDSA".to_string())?;
+    if !crate::x509::rsa_key_usable(key) {
+        return Err("crypto/rsa: verification error".to_string());
+    }
     let mut v = Verifier::new(alg.hash(), key).map_err(|e| e.to_string())?;
     let ok = if alg.is_rsa_pss() {
         v.set_rsa_padding(Padding::PKCS1_PSS)

@@ -225,7 +225,7 @@ pub(crate) fn parse_one(data: &[u8]) -> Result<(Cert, usize), String> {
 
     let mut cert = Cert {
         tbs: tbs.as_ref().to_vec(),
-        signature: xc.signature_value.data.to_vec(),
+        signature: key::right_align(&xc.signature_value.data, xc.signature_value.unused_bits),
         der,
         x509: OnceLock::new(),
         key: key.key,

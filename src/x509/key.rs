@@ -34,7 +34,11 @@ fn err(s: &str) -> String {
 pub(crate) fn parse(tbs: &x509_parser::certificate::TbsCertificate<'_>) -> Result<Parsed, String> {
     let spki = &tbs.subject_pki;
     let params = spki.algorithm.parameters.as_ref();
-    let der: &[u8] = &spki.subject_public_key.data;
+    let key_bits = right_align(
+        &spki.subject_public_key.data,
+        spki.subject_public_key.unused_bits,
+    );
+    let der: &[u8] = &key_bits;
     match spki.algorithm.algorithm.to_id_string().as_str() {
         "1.2.840.113549.1.1.1" => {
             // RSA public keys must have a NULL in the parameters.
@@ -134,4 +138,33 @@ fn positive(int: &[u8]) -> Option<&[u8]> {
     }
     let start = int.iter().position(|b| *b != 0)?;
     Some(&int[start..])
+}
+
+/// Go `asn1.BitString.RightAlign`: the bits shifted right by the unused bit count (Go's
+/// parser reads a certificate's signature and key bit strings this way; a non-zero count
+/// changes the bytes, so such a signature does not verify in Go, nor here).
+pub(crate) fn right_align(bytes: &[u8], unused_bits: u8) -> Vec<u8> {
+    let shift = u32::from(unused_bits);
+    if shift == 0 || shift >= 8 || bytes.is_empty() {
+        return bytes.to_vec();
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    out.push(bytes[0] >> shift);
+    for w in bytes.windows(2) {
+        out.push((w[0] << (8 - shift)) | (w[1] >> shift));
+    }
+    out
+}
+
+/// Go's crypto/rsa refuses to verify with a key whose modulus is even or under 1024 bits, or
+/// whose exponent is below 2, even or above 2^31-1 (`checkPublicKey`, `rsa1024min`); OpenSSL
+/// verifies with them (with an exponent of 1 anyone can forge). Such a key verifies nothing
+/// here either. Keys of other types pass.
+pub(crate) fn rsa_key_usable(key: &openssl::pkey::PKeyRef<Public>) -> bool {
+    let Ok(rsa) = key.rsa() else {
+        return true;
+    };
+    let (n, e) = (rsa.n(), rsa.e());
+    let odd = |b: &openssl::bn::BigNumRef| b.is_bit_set(0);
+    odd(n) && n.num_bits() >= 1024 && odd(e) && e.num_bits() >= 2 && e.num_bits() <= 31
 }

@@ -47,6 +47,7 @@ pub use cert::{Cert, PublicKeyInfo, parse_certs};
 pub use chain::{validate_code_signing_chain, validate_timestamping_chain};
 pub(crate) use ext::parse_eku;
 pub use ext::{BasicConstraints, ExtKeyUsage, key_usage};
+pub(crate) use key::rsa_key_usable;
 pub use validity::check_validity_at;
 
 #[cfg(test)]

@@ -104,6 +104,9 @@ fn verify_signed(
 ) -> Result<bool, openssl::error::ErrorStack> {
     use openssl::rsa::Padding;
     use openssl::sign::{RsaPssSaltlen, Verifier};
+    if !super::key::rsa_key_usable(key) {
+        return Ok(false);
+    }
     let md = match algo {
         CertSigAlg::Sha1Rsa | CertSigAlg::EcdsaSha1 => MessageDigest::sha1(),
         CertSigAlg::Sha256Rsa | CertSigAlg::EcdsaSha256 | CertSigAlg::Sha256RsaPss => {

@@ -1253,3 +1253,64 @@ fn public_keys_are_parsed_as_go_parses_them() {
         "crypto/rsa: verification error"
     );
 }
+
+#[test]
+fn bit_strings_are_right_aligned_as_go_reads_them() {
+    // Go asn1.BitString.RightAlign: 10 bits 1010101011 (6 unused) -> 0b10, 0b1010_1011.
+    assert_eq!(
+        super::key::right_align(&[0b1010_1010, 0b1100_0000], 6),
+        vec![0b10, 0b1010_1011]
+    );
+    assert_eq!(super::key::right_align(&[1, 2], 0), vec![1, 2]);
+    // A signature whose BIT STRING claims unused bits is not the signature OpenSSL's own
+    // check saw, and not the one Go verifies: refused either at parse or at verification.
+    let key = rsa_key(2048);
+    let good = build(&leaf_spec("bits"), &key, None);
+    let sig_len = good.signature.len();
+    let at = good.der.len() - sig_len - 1;
+    assert_eq!(good.der[at], 0, "the unused-bits byte of the signature");
+    let mut der = good.der.clone();
+    der[at] = 1;
+    *der.last_mut().unwrap() &= 0xfe;
+    match Cert::from_der(&der) {
+        Ok(c) => assert_eq!(
+            c.check_self_signature().unwrap_err(),
+            "crypto/rsa: verification error"
+        ),
+        Err(e) => assert!(e.starts_with("x509: "), "{e}"),
+    }
+}
+
+#[test]
+fn rsa_keys_go_would_not_verify_with_verify_nothing() {
+    use openssl::bn::BigNum;
+    let key = |n: &BigNum, e: u32| {
+        PKey::from_rsa(
+            Rsa::from_public_components(
+                openssl::bn::BigNumRef::to_owned(n).unwrap(),
+                BigNum::from_u32(e).unwrap(),
+            )
+            .unwrap(),
+        )
+        .unwrap()
+    };
+    let n2048 = rsa_key(2048).rsa().unwrap().n().to_owned().unwrap();
+    let n512 = rsa_key(512).rsa().unwrap().n().to_owned().unwrap();
+    let mut even = n2048.to_owned().unwrap();
+    even.clear_bit(0).unwrap();
+    assert!(super::rsa_key_usable(&key(&n2048, 65537)));
+    assert!(super::rsa_key_usable(&key(&n2048, 3)));
+    for (n, e) in [(&n2048, 1), (&n2048, 65536), (&n512, 65537), (&even, 65537)] {
+        assert!(
+            !super::rsa_key_usable(&key(n, e)),
+            "e={e} bits={}",
+            n.num_bits()
+        );
+    }
+    let huge = Rsa::from_public_components(
+        n2048.to_owned().unwrap(),
+        BigNum::from_dec_str("4294967297").unwrap(),
+    )
+    .unwrap();
+    assert!(!super::rsa_key_usable(&PKey::from_rsa(huge).unwrap()));
+}
