@@ -206,14 +206,10 @@ pub fn create_image(body: &[u8]) -> Result<Option<String>, String> {
     };
     let mut found = map
         .iter()
-        .filter(|(k, _)| k.eq_ignore_ascii_case("image"))
+        .filter(|(k, _)| go_json_fold(k) == "IMAGE")
         .map(|(_, v)| v);
     let (Some(v), None) = (found.next(), found.next()) else {
-        return match map
-            .keys()
-            .filter(|k| k.eq_ignore_ascii_case("image"))
-            .count()
-        {
+        return match map.keys().filter(|k| go_json_fold(k) == "IMAGE").count() {
             0 => Ok(None),
             _ => Err("the body names the image more than once".into()),
         };
@@ -226,6 +222,31 @@ pub fn create_image(body: &[u8]) -> Result<Option<String>, String> {
     }
 }
 
+/// A JSON object key as Go's encoding/json folds it to match a struct field (`foldName`: ASCII
+/// upper-cased, any other rune `unicode.ToUpper(unicode.ToLower(r))`): `ımage` (dotless i) and
+/// `ſ`/`K` (long s, Kelvin sign) name the same field as their ASCII letters do for dockerd.
+fn go_json_fold(key: &str) -> String {
+    let simple = |mut m: std::iter::Peekable<std::char::ToLowercase>, r: char| -> char {
+        match (m.next(), m.peek()) {
+            (Some(c), None) => c,
+            _ => r,
+        }
+    };
+    key.chars()
+        .map(|r| {
+            if r.is_ascii() {
+                return r.to_ascii_uppercase();
+            }
+            let lower = simple(r.to_lowercase().peekable(), r);
+            let mut up = lower.to_uppercase();
+            match (up.next(), up.next()) {
+                (Some(c), None) => c,
+                _ => lower,
+            }
+        })
+        .collect()
+}
+
 /// Percent-encode each segment of a name that may hold '/'.
 pub fn pct_encode_path(s: &str) -> String {
     s.split('/').map(pct_encode).collect::<Vec<_>>().join("/")
@@ -235,6 +256,18 @@ pub fn pct_encode_path(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::http::{pct_decode, query_pairs};
+
+    #[test]
+    fn create_body_keys_fold_as_go_folds_them() {
+        // Go's encoding/json matches `ımage` (U+0131) to the Image field: so does pullguard.
+        assert_eq!(
+            create_image(br#"{"\u0131mage":"evil:1"}"#).unwrap(),
+            Some("evil:1".into())
+        );
+        assert_eq!(go_json_fold("\u{17f}"), "S");
+        assert_eq!(go_json_fold("\u{212a}"), "K");
+        assert!(create_image(br#"{"Image":"a","\u0131mage":"b"}"#).is_err());
+    }
 
     #[test]
     fn create_bodies_are_read_like_dockerd() {
