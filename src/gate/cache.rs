@@ -67,6 +67,16 @@ impl Cache {
         self.is_fresh(o, *at).then(|| o.clone())
     }
 
+    /// Is a verification for `key` under way (its verdict not yet in)? A caller that would
+    /// join it need not ask the registry ahead of it.
+    pub(super) fn settling(&self, key: &Key) -> bool {
+        self.entries
+            .lock()
+            .ok()
+            .and_then(|c| c.get(key).map(|e| e.cell.get().is_none()))
+            .unwrap_or(false)
+    }
+
     /// The verdict for `key` on `target`: a fresh one, the one being computed, or `verify`'s.
     /// Returns whether it came from the cache.
     pub(super) async fn get_or_verify<F>(

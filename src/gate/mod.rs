@@ -315,11 +315,16 @@ impl Gate {
             }
         }
         // By digest the signature list needs nothing the resolve answers: both go at once
-        // (unless the statement skips verification, or no signature would be looked at).
+        // (unless the statement skips verification, no signature would be looked at, or a
+        // verification of this digest is already under way: this call will join it).
         let opts = self.verify_options();
         let (resolved, discovered) = match &image.digest {
             Some(d)
-                if opts.max_signatures > 0 && verifies_signatures(&snap.trust, image, d, &opts) =>
+                if opts.max_signatures > 0
+                    && verifies_signatures(&snap.trust, image, d, &opts)
+                    && !self
+                        .cache
+                        .settling(&(format!("{}@{d}", image.scope()), snap.generation)) =>
             {
                 let pinned = image.with_digest(d);
                 let (r, s) = tokio::join!(
