@@ -49,7 +49,10 @@ DPKG=(dpkg --root="$R" --force-script-chrootless --force-depends --log=/dev/null
 "${DPKG[@]}" -s pullguard | awk '/^Conffiles:/{c=1; next} c && /^ /{print $1} c && !/^ /{c=0}' \
   | grep -qx /etc/pullguard/config.toml || fail "dpkg does not list the conffile"
 
-# The binaries.
+# The binaries. OpenSSL is linked in statically (.cargo/config.toml): no libssl3 needed.
+for b in pullguard pullguard-containerd-verifier; do
+  ! ldd "$R/usr/bin/$b" | grep -q 'libssl\|libcrypto' || fail "$b links OpenSSL dynamically"
+done
 "$R/usr/bin/pullguard" --version | grep -qx "pullguard $(dpkg-deb -f "$DEB" Version | cut -d- -f1)" || fail "pullguard --version"
 "$R/usr/bin/pullguard-containerd-verifier" --version | grep -q '^pullguard-containerd-verifier ' || fail "verifier --version"
 "$R/usr/bin/pullguard-containerd-verifier" --help | grep -q -- '-digest' || fail "verifier --help"

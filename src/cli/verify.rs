@@ -256,6 +256,9 @@ pub(super) fn verify_cli(args: &VerifyArgs, verbose: bool) -> Result<i32, String
         );
     }
     print_outcome(&outcome, args.output, &resolved, verbose);
+    // The verdict is out: leave without waiting for the runtime's idle blocking thread (the
+    // trust loader's) to wind down.
+    runtime.shutdown_background();
     Ok(if outcome.allowed {
         EXIT_OK
     } else {

@@ -49,7 +49,8 @@ pub(super) struct Decisions {
 
 impl Decisions {
     pub(super) fn new(capacity: usize) -> Decisions {
-        let (watch, _) = broadcast::channel(1024);
+        // With no ring (the one-shot CLI) nothing is ever sent: no 1,024-slot buffer to build.
+        let (watch, _) = broadcast::channel(if capacity == 0 { 1 } else { 1024 });
         Decisions {
             ring: Mutex::new(VecDeque::new()),
             watch,

@@ -1,11 +1,20 @@
-//! A registry whose first answers were asked for before anyone needed them.
+//! A registry whose answers were asked for before anyone needed them.
 //!
-//! The one-shot `pullguard verify` starts resolving the image (and, by digest, listing its
-//! signatures) the moment it knows the reference, while the trust policy and its stores load
-//! on another thread: the registry's first round trip and the local work overlap instead of
-//! adding up. Each primed answer is handed out once, to the call that asks exactly the same
-//! question; every other call goes to the inner registry as usual. A primed request that did
-//! not finish (its task panicked or was cancelled) is simply asked again.
+//! The one-shot `pullguard verify` starts the registry's whole chain of questions the moment
+//! it knows the reference, while the trust policy and its stores load on another thread: the
+//! image is resolved; the signatures of its digest are listed (at once by digest, on the
+//! resolved digest by tag); the first listed signature's manifest and envelope are fetched
+//! (through [`Registry::fetch_signature`], so its shape rules and limits are the same). Each
+//! step starts as the one before it answers, so the round trips follow each other without
+//! waiting for the local work, and the local work overlaps them.
+//!
+//! Each primed answer is handed out once, to the call that asks exactly the same question
+//! (same image, digest or descriptor); every other call goes to the inner registry as usual,
+//! so what the verification checks and decides is unchanged: only when the questions are
+//! asked moves. A primed request that did not finish (its task panicked or was cancelled) is
+//! asked again. The cost: when the policy turns out to skip verification or to match no
+//! statement, the registry was asked for signatures nobody reads (GETs of the registry the
+//! user named, with the same credentials); notation asks nothing then.
 
 use std::sync::{Arc, Mutex};
 
@@ -17,62 +26,126 @@ use crate::auth::Credential;
 use crate::oci::{Descriptor, ImageRef};
 
 type Answer<T> = JoinHandle<Result<T, RegistryError>>;
-/// The question a primed answer is for: the image, and for a signature list its digest.
-type Slot<Q, T> = Mutex<Option<(Q, Answer<T>)>>;
+/// The question a primed answer is for, and the task answering it; shared with the task of
+/// the step before, which fills it.
+type Slot<Q, T> = Arc<Mutex<Option<(Q, Answer<T>)>>>;
 
 pub struct Primed {
     inner: Arc<dyn Registry>,
     resolve: Slot<ImageRef, Fetched>,
     signatures: Slot<(ImageRef, String), Vec<Descriptor>>,
+    signature: Slot<(ImageRef, Descriptor), (String, Bytes)>,
 }
 
-impl Primed {
-    /// Starts asking `inner` for `image` now (on the current tokio runtime): its manifest,
-    /// and when the reference has a digest, the signatures of that digest.
-    pub fn start(inner: Arc<dyn Registry>, image: &ImageRef) -> Primed {
-        let resolve = {
-            let (inner, image) = (inner.clone(), image.clone());
-            tokio::spawn(async move { inner.resolve(&image).await })
-        };
-        let signatures = image.digest.clone().map(|digest| {
-            let pinned = image.with_digest(&digest);
-            let (inner, asked, d) = (inner.clone(), pinned.clone(), digest.clone());
-            let task = tokio::spawn(async move { inner.signatures(&asked, &d).await });
-            ((pinned, digest), task)
-        });
-        Primed {
-            inner,
-            resolve: Mutex::new(Some((image.clone(), resolve))),
-            signatures: Mutex::new(signatures),
+fn slot<Q, T>() -> Slot<Q, T> {
+    Arc::new(Mutex::new(None))
+}
+
+fn fill<Q, T>(slot: &Slot<Q, T>, question: Q, answer: Answer<T>) {
+    match slot.lock() {
+        Ok(mut s) => {
+            if let Some((_, old)) = s.replace((question, answer)) {
+                old.abort();
+            }
         }
+        Err(_) => answer.abort(),
     }
 }
 
+impl Primed {
+    /// Starts asking `inner` about `image` now (on the current tokio runtime): its manifest;
+    /// the signatures of its digest (by digest at once, by tag once resolved); the first
+    /// signature's manifest and envelope once listed.
+    pub fn start(inner: Arc<dyn Registry>, image: &ImageRef) -> Primed {
+        let primed = Primed {
+            inner,
+            resolve: slot(),
+            signatures: slot(),
+            signature: slot(),
+        };
+        let by_digest = image.digest.is_some();
+        let resolve = {
+            let (inner, image) = (primed.inner.clone(), image.clone());
+            let (signatures, signature) = (primed.signatures.clone(), primed.signature.clone());
+            tokio::spawn(async move {
+                let answer = inner.resolve(&image).await;
+                if !by_digest && let Ok(f) = &answer {
+                    list(
+                        &inner,
+                        &image.with_digest(&f.digest),
+                        &f.digest,
+                        &signatures,
+                        &signature,
+                    );
+                }
+                answer
+            })
+        };
+        fill(&primed.resolve, image.clone(), resolve);
+        if let Some(digest) = &image.digest {
+            list(
+                &primed.inner,
+                &image.with_digest(digest),
+                digest,
+                &primed.signatures,
+                &primed.signature,
+            );
+        }
+        primed
+    }
+}
+
+/// Lists the signatures of `digest` into `signatures`, then fetches the first one into
+/// `signature`.
+fn list(
+    inner: &Arc<dyn Registry>,
+    pinned: &ImageRef,
+    digest: &str,
+    signatures: &Slot<(ImageRef, String), Vec<Descriptor>>,
+    signature: &Slot<(ImageRef, Descriptor), (String, Bytes)>,
+) {
+    let (inner2, asked, d) = (inner.clone(), pinned.clone(), digest.to_string());
+    let next = signature.clone();
+    let task = tokio::spawn(async move {
+        let answer = inner2.signatures(&asked, &d).await;
+        if let Ok(Some(first)) = answer.as_ref().map(|l| l.first()) {
+            let (inner, image, desc) = (inner2.clone(), asked.clone(), first.clone());
+            let fetch = tokio::spawn(async move { inner.fetch_signature(&image, &desc).await });
+            fill(&next, (asked.clone(), first.clone()), fetch);
+        }
+        answer
+    });
+    fill(signatures, (pinned.clone(), digest.to_string()), task);
+}
+
 /// The primed answer, if it is for this question (taken: it is handed out once).
-fn take<T>(slot: &Mutex<Option<T>>, matches: impl FnOnce(&T) -> bool) -> Option<T> {
+fn take<Q, T>(slot: &Slot<Q, T>, matches: impl FnOnce(&Q) -> bool) -> Option<Answer<T>> {
     let mut slot = slot.lock().ok()?;
-    if slot.as_ref().is_some_and(matches) {
-        slot.take()
+    if slot.as_ref().is_some_and(|(q, _)| matches(q)) {
+        slot.take().map(|(_, a)| a)
     } else {
         None
     }
 }
 
+fn abort<Q, T>(slot: &Slot<Q, T>) {
+    if let Some((_, task)) = slot.lock().ok().and_then(|mut s| s.take()) {
+        task.abort();
+    }
+}
+
 impl Drop for Primed {
     fn drop(&mut self) {
-        if let Some((_, task)) = self.resolve.get_mut().ok().and_then(Option::take) {
-            task.abort();
-        }
-        if let Some((_, task)) = self.signatures.get_mut().ok().and_then(Option::take) {
-            task.abort();
-        }
+        abort(&self.resolve);
+        abort(&self.signatures);
+        abort(&self.signature);
     }
 }
 
 impl Registry for Primed {
     fn resolve<'a>(&'a self, image: &'a ImageRef) -> BoxFuture<'a, Result<Fetched, RegistryError>> {
         Box::pin(async move {
-            if let Some((_, task)) = take(&self.resolve, |(asked, _)| asked == image)
+            if let Some(task) = take(&self.resolve, |asked| asked == image)
                 && let Ok(answer) = task.await
             {
                 return answer;
@@ -87,9 +160,8 @@ impl Registry for Primed {
         digest: &'a str,
     ) -> BoxFuture<'a, Result<Vec<Descriptor>, RegistryError>> {
         Box::pin(async move {
-            if let Some((_, task)) = take(&self.signatures, |((asked, d), _)| {
-                asked == image && d == digest
-            }) && let Ok(answer) = task.await
+            if let Some(task) = take(&self.signatures, |(asked, d)| asked == image && d == digest)
+                && let Ok(answer) = task.await
             {
                 return answer;
             }
@@ -112,6 +184,21 @@ impl Registry for Primed {
         max: u64,
     ) -> BoxFuture<'a, Result<Bytes, RegistryError>> {
         self.inner.blob(image, desc, max)
+    }
+
+    fn fetch_signature<'a>(
+        &'a self,
+        image: &'a ImageRef,
+        desc: &'a Descriptor,
+    ) -> BoxFuture<'a, Result<(String, Bytes), RegistryError>> {
+        Box::pin(async move {
+            if let Some(task) = take(&self.signature, |(asked, d)| asked == image && d == desc)
+                && let Ok(answer) = task.await
+            {
+                return answer;
+            }
+            self.inner.fetch_signature(image, desc).await
+        })
     }
 
     fn with_credential(&self, credential: &Credential) -> Option<Box<dyn Registry>> {

@@ -32,6 +32,9 @@ pub struct FakeRegistry {
     pub resolve_down: AtomicBool,
     pub resolves: AtomicUsize,
     pub listings: AtomicUsize,
+    /// Manifests asked by descriptor (signature manifests) and blobs asked.
+    pub manifests_by: AtomicUsize,
+    pub blobs: AtomicUsize,
 }
 
 fn descriptor(media_type: &str, bytes: &[u8]) -> Descriptor {
@@ -205,6 +208,7 @@ impl Registry for FakeRegistry {
         _image: &'a ImageRef,
         desc: &'a Descriptor,
     ) -> BoxFuture<'a, Result<Bytes, RegistryError>> {
+        self.manifests_by.fetch_add(1, Ordering::SeqCst);
         Box::pin(std::future::ready(
             self.get(&desc.digest).map(|(_, b)| b.into()),
         ))
@@ -216,6 +220,7 @@ impl Registry for FakeRegistry {
         desc: &'a Descriptor,
         max: u64,
     ) -> BoxFuture<'a, Result<Bytes, RegistryError>> {
+        self.blobs.fetch_add(1, Ordering::SeqCst);
         let r = self.get(&desc.digest).and_then(|(_, b)| {
             if b.len() as u64 > max {
                 Err(RegistryError::protocol("blob too large (fake)"))
