@@ -1911,3 +1911,51 @@ fn verification_plugins_run_as_notation_runs_them() {
     table.push_str("| not installed | false | false |\n");
     println!("{table}");
 }
+
+/// The client remembers what each registry said of the Referrers API (as oras-go's
+/// repository does): registry 2.8 (none, the tag schema) and the referrers peer (the API).
+/// Once known it asks only the one that answers, and still lists the signatures notation
+/// pushed; a client made for other credentials shares the memory.
+#[test]
+fn the_referrers_capability_is_remembered_per_registry() {
+    use pullguard::registry::{Credentials, RegistryClient, RegistryOptions};
+    let p = peers();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for (reg, supported) in [
+        (p.registry.clone(), false),
+        (p.referrers_registry.clone(), true),
+    ] {
+        let f = Fixture::new(&reg, "capability");
+        f.notation_sign(&[]);
+        let client = RegistryClient::new(
+            RegistryOptions {
+                insecure: vec![reg.clone()],
+                ..RegistryOptions::default()
+            },
+            Credentials::Fixed(None),
+        )
+        .unwrap();
+        let image = pullguard::oci::ImageRef::parse(&f.by_digest()).unwrap();
+        assert_eq!(client.referrers_supported(&reg), None);
+        let first = rt.block_on(client.signatures(&image, &f.digest)).unwrap();
+        assert_eq!(first.len(), 1, "{reg}: {first:?}");
+        assert_eq!(client.referrers_supported(&reg), Some(supported), "{reg}");
+        let again = rt.block_on(client.signatures(&image, &f.digest)).unwrap();
+        assert_eq!(again, first, "{reg}: asked the known way only");
+        let other = client.with_credentials(Credentials::Fixed(None));
+        assert_eq!(
+            other.referrers_supported(&reg),
+            Some(supported),
+            "{reg}: shared"
+        );
+        // An unsigned digest in the same repository: none, the known way.
+        let unsigned = f.push_image("2", "capability-unsigned");
+        let none = rt
+            .block_on(client.signatures(&image.with_digest(&unsigned), &unsigned))
+            .unwrap();
+        assert!(none.is_empty(), "{reg}: {none:?}");
+    }
+}

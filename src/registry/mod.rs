@@ -17,16 +17,17 @@ use crate::http::{Http, Resp};
 
 use crate::auth::{Credential, DockerConfig};
 use crate::oci::{
-    ARTIFACT_TYPE_NOTATION, Descriptor, ImageRef, MANIFEST_ACCEPT, MAX_MANIFEST_SIZE,
-    MEDIA_OCI_INDEX, Manifest, check_digest, digest_with,
+    Descriptor, ImageRef, MANIFEST_ACCEPT, MAX_MANIFEST_SIZE, Manifest, check_digest, digest_with,
 };
 
 mod error;
 mod primed;
+mod referrers;
 mod source;
 
 pub use error::{Detail, RegistryError};
 pub use primed::Primed;
+pub use referrers::REMEMBERED as REFERRERS_REMEMBERED;
 pub use source::{BoxFuture, Registry, shape};
 
 /// Where registry credentials come from.
@@ -89,6 +90,8 @@ pub struct RegistryClient {
     creds: Credentials,
     /// Authorization header value per `host/repository`, learnt from a 401 challenge.
     authz: Mutex<HashMap<String, String>>,
+    /// Which registries support the Referrers API (shared with the copies of this client).
+    referrers: referrers::Capabilities,
 }
 
 impl RegistryClient {
@@ -104,6 +107,7 @@ impl RegistryClient {
             opts,
             creds,
             authz: Mutex::new(HashMap::new()),
+            referrers: Default::default(),
         })
     }
 
@@ -115,6 +119,7 @@ impl RegistryClient {
             opts,
             creds: Credentials::Fixed(None),
             authz: Mutex::new(HashMap::new()),
+            referrers: Default::default(),
         }
     }
 
@@ -124,6 +129,7 @@ impl RegistryClient {
             opts: self.opts.clone(),
             creds,
             authz: Mutex::new(HashMap::new()),
+            referrers: self.referrers.clone(),
         }
     }
 
@@ -397,84 +403,6 @@ impl RegistryClient {
             range.map(|r| (RANGE, r.to_string())).into_iter().collect();
         self.get_with(image, &format!("blobs/{digest}"), &["*/*"], &extra)
             .await
-    }
-
-    /// Notation signatures on `digest`: the Referrers API first, then the `sha256-<hex>` tag
-    /// schema when the registry does not support it. Filtered by artifact type client-side.
-    /// Both are asked at once (a registry without the API costs no extra round trip); the tag
-    /// schema's answer is used only when the API is unsupported.
-    pub async fn signatures(
-        &self,
-        image: &ImageRef,
-        digest: &str,
-    ) -> Result<Vec<Descriptor>, RegistryError> {
-        let path = format!(
-            "referrers/{digest}?artifactType={}",
-            ARTIFACT_TYPE_NOTATION
-                .replace('/', "%2F")
-                .replace('+', "%2B")
-        );
-        let tag = digest.replace(':', "-");
-        let (api, by_tag) = tokio::join!(
-            self.get(image, &path, &[MEDIA_OCI_INDEX]),
-            self.manifest(image, &tag)
-        );
-        let resp = api?;
-        let status = resp.status;
-        let is_index = content_type(&resp.headers).as_deref() == Some(MEDIA_OCI_INDEX);
-        let index = if status.is_success() && is_index {
-            // Follow `Link: <...>; rel="next"` pages on the same registry, a bounded number.
-            let mut next = next_link(&resp.headers);
-            let body = read_limited(resp, MAX_MANIFEST_SIZE).await?;
-            let mut all = parse_index(&body)?;
-            let base = self.base_url(&image.registry);
-            let mut pages = 1;
-            while let Some(link) = next.take() {
-                if pages >= MAX_REFERRERS_PAGES {
-                    tracing::warn!(image = %image, pages, "referrers list truncated");
-                    break;
-                }
-                let url = if link.starts_with('/') {
-                    format!("{base}{link}")
-                } else if link.starts_with(&format!("{base}/")) {
-                    link
-                } else {
-                    tracing::warn!(image = %image, link = %link, "referrers next page is on another host: not followed");
-                    break;
-                };
-                let resp = self.get_url(image, &url, &[MEDIA_OCI_INDEX], &[]).await?;
-                let resp =
-                    check_status(resp, &format!("referrers of {digest} (page {})", pages + 1))
-                        .await?;
-                next = next_link(&resp.headers);
-                let body = read_limited(resp, MAX_MANIFEST_SIZE).await?;
-                all.extend(parse_index(&body)?);
-                pages += 1;
-            }
-            all
-        } else if status == StatusCode::NOT_FOUND || (status.is_success() && !is_index) {
-            let body = read_limited(resp, 64 * 1024).await.unwrap_or_default();
-            if oci_error_code(&body).as_deref() == Some("NAME_UNKNOWN") {
-                return Err(RegistryError::from_status(
-                    404,
-                    Some("NAME_UNKNOWN".into()),
-                    format!("repository {} not found", image.scope()),
-                ));
-            }
-            // Referrers API unsupported: the tag schema.
-            match by_tag {
-                Ok(f) => parse_index(&f.bytes)?,
-                Err(e) if e.is_not_found() => Vec::new(),
-                Err(e) => return Err(e),
-            }
-        } else {
-            check_status(resp, &format!("referrers of {digest}")).await?;
-            Vec::new()
-        };
-        Ok(index
-            .into_iter()
-            .filter(|d| d.artifact_type.as_deref() == Some(ARTIFACT_TYPE_NOTATION))
-            .collect())
     }
 }
 
