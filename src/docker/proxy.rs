@@ -221,6 +221,15 @@ impl DockerProxy {
         pinned: &PinnedPull,
         platform: Option<&str>,
     ) -> Result<(), String> {
+        // A single-platform manifest's digest names one image (one config, one platform):
+        // nothing can be held under it for another platform, and no inspect is asked for.
+        let media_type = pinned.verified().descriptor().media_type.as_str();
+        if matches!(
+            media_type,
+            crate::oci::MEDIA_OCI_MANIFEST | crate::oci::MEDIA_DOCKER_MANIFEST
+        ) {
+            return Ok(());
+        }
         let reference = format!("{}@{}", pinned.name, pinned.digest());
         let Some(old) = self.guard.dockerd.image(version, &reference).await? else {
             return Ok(());
