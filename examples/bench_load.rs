@@ -218,6 +218,13 @@ async fn verify(c: &mut Client, reference: &str) -> Duration {
     d
 }
 
+/// The registry's CPU so far (`REGISTRY_PID`, set by scripts/bench-load.sh), when known: what
+/// the registry spends answering is on the same 2 cores as everything else.
+fn registry_cpu_ms() -> Option<f64> {
+    let pid = std::env::var("REGISTRY_PID").ok()?.parse::<u32>().ok()?;
+    Some(cpu_ms(pid))
+}
+
 /// CPU time (user + system, every thread) a process has used so far: /proc/PID/task/*/schedstat.
 fn cpu_ms(pid: u32) -> f64 {
     let mut ns = 0u64;
@@ -366,6 +373,7 @@ async fn main() {
         if want("cold") {
             let (mut rates, mut lat) = (Vec::new(), Vec::new());
             let cpu0 = cpu_ms(d.0.id());
+            let reg0 = registry_cpu_ms();
             for round in 0..cold_rounds {
                 cs[0].purge_cache(pb::PurgeCacheRequest {}).await.unwrap();
                 let t = Instant::now();
@@ -388,8 +396,18 @@ async fn main() {
                 );
             }
             let cpu_each = (cpu_ms(d.0.id()) - cpu0) / lat.len() as f64;
+            let registry_each = match (reg0, registry_cpu_ms()) {
+                (Some(a), Some(b)) => {
+                    let each = (b - a) / lat.len() as f64;
+                    format!(
+                        ", registry CPU {each:.2} ms (so at most {:.0}/s on 2 cores)",
+                        2000.0 / (each + cpu_each)
+                    )
+                }
+                _ => String::new(),
+            };
             println!(
-                "cold: {} images at once, {} rounds: {:.0} verifications/s (median; rounds {:.0}-{:.0}), p50 {:.1} ms, p99 {:.1} ms; daemon CPU {:.2} ms per verification",
+                "cold: {} images at once, {} rounds: {:.0} verifications/s (median; rounds {:.0}-{:.0}), p50 {:.1} ms, p99 {:.1} ms; daemon CPU {:.2} ms per verification{registry_each}",
                 refs.len(),
                 rates.len(),
                 pct(&rates, 0.5),
@@ -400,7 +418,7 @@ async fn main() {
                 cpu_each
             );
             summary.push(format!(
-                "cold Verify, {} distinct images at once ({} clients): {:.0} verifications/s, p99 {:.1} ms, daemon CPU {:.2} ms each   (target: none set; report)",
+                "cold Verify, {} distinct images at once ({} clients): {:.0} verifications/s, p99 {:.1} ms, daemon CPU {:.2} ms each{registry_each}   (target: none set; report)",
                 refs.len(),
                 refs.len().min(cs.len()),
                 pct(&rates, 0.5),
@@ -502,14 +520,23 @@ async fn main() {
             rmi();
             round(format!("unix://{}", proxy_sock.display())).await;
             let (mut direct, mut proxied, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+            let (mut reg_direct, mut reg_proxied) = (Vec::new(), Vec::new());
             for r in 0..pull_rounds {
                 rmi();
+                let r0 = registry_cpu_ms();
                 let a = round(format!("unix://{docker_sock}")).await;
+                let r1 = registry_cpu_ms();
                 rmi();
                 if purge_before_pull {
                     cs[0].purge_cache(pb::PurgeCacheRequest {}).await.unwrap();
                 }
+                let r2 = registry_cpu_ms();
                 let b = round(format!("unix://{}", proxy_sock.display())).await;
+                let r3 = registry_cpu_ms();
+                if let (Some(r0), Some(r1), Some(r2), Some(r3)) = (r0, r1, r2, r3) {
+                    reg_direct.push(r1 - r0);
+                    reg_proxied.push(r3 - r2);
+                }
                 eprintln!(
                     "bench-load: pull round {r}: straight {:.0} ms, through pullguard {:.0} ms",
                     a * 1000.0,
@@ -535,6 +562,14 @@ async fn main() {
                 pct(&ratios, 0.5),
                 st.counters
             );
+            if !reg_direct.is_empty() {
+                println!(
+                    "pull: registry CPU per round (medians): straight {:.0} ms, through pullguard {:.0} ms (the verifications' requests: {:.0} ms more, on the same 2 cores)",
+                    pct(&reg_direct, 0.5),
+                    pct(&reg_proxied, 0.5),
+                    pct(&reg_proxied, 0.5) - pct(&reg_direct, 0.5)
+                );
+            }
             // The rounds are paired (alternating): the median of their ratios is the figure; the
             // ratio of the medians is shown too (one slow round moves it a lot).
             summary.push(format!(

@@ -11,4 +11,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 eval "$(bash scripts/peers-up.sh)"
 cargo build --release --quiet --bins --example bench_load
+# The registry's CPU is reported next to the daemon's (it shares the 2 cores).
+REGISTRY_PID=$(pgrep -f "docker-registry serve $PG_PEERS/registry.yml" | head -1 || true)
+export REGISTRY_PID
 exec target/release/examples/bench_load
