@@ -83,11 +83,18 @@ YML
   echo "bench-mirror: the pull-through registry did not start:" >&2; cat "$W/pt/log" >&2; exit 1
 }
 pull_through_down() { kill "$PTPID" 2>/dev/null || true; wait "$PTPID" 2>/dev/null || true; PTPID=; rm -rf "$W/pt"; }
-# Speed in bytes/s; fails the run when curl did not get the whole blob.
+REGPID=$(pgrep -f "docker-registry serve $PG_PEERS/registry.yml" | head -1)
+# CPU seconds (user + system) a process spent so far, all its threads.
+cpu() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"; }
+# Speed in bytes/s; fails the run when curl did not get the whole blob. With a second
+# argument, appends "registry-CPU curl-CPU" seconds of this fetch to that file.
 speed() {
-  local out
-  out=$(curl -sf -o /dev/null -w '%{speed_download} %{size_download}' "$1")
+  local out r0 r1
+  r0=$(cpu "$REGPID")
+  out=$(/usr/bin/time -f '%U %S' -o "$W/time" curl -sf -o /dev/null -w '%{speed_download} %{size_download}' "$1")
+  r1=$(cpu "$REGPID")
   [[ ${out#* } == "$SIZE_BYTES" ]] || { echo "bench-mirror: $1 gave ${out#* } bytes, want $SIZE_BYTES" >&2; exit 1; }
+  [[ -z ${2:-} ]] || echo "$r0 $r1 $(cat "$W/time")" | awk '{print $2 - $1, $3 + $4}' >>"$2"
   echo "${out% *}"
 }
 if [[ -n ${PERF:-} ]]; then
@@ -105,9 +112,9 @@ SIZE_BYTES=$(curl -sfI "http://$PG_REGISTRY/v2/$REPO/blobs/$LAYER" | awk -F': ' 
 : >"$W/direct"; : >"$W/pt.speeds"; for n in "${NAMES[@]}"; do : >"$W/$n"; done
 for i in $(seq "$RUNS"); do
   line="round $i/$RUNS:"
-  speed "http://$PG_REGISTRY/v2/$REPO/blobs/$LAYER" >>"$W/direct"; line+=" direct $(tail -1 "$W/direct")"
+  speed "http://$PG_REGISTRY/v2/$REPO/blobs/$LAYER" "$W/direct.cpu" >>"$W/direct"; line+=" direct $(tail -1 "$W/direct")"
   for n in "${NAMES[@]}"; do
-    speed "http://127.0.0.1:${PORT[$n]}/v2/$REPO/blobs/$LAYER?ns=$PG_REGISTRY" >>"$W/$n"; line+=" $n $(tail -1 "$W/$n")"
+    speed "http://127.0.0.1:${PORT[$n]}/v2/$REPO/blobs/$LAYER?ns=$PG_REGISTRY" "$W/$n.cpu" >>"$W/$n"; line+=" $n $(tail -1 "$W/$n")"
   done
   pull_through_up
   speed "http://127.0.0.1:$PTPORT/v2/$REPO/blobs/$LAYER" >>"$W/pt.speeds"; line+=" pull-through $(tail -1 "$W/pt.speeds")"
@@ -116,11 +123,9 @@ for i in $(seq "$RUNS"); do
 done
 median() { sort -g "$1" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 hwm() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
-# CPU seconds (user + system) a daemon spent, all its threads: a load-independent cost per GiB.
-cpu() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"; }
 for n in "${NAMES[@]}"; do echo "$n $(median "$W/$n") $(hwm "${PID[$n]}") $(cpu "${PID[$n]}")"; done >"$W/daemons"
-python3 - "$(median "$W/direct")" "$(median "$W/pt.speeds")" "$SIZE_MB" "$RUNS" "$(cut -d' ' -f1-3 /proc/loadavg)" "$W/daemons" <<'PY'
-import sys
+python3 - "$(median "$W/direct")" "$(median "$W/pt.speeds")" "$SIZE_MB" "$RUNS" "$(cut -d' ' -f1-3 /proc/loadavg)" "$W/daemons" "$W" <<'PY'
+import statistics, sys
 d, pt = float(sys.argv[1]), float(sys.argv[2])
 size, runs, load = int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 gib = size * runs / 1024
@@ -136,6 +141,19 @@ for n, (speed, hwm, cpu) in rows.items():
     print(f"  {label:34} {speed/1e6:6.0f} MB/s  {speed/d:.2f} of direct, {speed/pt:.2f} of pull-through; daemon CPU {cpu:.2f} s/GiB, peak RSS {hwm:.1f} MB")
 on, hwm_on, _ = rows["on"]
 off, hwm_off, _ = rows["off"]
+# The 2 cores' budget: what the registry and curl spend per GiB (measured per fetch), and the
+# daemon. Three processes in a row on 2 cores go at most 2 / (their CPU per GiB together) and
+# at most as fast as the busiest alone; direct is measured.
+def per_gib(name):
+    rows = [tuple(map(float, l.split())) for l in open(f"{sys.argv[7]}/{name}.cpu")]
+    return (statistics.median(r for r, _ in rows) / (size / 1024),
+            statistics.median(c for _, c in rows) / (size / 1024))
+rd, cd = per_gib("direct")
+rm_, cm = per_gib("on")
+m = rows["on"][2]
+bound = min(2 / (rm_ + cm + m), 1 / max(rm_, cm, m)) * 2**30
+print(f"CPU per GiB: direct: registry {rd:.2f} s, curl {cd:.2f} s; through the mirror (checking on): registry {rm_:.2f} s, curl {cm:.2f} s, pullguard {m:.2f} s")
+print(f"the 2 cores allow the mirror (checking on) at most {bound/1e6:.0f} MB/s = {bound/d:.2f} of direct")
 print(f"mirror (checking off)/direct = {off/d:.2f}")
 print(f"mirror/direct = {on/d:.2f} (target >= 0.70)")
 print(f"mirror/pull-through = {on/pt:.2f} (target >= 1.0)")
