@@ -379,34 +379,43 @@ fn asked(r: &FakeRegistry) -> [usize; 4] {
     ]
 }
 
+/// A fake registry holding `app:v1` (signed; its descriptor) and `app:v2` (unsigned), a
+/// `registry::Primed` over it started for `reference` and given the time to ask ahead, and a
+/// gate on the primed registry (the temporary dir holds its trust store).
+async fn primed_world(reference: &str) -> (tempfile::TempDir, Arc<FakeRegistry>, Descriptor, Gate) {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki(EC, "pipeline", CertOpts::default());
+    let trust = trust_everything(dir.path(), &pki);
+    let fake = Arc::new(FakeRegistry::default());
+    let signed = fake.push_image(Some("v1"), "signed");
+    fake.attach(&signed, &sign(&pki, &signed, None));
+    fake.push_image(Some("v2"), "unsigned");
+    let primed =
+        pullguard::registry::Primed::start(fake.clone(), &ImageRef::parse(reference).unwrap());
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    let clock = Arc::new(TestClock(Mutex::new(OffsetDateTime::now_utc())));
+    let gate = Gate::with_registry(trust, Arc::new(primed), GateOptions::default(), clock);
+    (dir, fake, signed, gate)
+}
+
 /// The one-shot CLI's primed registry (`registry::Primed`): the whole chain is asked ahead,
 /// before the gate asks anything (resolve, the signature list, the first signature's manifest
 /// and envelope), by tag and by digest; the gate then gets those answers, so every question
 /// reaches the registry exactly once, and the verdict is the one the plain registry gives.
 #[tokio::test(start_paused = true)]
 async fn a_primed_registry_asks_the_chain_ahead_and_each_question_once() {
-    for by_digest in [false, true] {
-        let dir = tempfile::tempdir().unwrap();
-        let pki = pki(EC, "pipeline", CertOpts::default());
-        let trust = trust_everything(dir.path(), &pki);
-        let fake = Arc::new(FakeRegistry::default());
-        let image = fake.push_image(Some("v1"), "primed");
-        fake.attach(&image, &sign(&pki, &image, None));
-        let reference = if by_digest {
-            format!("fake.test/app@{}", image.digest)
-        } else {
-            "fake.test/app:v1".to_string()
-        };
-        let asked_for = ImageRef::parse(&reference).unwrap();
-        let primed = pullguard::registry::Primed::start(fake.clone(), &asked_for);
-        for _ in 0..10 {
-            tokio::task::yield_now().await;
-        }
+    let by_tag = "fake.test/app:v1".to_string();
+    // The images are the same in every world: their digest, from a first one.
+    let (_dir, probe, signed, _) = primed_world(&by_tag).await;
+    let by_digest = format!("fake.test/app@{}", signed.digest);
+    drop(probe);
+    for reference in [by_tag, by_digest] {
+        let (_dir, fake, signed, gate) = primed_world(&reference).await;
         assert_eq!(asked(&fake), [1, 1, 1, 1], "asked ahead, {reference}");
-        let clock = Arc::new(TestClock(Mutex::new(OffsetDateTime::now_utc())));
-        let gate = Gate::with_registry(trust, Arc::new(primed), GateOptions::default(), clock);
         let v = gate.check(&req(&reference)).await.unwrap();
-        assert_eq!(v.digest(), image.digest);
+        assert_eq!(v.digest(), signed.digest);
         assert_eq!(asked(&fake), [1, 1, 1, 1], "answers used, {reference}");
     }
 }
@@ -415,22 +424,7 @@ async fn a_primed_registry_asks_the_chain_ahead_and_each_question_once() {
 /// usual, and an unsigned image is denied through it as through the plain registry.
 #[tokio::test(start_paused = true)]
 async fn a_primed_registry_answers_other_questions_from_the_registry() {
-    let dir = tempfile::tempdir().unwrap();
-    let pki = pki(EC, "pipeline", CertOpts::default());
-    let trust = trust_everything(dir.path(), &pki);
-    let fake = Arc::new(FakeRegistry::default());
-    let signed = fake.push_image(Some("v1"), "signed");
-    fake.attach(&signed, &sign(&pki, &signed, None));
-    fake.push_image(Some("v2"), "unsigned");
-    let primed = pullguard::registry::Primed::start(
-        fake.clone(),
-        &ImageRef::parse("fake.test/app:v1").unwrap(),
-    );
-    for _ in 0..10 {
-        tokio::task::yield_now().await;
-    }
-    let clock = Arc::new(TestClock(Mutex::new(OffsetDateTime::now_utc())));
-    let gate = Gate::with_registry(trust, Arc::new(primed), GateOptions::default(), clock);
+    let (_dir, fake, _, gate) = primed_world("fake.test/app:v1").await;
     let d = denial(gate.check(&req("fake.test/app:v2")).await);
     assert!(d.to_string().contains("no signature is associated"), "{d}");
     assert_eq!(fake.resolves.load(Ordering::SeqCst), 2);
