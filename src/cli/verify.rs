@@ -166,7 +166,14 @@ pub(super) fn verify_cli(args: &VerifyArgs, verbose: bool) -> Result<i32, String
     };
     let loading = {
         let dir = dir.clone();
-        runtime.spawn_blocking(move || TrustConfig::load(&dir))
+        runtime.spawn_blocking(move || {
+            // OpenSSL's one-time start (its config file, the default provider's SHA-256) goes
+            // first, before the policy is read: the runtime thread's first digest check of a
+            // registry answer waits on that start's lock, and would otherwise wait for it.
+            openssl::init();
+            let _ = openssl::sha::sha256(b"");
+            TrustConfig::load(&dir)
+        })
     };
     let trust = match runtime.block_on(loading) {
         Ok(Ok(t)) => t,
