@@ -10,6 +10,7 @@ use serde_json::json;
 use crate::control::{self, pb};
 
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub enum CtlCommand {
     /// Version, uptime, policy generation, trust stores, counters, listeners, reload errors.
     Status,
@@ -50,6 +51,7 @@ pub enum CtlCommand {
 }
 
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub enum CacheCommand {
     /// Forget every cached verdict.
     Purge,

@@ -6,6 +6,7 @@
 //! and the Prometheus text format 0.0.4 otherwise (`promtool check metrics`, curl).
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
@@ -94,6 +95,20 @@ struct Metrics {
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+
+/// Set by a one-shot command (`pullguard verify`), which serves no metrics: the hooks then
+/// record nothing (building the registry and its label sets was ~0.2 ms of every run).
+static OFF: AtomicBool = AtomicBool::new(false);
+
+/// This process serves no metrics: every hook below is a no-op from now on.
+pub fn off() {
+    OFF.store(true, Ordering::Relaxed);
+}
+
+/// The metrics, unless they are off.
+fn live() -> Option<&'static Metrics> {
+    (!OFF.load(Ordering::Relaxed)).then(|| &*METRICS)
+}
 
 impl Metrics {
     fn new() -> Metrics {
@@ -191,8 +206,9 @@ impl Metrics {
 
 /// A decision made (allowed or not), under `origin`.
 pub fn decision(origin: &str, allowed: bool) {
+    let Some(metrics) = live() else { return };
     let verdict = if allowed { "allowed" } else { "denied" };
-    METRICS
+    metrics
         .decisions
         .get_or_create(&DecisionLabels {
             origin: origin.to_string(),
@@ -203,24 +219,28 @@ pub fn decision(origin: &str, allowed: bool) {
 
 /// A verification (a cache miss) that began at `start` is done.
 pub fn verification(start: Instant) {
-    METRICS.cache_misses.inc();
-    METRICS.verification.observe(start.elapsed().as_secs_f64());
+    let Some(metrics) = live() else { return };
+    metrics.cache_misses.inc();
+    metrics.verification.observe(start.elapsed().as_secs_f64());
 }
 
 /// A decision answered from the verdict cache.
 pub fn cache_hit() {
-    METRICS.cache_hits.inc();
+    let Some(metrics) = live() else { return };
+    metrics.cache_hits.inc();
 }
 
 /// The verdict cache now holds `n` entries.
 pub fn cache_entries(n: usize) {
-    METRICS
+    let Some(metrics) = live() else { return };
+    metrics
         .cache_entries
         .set(i64::try_from(n).unwrap_or(i64::MAX));
 }
 
 /// A registry request to `url` that began at `start` ended with `status` (`None`: no response).
 pub fn registry_request(url: &str, status: Option<u16>, start: Instant) {
+    let Some(metrics) = live() else { return };
     let host = url
         .split_once("://")
         .map_or(url, |(_, rest)| rest)
@@ -228,7 +248,7 @@ pub fn registry_request(url: &str, status: Option<u16>, start: Instant) {
         .next()
         .unwrap_or("");
     let registry = {
-        let mut known = match METRICS.registries.lock() {
+        let mut known = match metrics.registries.lock() {
             Ok(k) => k,
             Err(p) => p.into_inner(),
         };
@@ -242,13 +262,13 @@ pub fn registry_request(url: &str, status: Option<u16>, start: Instant) {
         }
     };
     let outcome = status.map_or_else(|| "error".to_string(), |s| s.to_string());
-    METRICS
+    metrics
         .registry_duration
         .get_or_create(&RegistryLabel {
             registry: registry.clone(),
         })
         .observe(start.elapsed().as_secs_f64());
-    METRICS
+    metrics
         .registry_requests
         .get_or_create(&RequestLabels { registry, outcome })
         .inc();
@@ -256,8 +276,9 @@ pub fn registry_request(url: &str, status: Option<u16>, start: Instant) {
 
 /// The mirror sent `n` bytes of a manifest (`blob: false`) or a blob.
 pub fn mirror_bytes(blob: bool, n: usize) {
+    let Some(metrics) = live() else { return };
     let kind = if blob { "blob" } else { "manifest" };
-    METRICS
+    metrics
         .mirror_bytes
         .get_or_create(&KindLabel { kind: kind.into() })
         .inc_by(n as u64);
@@ -265,13 +286,15 @@ pub fn mirror_bytes(blob: bool, n: usize) {
 
 /// The mirror started a blob's stream.
 pub fn mirror_blob() {
-    METRICS.mirror_blobs.inc();
+    let Some(metrics) = live() else { return };
+    metrics.mirror_blobs.inc();
 }
 
 /// A trust policy reload ended (`ok`: the policy read is serving, changed or not).
 pub fn reload(ok: bool) {
+    let Some(metrics) = live() else { return };
     let result = if ok { "ok" } else { "failed" };
-    METRICS
+    metrics
         .reloads
         .get_or_create(&ResultLabel {
             result: result.into(),
@@ -282,14 +305,15 @@ pub fn reload(ok: bool) {
 /// `trust` is serving now, as `generation`: the generation gauge, and the expiry of every
 /// certificate of the stores it loaded (those of the previous configuration are gone).
 pub fn trust(trust: &TrustConfig, generation: u64) {
-    METRICS
+    let Some(metrics) = live() else { return };
+    metrics
         .generation
         .set(i64::try_from(generation).unwrap_or(i64::MAX));
-    METRICS.cert_expiry.clear();
+    metrics.cert_expiry.clear();
     for ((kind, name), store) in &trust.stores {
         let Ok(certs) = store else { continue };
         for cert in certs.iter() {
-            METRICS
+            metrics
                 .cert_expiry
                 .get_or_create(&CertLabels {
                     store: format!("{}:{name}", kind.as_str()),

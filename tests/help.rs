@@ -28,7 +28,9 @@ fn missing(cmd: &clap::Command, path: &str, out: &mut Vec<String>) {
 #[test]
 fn every_flag_of_every_command_has_a_help_line() {
     let mut out = Vec::new();
-    missing(&pullguard::cli::command(), "pullguard", &mut out);
+    let mut cmd = pullguard::cli::command();
+    cmd.build();
+    missing(&cmd, "pullguard", &mut out);
     assert!(out.is_empty(), "without help: {out:#?}");
 }
 
@@ -57,10 +59,9 @@ fn config_keys() -> Vec<(String, String)> {
 
 #[test]
 fn serve_help_names_every_config_key_without_a_flag() {
-    let mut serve = pullguard::cli::command()
-        .find_subcommand("serve")
-        .expect("serve")
-        .clone();
+    let mut cmd = pullguard::cli::command();
+    cmd.build();
+    let mut serve = cmd.find_subcommand("serve").expect("serve").clone();
     let flags: Vec<String> = serve
         .get_arguments()
         .filter_map(|a| a.get_long().map(str::to_owned))

@@ -13,7 +13,10 @@ pub(super) struct Cli {
     pub(super) command: Command,
 }
 
+// Deferred (here and in the nested command enums): a run builds only the arguments of the
+// subcommand it runs, not the whole tree (that was ~0.5 ms of every `pullguard verify`).
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub(super) enum Command {
     /// Verify an image's Notation signature once (a drop-in for `notation verify`).
     Verify(VerifyArgs),
@@ -54,6 +57,7 @@ check_blob_digests; [watch] containerd, namespaces, docker, on_unverified; TLS a
 docker_certs_dir, [registries.\"HOST\"] (ca, client_cert, client_key, insecure, plain_http), [proxy].";
 
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub(super) enum PolicyCommand {
     /// Validate the trust policy and trust stores; print every problem.
     Check {
@@ -112,9 +116,9 @@ pub(super) enum Output {
     Json,
 }
 
-/// `pullguard verify`: notation's `verify` flags with their meaning, and pullguard's own
-/// (`--policy-dir`, `--config`, `--docker-config`, `--insecure-registries`, `--output json`).
-/// Boolean switches take `--flag` or `--flag=true|false` as pflag does.
+// `pullguard verify`: notation's `verify` flags with their meaning, and pullguard's own
+// (`--policy-dir`, `--config`, `--docker-config`, `--insecure-registries`, `--output json`).
+// Boolean switches take `--flag` or `--flag=true|false` as pflag does.
 #[derive(Args, Debug)]
 pub(super) struct VerifyArgs {
     /// Config file (TOML).

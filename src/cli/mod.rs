@@ -33,7 +33,8 @@ pub const EXIT_DENIED: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 
 /// The whole command line, for the man pages and shell completions the package is built with
-/// (`examples/gen_docs.rs`, run by `scripts/package.sh`).
+/// (`examples/gen_docs.rs`, run by `scripts/package.sh`). The subcommands' arguments are
+/// deferred: `Command::build` (which clap_mangen and clap_complete call) adds them.
 pub fn command() -> clap::Command {
     <Cli as clap::CommandFactory>::command()
 }

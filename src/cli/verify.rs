@@ -34,6 +34,7 @@ pub(super) fn verify_usage_error(e: &clap::Error) -> String {
 }
 
 pub(super) fn run_verify(args: VerifyArgs) -> i32 {
+    crate::metrics::off();
     let verbose = args.verbose.unwrap_or(false);
     let debug = args.debug.unwrap_or(false);
     init_tracing_level(if debug {
