@@ -41,7 +41,13 @@ pub(super) fn run_verify(args: VerifyArgs) -> i32 {
     // are the printed verdict), so without -v, -d or PULLGUARD_LOG no subscriber is set up
     // (its span registry alone was ~5% of a run's page faults).
     if debug || verbose || std::env::var_os("PULLGUARD_LOG").is_some() {
-        init_tracing_level(if debug { "debug" } else if verbose { "info" } else { "error" });
+        init_tracing_level(if debug {
+            "debug"
+        } else if verbose {
+            "info"
+        } else {
+            "error"
+        });
     }
     match verify_cli(&args, verbose || debug) {
         Ok(code) => code,
