@@ -52,6 +52,10 @@ DPKG=(dpkg --root="$R" --force-script-chrootless --force-depends --log=/dev/null
 # The binaries. OpenSSL is linked in statically (.cargo/config.toml): no libssl3 needed.
 for b in pullguard pullguard-containerd-verifier; do
   ! ldd "$R/usr/bin/$b" | grep -q 'libssl\|libcrypto' || fail "$b links OpenSSL dynamically"
+  # Packed relative relocations (build.rs) need glibc 2.36; no symbol says so to dpkg-shlibdeps.
+  if objdump -p "$R/usr/bin/$b" | grep -q GLIBC_ABI_DT_RELR; then
+    dpkg-deb -f "$DEB" Depends | grep -q 'libc6 (>= 2.36)' || fail "$b needs glibc 2.36 (DT_RELR); Depends does not say so"
+  fi
 done
 "$R/usr/bin/pullguard" --version | grep -qx "pullguard $(dpkg-deb -f "$DEB" Version | cut -d- -f1)" || fail "pullguard --version"
 "$R/usr/bin/pullguard-containerd-verifier" --version | grep -q '^pullguard-containerd-verifier ' || fail "verifier --version"
