@@ -216,6 +216,8 @@ fn containerd_watch(ctr: Ctr, mode: &str) {
         "{v}"
     );
     let out = ctr.import(&ns, &tar);
+    // Shown if the verdict below does not come: did the import itself fail?
+    eprintln!("ctr import: {}: {}", out.status, stderr_of(&out));
     if mode == "report" {
         assert!(out.status.success(), "{}", stderr_of(&out));
     }
