@@ -215,7 +215,19 @@ fn containerd_watch(ctr: Ctr, mode: &str) {
         v["reason"].as_str().unwrap_or("").contains("no signature"),
         "{v}"
     );
-    let out = ctr.import(&ns, &tar);
+    let mut tar = tar;
+    let mut out = ctr.import(&ns, &tar);
+    if stderr_of(&out).contains("unrecognized image format") {
+        // Seen once: ctr's import does not read the tarball its export has just written (the
+        // peer's flake, not the watch's). Exported again, once.
+        eprintln!(
+            "ctr import: {}: {}; exporting again",
+            out.status,
+            stderr_of(&out)
+        );
+        tar = ctr.export(&imported_ref, &imgs.home);
+        out = ctr.import(&ns, &tar);
+    }
     // Shown if the verdict below does not come: did the import itself fail?
     eprintln!("ctr import: {}: {}", out.status, stderr_of(&out));
     if mode == "report" {
