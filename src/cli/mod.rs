@@ -40,6 +40,9 @@ pub fn command() -> clap::Command {
 }
 
 pub fn main() -> i32 {
+    // `verify` loads its trust policy on a thread started first (see `TrustLoader`).
+    let verify = std::env::args_os().nth(1).is_some_and(|a| a == "verify");
+    let loader = verify.then(verify::TrustLoader::start).flatten();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -49,7 +52,7 @@ pub fn main() -> i32 {
             }
             // `verify` is a drop-in for `notation verify`: its usage errors exit 1, with
             // pflag's wording where a script may look for it.
-            if std::env::args().nth(1).as_deref() == Some("verify") {
+            if verify {
                 eprintln!("{}", verify_usage_error(&e));
                 return EXIT_DENIED;
             }
@@ -59,7 +62,7 @@ pub fn main() -> i32 {
     };
     match cli.command {
         Command::Serve(args) => run_serve(args),
-        Command::Verify(args) => run_verify(args),
+        Command::Verify(args) => run_verify(args, loader),
         Command::Ctl {
             socket,
             output,
