@@ -203,7 +203,18 @@ impl Http {
                     Some("https") => {
                         let client = self.tls_for(&authority)?;
                         client.request(req).await.map_err(|e| {
-                            let raw = error_chain(&e);
+                            let mut raw = error_chain(&e);
+                            // Under h2 a request on a connection that failed learns only
+                            // that it closed: what failed is in the connection's read error.
+                            let closed = ["closed", "canceled", "connection error"]
+                                .iter()
+                                .any(|w| raw.contains(w));
+                            if closed
+                                && let Some(tls) = crate::https::read_error(&authority)
+                                && !raw.contains(&tls)
+                            {
+                                raw = format!("{raw}: {tls}");
+                            }
                             self.hosts.explain(&authority, &raw).unwrap_or(raw)
                         })
                     }

@@ -12,12 +12,20 @@
 //! What the handshake checks is what `SslConnector` (and so native-tls) checks: the peer's
 //! chain against the roots, the host name (no partial wildcards) or IP address the request
 //! names (SNI sent for names), TLS 1.2 at least, SslConnector's cipher list.
+//!
+//! HTTP/2 is offered by ALPN (`h2`, then `http/1.1`), as Go's client (and so notation) offers
+//! it: a registry that takes it serves every request of a verification on one connection, one
+//! handshake instead of one per request in flight. hyper-util's pool only holds a request back
+//! for a connection under way when it is told up front that the host speaks h2, which ALPN
+//! learns only from the first handshake; so the connector does it (see [`HttpsConnector`]).
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use hyper::Uri;
 use hyper::rt::{Read, ReadBufCursor, Write};
@@ -101,6 +109,7 @@ pub fn context_builder() -> Result<SslContextBuilder, openssl::error::ErrorStack
     // SRP or PSK suites), whatever a system openssl.cnf says.
     b.set_cipher_list("DEFAULT:!aNULL:!eNULL:!MD5:!3DES:!DES:!RC4:!IDEA:!SEED:!aDSS:!SRP:!PSK")?;
     b.set_verify(SslVerifyMode::PEER);
+    b.set_alpn_protos(b"\x02h2\x08http/1.1")?;
     let roots = system_roots();
     for dir in &roots.dirs {
         if let Some(d) = dir.to_str() {
@@ -118,28 +127,82 @@ pub fn context_builder() -> Result<SslContextBuilder, openssl::error::ErrorStack
 }
 
 /// [`ProxyConnector`] with TLS for `https` URIs (plain streams for `http`).
+///
+/// The first TLS connection to an authority holds back the others asked for while its
+/// handshake runs: if it negotiates h2, hyper-util pools it as shared and hands it to the
+/// requests waiting on the pool, so the held connects are not needed; if HTTP/1.1, they go
+/// ahead at once (each request then has its own connection, as before). What was negotiated
+/// is remembered per authority for the connector's life (a client's, as its pool).
 #[derive(Clone)]
 pub struct HttpsConnector {
     inner: ProxyConnector,
     ctx: SslContext,
+    alpn: Arc<Mutex<HashMap<String, Alpn>>>,
 }
+
+/// What an authority's TLS connections negotiate.
+#[derive(Clone)]
+enum Alpn {
+    /// The first handshake is under way; its outcome (h2 or not) is sent when it is known.
+    Learning(tokio::sync::watch::Receiver<Option<bool>>),
+    Known,
+}
+
+/// How long a connect held back for a first connection that negotiated h2 waits before it
+/// gives up: by then hyper-util has handed that request the shared connection and runs this
+/// connect in the background, where its error is dropped. Were the request still waiting (the
+/// shared connection died before it got it), the error fails it, as a dead connection would.
+const SHARED_H2_GRACE: Duration = Duration::from_secs(1);
 
 impl HttpsConnector {
     pub fn new(inner: ProxyConnector, ctx: SslContext) -> HttpsConnector {
-        HttpsConnector { inner, ctx }
+        HttpsConnector {
+            inner,
+            ctx,
+            alpn: Arc::new(Mutex::new(HashMap::new())),
+        }
     }
 }
 
 pub enum MaybeHttps {
     Http(Conn),
-    Https(TokioIo<SslStream<TokioIo<Conn>>>),
+    /// The stream and the authority it is to (its read errors are kept, see [`read_error`]).
+    Https(TokioIo<SslStream<TokioIo<Conn>>>, Arc<str>),
+}
+
+/// How long a TLS connection's read error is kept for a request's error to name.
+const READ_ERROR_KEPT: Duration = Duration::from_secs(30);
+
+/// The last read error of a TLS connection to each authority, and when it came: under h2, a
+/// request whose connection failed learns only that it closed (hyper's "connection closed"),
+/// and what failed is in that read error, e.g. the alert a TLS 1.3 server sends after the
+/// handshake to refuse a missing client certificate.
+fn read_errors() -> &'static Mutex<HashMap<String, (std::time::Instant, String)>> {
+    static ERRORS: OnceLock<Mutex<HashMap<String, (std::time::Instant, String)>>> = OnceLock::new();
+    ERRORS.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// The read error a TLS connection to `authority` ended with in the last 30 s, if any.
+pub fn read_error(authority: &str) -> Option<String> {
+    let errors = read_errors().lock().ok()?;
+    errors
+        .get(authority)
+        .filter(|(at, _)| at.elapsed() < READ_ERROR_KEPT)
+        .map(|(_, e)| e.clone())
 }
 
 impl Connection for MaybeHttps {
     fn connected(&self) -> Connected {
         match self {
             MaybeHttps::Http(c) => c.connected(),
-            MaybeHttps::Https(s) => s.inner().get_ref().inner().connected(),
+            MaybeHttps::Https(s, _) => {
+                let c = s.inner().get_ref().inner().connected();
+                if s.inner().ssl().selected_alpn_protocol() == Some(b"h2") {
+                    c.negotiated_h2()
+                } else {
+                    c
+                }
+            }
         }
     }
 }
@@ -152,7 +215,18 @@ impl Read for MaybeHttps {
     ) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
             MaybeHttps::Http(c) => Pin::new(c).poll_read(cx, buf),
-            MaybeHttps::Https(s) => Pin::new(s).poll_read(cx, buf),
+            MaybeHttps::Https(s, authority) => {
+                let r = Pin::new(s).poll_read(cx, buf);
+                if let Poll::Ready(Err(e)) = &r
+                    && let Ok(mut errors) = read_errors().lock()
+                {
+                    errors.insert(
+                        authority.to_string(),
+                        (std::time::Instant::now(), e.to_string()),
+                    );
+                }
+                r
+            }
         }
     }
 }
@@ -165,19 +239,19 @@ impl Write for MaybeHttps {
     ) -> Poll<std::io::Result<usize>> {
         match self.get_mut() {
             MaybeHttps::Http(c) => Pin::new(c).poll_write(cx, buf),
-            MaybeHttps::Https(s) => Pin::new(s).poll_write(cx, buf),
+            MaybeHttps::Https(s, _) => Pin::new(s).poll_write(cx, buf),
         }
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
             MaybeHttps::Http(c) => Pin::new(c).poll_flush(cx),
-            MaybeHttps::Https(s) => Pin::new(s).poll_flush(cx),
+            MaybeHttps::Https(s, _) => Pin::new(s).poll_flush(cx),
         }
     }
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
             MaybeHttps::Http(c) => Pin::new(c).poll_shutdown(cx),
-            MaybeHttps::Https(s) => Pin::new(s).poll_shutdown(cx),
+            MaybeHttps::Https(s, _) => Pin::new(s).poll_shutdown(cx),
         }
     }
 }
@@ -214,9 +288,69 @@ impl tower::Service<Uri> for HttpsConnector {
             .trim_end_matches(']')
             .to_string();
         let ctx = self.ctx.clone();
-        let connecting = tower::Service::<Uri>::call(&mut self.inner, dst);
+        // The first TLS connect to this authority learns what it speaks; the others wait.
+        let authority = dst.authority().map(|a| a.to_string()).unwrap_or_default();
+        let (first, held) = match (https, self.alpn.lock()) {
+            (true, Ok(mut known)) => match known.get(&authority) {
+                None => {
+                    let (tx, rx) = tokio::sync::watch::channel(None);
+                    known.insert(authority.clone(), Alpn::Learning(rx));
+                    (Some(tx), None)
+                }
+                Some(Alpn::Learning(rx)) => (None, Some(rx.clone())),
+                Some(Alpn::Known) => (None, None),
+            },
+            _ => (None, None),
+        };
+        let alpn = self.alpn.clone();
+        let mut inner = self.inner.clone();
         Box::pin(async move {
-            let conn: Conn = connecting.await?;
+            if let Some(mut rx) = held {
+                // Sent, or the first connect failed (its sender dropped): connect as usual.
+                let h2 = match rx.wait_for(Option::is_some).await {
+                    Ok(v) => *v == Some(true),
+                    Err(_) => {
+                        // The first connect ended unlearned (failed, or was dropped): the
+                        // next connect learns again.
+                        if let Ok(mut known) = alpn.lock()
+                            && let Some(Alpn::Learning(r)) = known.get(&authority)
+                            && r.has_changed().is_err()
+                        {
+                            known.remove(&authority);
+                        }
+                        false
+                    }
+                };
+                if h2 {
+                    tokio::time::sleep(SHARED_H2_GRACE).await;
+                    let e: BoxError = format!(
+                        "the HTTP/2 connection to {authority} closed before it served this request"
+                    )
+                    .into();
+                    return Err(e);
+                }
+            }
+            let learned = |h2: Option<bool>| {
+                if let Some(tx) = &first {
+                    if let Ok(mut known) = alpn.lock() {
+                        match h2 {
+                            Some(_) => known.insert(authority.clone(), Alpn::Known),
+                            // Failed: the next connect learns again.
+                            None => known.remove(&authority),
+                        };
+                    }
+                    if let Some(h2) = h2 {
+                        let _ = tx.send(Some(h2));
+                    }
+                }
+            };
+            let conn: Conn = match tower::Service::<Uri>::call(&mut inner, dst).await {
+                Ok(c) => c,
+                Err(e) => {
+                    learned(None);
+                    return Err(e);
+                }
+            };
             if !https {
                 return Ok(MaybeHttps::Http(conn));
             }
@@ -237,7 +371,13 @@ impl tower::Service<Uri> for HttpsConnector {
                 }
             }
             let mut stream = SslStream::new(ssl, TokioIo::new(conn))?;
-            if let Err(e) = Pin::new(&mut stream).connect().await {
+            let handshake = Pin::new(&mut stream).connect().await;
+            learned(
+                handshake
+                    .is_ok()
+                    .then(|| stream.ssl().selected_alpn_protocol() == Some(b"h2")),
+            );
+            if let Err(e) = handshake {
                 let verify = stream.ssl().verify_result();
                 let text = match e.ssl_error() {
                     Some(stack) => stack.to_string(),
@@ -251,7 +391,7 @@ impl tower::Service<Uri> for HttpsConnector {
                 let e: BoxError = Box::new(HandshakeError(text));
                 return Err(e);
             }
-            Ok(MaybeHttps::Https(TokioIo::new(stream)))
+            Ok(MaybeHttps::Https(TokioIo::new(stream), authority.into()))
         })
     }
 }

@@ -393,6 +393,106 @@ fn tls_yaml(dir: &Path, name: &str, ca: &Cert, sans: &[&str], client_ca: Option<
 // ---------------------------------------------------------------------------------------------
 // TLS
 
+/// A stand-in for a TLS front that speaks HTTP/1.1 only (no ALPN, as a plain TLS terminator
+/// or an old proxy): Python's `ssl` in front of the plain registry, byte for byte. Go's
+/// registry cannot be made to stop offering h2 (with `GODEBUG=http2server=0` it still offers
+/// it by ALPN and then cannot speak it).
+const H1_TLS_FRONT: &str = r#"
+import select, socket, ssl, sys, threading
+cert, key, port_file, backend = sys.argv[1:5]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+ls = socket.socket()
+ls.bind(("127.0.0.1", 0))
+ls.listen(64)
+host, port = backend.rsplit(":", 1)
+def pipe(c):
+    try:
+        s = ctx.wrap_socket(c, server_side=True)
+        b = socket.create_connection((host, int(port)))
+    except Exception:
+        c.close()
+        return
+    try:
+        while True:
+            r = [s] if s.pending() else select.select([s, b], [], [], 30)[0]
+            if not r:
+                return
+            for x in r:
+                d = x.recv(65536)
+                if not d:
+                    return
+                (b if x is s else s).sendall(d)
+    except Exception:
+        pass
+    finally:
+        s.close()
+        b.close()
+open(port_file + ".tmp", "w").write(str(ls.getsockname()[1]))
+import os; os.rename(port_file + ".tmp", port_file)
+while True:
+    c, _ = ls.accept()
+    threading.Thread(target=pipe, args=(c,), daemon=True).start()
+"#;
+
+/// A TLS registry that speaks HTTP/1.1 only: the first connection tells so, the requests held
+/// for it go on connections of their own, and the verification is as usual.
+#[test]
+fn tls_registry_without_http2() {
+    let w = World::new("tls", "h1");
+    let ca = make_cert("pullguard test CA", None, &[], false);
+    let server = make_cert("h1", Some(&ca), &["IP:127.0.0.1"], false);
+    let crt = write(&w.path("h1/server.crt"), &pem(&server));
+    let key = write(
+        &w.path("h1/server.key"),
+        &server.key.private_key_to_pem_pkcs8().unwrap(),
+    );
+    let port_file = w.path("h1/port");
+    let mut front = Command::new("python3")
+        .arg("-c")
+        .arg(H1_TLS_FRONT)
+        .args([&crt, &key, &port_file])
+        .arg(&w._plain.host)
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let port = loop {
+        if let Ok(p) = std::fs::read_to_string(&port_file) {
+            break p;
+        }
+        assert!(Instant::now() < deadline, "the TLS front did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let host = format!("127.0.0.1:{port}");
+    let certs_d = w.path("certs.d");
+    write(&certs_d.join(&host).join("ca.crt"), &pem(&ca));
+    let cfg_d = format!("docker_certs_dir = {:?}\n", certs_d.display().to_string());
+    let before = w._plain.log().len();
+    let out = w.verify(&cfg_d, &w.reference(&host, &w.signed), &[]);
+    let log = w._plain.log()[before..].to_string();
+    let _ = front.kill();
+    let _ = front.wait();
+    assert_allowed(&out, &w.signed, &log);
+    let ua = concat!("\"pullguard/", env!("CARGO_PKG_VERSION"), "\"");
+    let combined: Vec<&str> = log.lines().filter(|l| l.ends_with(ua)).collect();
+    assert!(combined.len() >= 5, "{log}");
+    assert!(combined.iter().all(|l| l.contains(" HTTP/1.1\" ")), "{log}");
+    // The resolve, the Referrers API and the tag schema were in flight together: one
+    // connection each once the first said HTTP/1.1.
+    let peers: std::collections::BTreeSet<&str> = log
+        .lines()
+        .filter(|l| l.contains("useragent=pullguard/"))
+        .filter_map(|l| {
+            l.split("http.request.remoteaddr=\"")
+                .nth(1)?
+                .split('"')
+                .next()
+        })
+        .collect();
+    assert!(peers.len() >= 3, "{peers:?}\n{log}");
+}
+
 #[test]
 fn tls_private_ca_via_certs_d_and_config() {
     let w = World::new("tls", "tls");
@@ -441,7 +541,30 @@ fn tls_private_ca_via_certs_d_and_config() {
     let certs_d = w.path("certs.d");
     write(&certs_d.join(&reg.host).join("ca.crt"), &pem(&ca));
     let cfg_d = format!("docker_certs_dir = {:?}\n", certs_d.display().to_string());
+    let before = reg.log().len();
     assert_allowed(&w.verify(&cfg_d, &signed, &[]), &w.signed, &reg.log());
+    // HTTP/2, as the registry offers it: the whole verification (resolve, the Referrers API
+    // and the tag schema at once, the signature manifest, its envelope) on one connection.
+    let log = reg.log()[before..].to_string();
+    let ours: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("remoteaddr=") && l.contains("useragent=pullguard/"))
+        .collect();
+    let peers: std::collections::BTreeSet<&str> = ours
+        .iter()
+        .filter_map(|l| {
+            l.split("http.request.remoteaddr=\"")
+                .nth(1)?
+                .split('"')
+                .next()
+        })
+        .collect();
+    assert!(ours.len() >= 4, "{log}");
+    assert_eq!(peers.len(), 1, "one connection: {peers:?}\n{log}");
+    let ua = concat!("\"pullguard/", env!("CARGO_PKG_VERSION"), "\"");
+    let combined: Vec<&str> = log.lines().filter(|l| l.ends_with(ua)).collect();
+    assert!(combined.len() >= 5, "{log}");
+    assert!(combined.iter().all(|l| l.contains(" HTTP/2.0\" ")), "{log}");
     assert_denied(&w.verify(&cfg_d, &unsigned, &[]), &["no signature"]);
 
     // 3. Trusted through the config's [registries] table (certs.d empty).
