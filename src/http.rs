@@ -46,6 +46,9 @@ pub struct Http {
     pub tokens: Arc<crate::token::TokenCache>,
     connect_timeout: Duration,
     request_timeout: Duration,
+    /// Set when h2 is offered to TLS registries ([`Http::offering_h2`]): where the h2
+    /// connections' TLS alerts are kept for the errors of their requests.
+    tls_alerts: Option<Arc<crate::https::TlsAlerts>>,
 }
 
 /// A response whose body is still to be read, before the request's deadline.
@@ -62,6 +65,15 @@ fn connector(connect_timeout: Duration) -> HttpConnector {
     c.set_nodelay(true);
     c.enforce_http(false);
     c
+}
+
+/// A client over `https`. Under h2, response headers may take as much as HTTP/1.1 lets them
+/// (hyper's h1 read buffer, ~400 KiB; its h2 default is 16 KiB): a registry or a CDN in front
+/// of one answering with long headers works the same either way.
+fn tls_client(https: HttpsConnector) -> Tls {
+    Client::builder(TokioExecutor::new())
+        .http2_max_header_list_size(400 * 1024)
+        .build(https)
 }
 
 /// The process environment's proxies, read once (as Go's `envProxyFunc`).
@@ -102,6 +114,25 @@ impl Http {
             tokens: Arc::new(crate::token::TokenCache::default()),
             connect_timeout,
             request_timeout,
+            tls_alerts: None,
+        }
+    }
+
+    /// The same, offering HTTP/2 to TLS registries (see [`crate::https`]): for the one-shot
+    /// CLI, whose requests of a verification then share one connection and handshake.
+    pub fn offering_h2(self) -> Http {
+        Http {
+            tls_alerts: Some(Arc::default()),
+            ..self
+        }
+    }
+
+    fn https_connector(&self, ctx: openssl::ssl::SslContext) -> HttpsConnector {
+        match &self.tls_alerts {
+            Some(alerts) => {
+                HttpsConnector::offering_h2(self.proxy_connector(), ctx, alerts.clone())
+            }
+            None => HttpsConnector::new(self.proxy_connector(), ctx),
         }
     }
 
@@ -119,11 +150,14 @@ impl Http {
     fn tls(&self) -> Result<&Tls, String> {
         self.tls
             .get_or_init(|| {
-                let ctx = crate::https::context_builder()
-                    .map_err(|e| format!("cannot set up TLS: {e}"))?
-                    .build();
-                let https = HttpsConnector::new(self.proxy_connector(), ctx);
-                Ok(Client::builder(TokioExecutor::new()).build(https))
+                let setup = |e: openssl::error::ErrorStack| format!("cannot set up TLS: {e}");
+                let mut b = crate::https::context_builder().map_err(setup)?;
+                if self.tls_alerts.is_some() {
+                    b.set_alpn_protos(crate::https::ALPN_H2_HTTP1)
+                        .map_err(setup)?;
+                }
+                let https = self.https_connector(b.build());
+                Ok(tls_client(https))
             })
             .as_ref()
             .map_err(Clone::clone)
@@ -149,9 +183,9 @@ impl Http {
             }
             return self.tls().cloned();
         }
-        let ctx = crate::tls::connector(authority, &t)?;
-        let https = HttpsConnector::new(self.proxy_connector(), ctx);
-        let client: Tls = Client::builder(TokioExecutor::new()).build(https);
+        let ctx = crate::tls::connector(authority, &t, self.tls_alerts.is_some())?;
+        let https = self.https_connector(ctx);
+        let client: Tls = tls_client(https);
         if let Ok(mut m) = self.per_host.lock() {
             m.insert(authority.to_string(), Some(client.clone()));
         }
@@ -205,12 +239,13 @@ impl Http {
                         client.request(req).await.map_err(|e| {
                             let mut raw = error_chain(&e);
                             // Under h2 a request on a connection that failed learns only
-                            // that it closed: what failed is in the connection's read error.
+                            // that it closed: what failed is in the connection's TLS alert.
                             let closed = ["closed", "canceled", "connection error"]
                                 .iter()
                                 .any(|w| raw.contains(w));
                             if closed
-                                && let Some(tls) = crate::https::read_error(&authority)
+                                && let Some(tls) =
+                                    self.tls_alerts.as_ref().and_then(|a| a.recent(&authority))
                                 && !raw.contains(&tls)
                             {
                                 raw = format!("{raw}: {tls}");

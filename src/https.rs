@@ -13,11 +13,14 @@
 //! chain against the roots, the host name (no partial wildcards) or IP address the request
 //! names (SNI sent for names), TLS 1.2 at least, SslConnector's cipher list.
 //!
-//! HTTP/2 is offered by ALPN (`h2`, then `http/1.1`), as Go's client (and so notation) offers
-//! it: a registry that takes it serves every request of a verification on one connection, one
-//! handshake instead of one per request in flight. hyper-util's pool only holds a request back
-//! for a connection under way when it is told up front that the host speaks h2, which ALPN
-//! learns only from the first handshake; so the connector does it (see [`HttpsConnector`]).
+//! The one-shot CLI offers HTTP/2 by ALPN (`h2`, then `http/1.1`), as Go's client (and so
+//! notation) offers it: a registry that takes it serves every request of a verification on one
+//! connection, one handshake instead of one per request in flight. hyper-util's pool only holds
+//! a request back for a connection under way when it is told up front that the host speaks h2,
+//! which ALPN learns only from the first handshake; so the connector does it (see
+//! [`HttpsConnector`]). The daemon stays on HTTP/1.1: its connections are pooled, so the
+//! handshakes are paid once, and over one h2 connection the mirror's blob streams would share a
+//! flow-control window with the verifications (a slow puller stalling the others).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -109,7 +112,6 @@ pub fn context_builder() -> Result<SslContextBuilder, openssl::error::ErrorStack
     // SRP or PSK suites), whatever a system openssl.cnf says.
     b.set_cipher_list("DEFAULT:!aNULL:!eNULL:!MD5:!3DES:!DES:!RC4:!IDEA:!SEED:!aDSS:!SRP:!PSK")?;
     b.set_verify(SslVerifyMode::PEER);
-    b.set_alpn_protos(b"\x02h2\x08http/1.1")?;
     let roots = system_roots();
     for dir in &roots.dirs {
         if let Some(d) = dir.to_str() {
@@ -126,10 +128,13 @@ pub fn context_builder() -> Result<SslContextBuilder, openssl::error::ErrorStack
     Ok(b)
 }
 
+/// What a client that offers h2 sends by ALPN.
+pub const ALPN_H2_HTTP1: &[u8] = b"\x02h2\x08http/1.1";
+
 /// [`ProxyConnector`] with TLS for `https` URIs (plain streams for `http`).
 ///
-/// The first TLS connection to an authority holds back the others asked for while its
-/// handshake runs: if it negotiates h2, hyper-util pools it as shared and hands it to the
+/// With h2 offered ([`HttpsConnector::offering_h2`]), the first TLS connection to an authority
+/// holds back the others asked for while its handshake runs: if it negotiates h2, hyper-util pools it as shared and hands it to the
 /// requests waiting on the pool, so the held connects are not needed; if HTTP/1.1, they go
 /// ahead at once (each request then has its own connection, as before). What was negotiated
 /// is remembered per authority for the connector's life (a client's, as its pool).
@@ -138,6 +143,9 @@ pub struct HttpsConnector {
     inner: ProxyConnector,
     ctx: SslContext,
     alpn: Arc<Mutex<HashMap<String, Alpn>>>,
+    /// Set when the context offers h2: connects are held as above, and the alerts of h2
+    /// connections kept here.
+    alerts: Option<Arc<TlsAlerts>>,
 }
 
 /// What an authority's TLS connections negotiate.
@@ -149,46 +157,77 @@ enum Alpn {
 }
 
 /// How long a connect held back for a first connection that negotiated h2 waits before it
-/// gives up: by then hyper-util has handed that request the shared connection and runs this
-/// connect in the background, where its error is dropped. Were the request still waiting (the
-/// shared connection died before it got it), the error fails it, as a dead connection would.
-const SHARED_H2_GRACE: Duration = Duration::from_secs(1);
+/// gives up: long before that, hyper-util has pooled the shared connection (its h2 handshake
+/// waits for nothing from the network), handed it to the held request, and moved this connect
+/// to the background, where its error is dropped. Were the request still waiting (the shared
+/// connection died before it got it), the error fails it, as the dead connection would have.
+const SHARED_H2_GRACE: Duration = Duration::from_secs(5);
 
 impl HttpsConnector {
+    /// HTTP/1.1 only (the context offers no ALPN).
     pub fn new(inner: ProxyConnector, ctx: SslContext) -> HttpsConnector {
         HttpsConnector {
             inner,
             ctx,
             alpn: Arc::new(Mutex::new(HashMap::new())),
+            alerts: None,
+        }
+    }
+
+    /// For a context that offers h2 ([`ALPN_H2_HTTP1`]); its h2 connections' alerts go to
+    /// `alerts`.
+    pub fn offering_h2(
+        inner: ProxyConnector,
+        ctx: SslContext,
+        alerts: Arc<TlsAlerts>,
+    ) -> HttpsConnector {
+        HttpsConnector {
+            alerts: Some(alerts),
+            ..HttpsConnector::new(inner, ctx)
         }
     }
 }
 
 pub enum MaybeHttps {
     Http(Conn),
-    /// The stream and the authority it is to (its read errors are kept, see [`read_error`]).
-    Https(TokioIo<SslStream<TokioIo<Conn>>>, Arc<str>),
+    /// The stream, and for an h2 connection where its alerts go and the authority it is to.
+    Https(
+        TokioIo<SslStream<TokioIo<Conn>>>,
+        Option<(Arc<TlsAlerts>, Arc<str>)>,
+    ),
 }
 
-/// How long a TLS connection's read error is kept for a request's error to name.
-const READ_ERROR_KEPT: Duration = Duration::from_secs(30);
+/// How long a TLS alert is kept for a request's error to name.
+const ALERT_KEPT: Duration = Duration::from_secs(30);
 
-/// The last read error of a TLS connection to each authority, and when it came: under h2, a
-/// request whose connection failed learns only that it closed (hyper's "connection closed"),
-/// and what failed is in that read error, e.g. the alert a TLS 1.3 server sends after the
-/// handshake to refuse a missing client certificate.
-fn read_errors() -> &'static Mutex<HashMap<String, (std::time::Instant, String)>> {
-    static ERRORS: OnceLock<Mutex<HashMap<String, (std::time::Instant, String)>>> = OnceLock::new();
-    ERRORS.get_or_init(|| Mutex::new(HashMap::new()))
-}
+/// The TLS alerts a client's h2 connections ended with, per authority, and when they came:
+/// under h2, a request whose connection failed learns only that it closed (hyper's "connection
+/// closed"), and what failed is in the alert, e.g. the one a TLS 1.3 server sends after the
+/// handshake to refuse a missing client certificate. Alerts only: a connection's other read
+/// errors (a peer that closes without `close_notify`) say nothing about a later request.
+#[derive(Default)]
+pub struct TlsAlerts(Mutex<HashMap<String, (std::time::Instant, String)>>);
 
-/// The read error a TLS connection to `authority` ended with in the last 30 s, if any.
-pub fn read_error(authority: &str) -> Option<String> {
-    let errors = read_errors().lock().ok()?;
-    errors
-        .get(authority)
-        .filter(|(at, _)| at.elapsed() < READ_ERROR_KEPT)
-        .map(|(_, e)| e.clone())
+impl TlsAlerts {
+    fn record(&self, authority: &str, e: &std::io::Error) {
+        let text = e.to_string();
+        if !text.contains(" alert ") {
+            return;
+        }
+        if let Ok(mut alerts) = self.0.lock() {
+            alerts.retain(|_, (at, _)| at.elapsed() < ALERT_KEPT);
+            alerts.insert(authority.to_string(), (std::time::Instant::now(), text));
+        }
+    }
+
+    /// The alert an h2 connection to `authority` ended with in the last 30 s, if any.
+    pub fn recent(&self, authority: &str) -> Option<String> {
+        let alerts = self.0.lock().ok()?;
+        alerts
+            .get(authority)
+            .filter(|(at, _)| at.elapsed() < ALERT_KEPT)
+            .map(|(_, e)| e.clone())
+    }
 }
 
 impl Connection for MaybeHttps {
@@ -215,15 +254,10 @@ impl Read for MaybeHttps {
     ) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
             MaybeHttps::Http(c) => Pin::new(c).poll_read(cx, buf),
-            MaybeHttps::Https(s, authority) => {
+            MaybeHttps::Https(s, alerts) => {
                 let r = Pin::new(s).poll_read(cx, buf);
-                if let Poll::Ready(Err(e)) = &r
-                    && let Ok(mut errors) = read_errors().lock()
-                {
-                    errors.insert(
-                        authority.to_string(),
-                        (std::time::Instant::now(), e.to_string()),
-                    );
+                if let (Poll::Ready(Err(e)), Some((alerts, authority))) = (&r, alerts) {
+                    alerts.record(authority, e);
                 }
                 r
             }
@@ -290,7 +324,8 @@ impl tower::Service<Uri> for HttpsConnector {
         let ctx = self.ctx.clone();
         // The first TLS connect to this authority learns what it speaks; the others wait.
         let authority = dst.authority().map(|a| a.to_string()).unwrap_or_default();
-        let (first, held) = match (https, self.alpn.lock()) {
+        let alerts = self.alerts.clone();
+        let (first, held) = match (https && alerts.is_some(), self.alpn.lock()) {
             (true, Ok(mut known)) => match known.get(&authority) {
                 None => {
                     let (tx, rx) = tokio::sync::watch::channel(None);
@@ -391,7 +426,9 @@ impl tower::Service<Uri> for HttpsConnector {
                 let e: BoxError = Box::new(HandshakeError(text));
                 return Err(e);
             }
-            Ok(MaybeHttps::Https(TokioIo::new(stream), authority.into()))
+            let h2 = stream.ssl().selected_alpn_protocol() == Some(b"h2");
+            let alerts = alerts.filter(|_| h2).map(|a| (a, Arc::from(authority)));
+            Ok(MaybeHttps::Https(TokioIo::new(stream), alerts))
         })
     }
 }

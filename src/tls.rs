@@ -94,7 +94,7 @@ impl RegistryHosts {
             match self.tls_for(host) {
                 Ok(t) if t.is_default() => {}
                 Ok(t) => {
-                    if let Err(e) = connector(host, &t) {
+                    if let Err(e) = connector(host, &t, false) {
                         out.push(e);
                     }
                 }
@@ -287,11 +287,16 @@ fn read_certs_directory(dir: &Path, t: &mut HostTls) -> Result<(), String> {
     Ok(())
 }
 
-/// The TLS context for one registry: system roots plus its CAs, its client identity.
-pub fn connector(host: &str, t: &HostTls) -> Result<openssl::ssl::SslContext, String> {
+/// The TLS context for one registry: system roots plus its CAs, its client identity; h2
+/// offered by ALPN when `http2`.
+pub fn connector(host: &str, t: &HostTls, http2: bool) -> Result<openssl::ssl::SslContext, String> {
     let setup =
         |e: openssl::error::ErrorStack| format!("cannot set up TLS for registry {host}: {e}");
     let mut b = crate::https::context_builder().map_err(setup)?;
+    if http2 {
+        b.set_alpn_protos(crate::https::ALPN_H2_HTTP1)
+            .map_err(setup)?;
+    }
     for (path, pem) in &t.cas {
         let certs = openssl::x509::X509::stack_from_pem(pem).map_err(|e| {
             format!(

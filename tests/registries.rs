@@ -1539,12 +1539,19 @@ fn ctr_pull_through_the_mirror_to_a_tls_upstream() {
         err.contains("pullguard: denied") && err.contains("no signature"),
         "{err}"
     );
-    // The TLS instance (it speaks nothing else) served the mirror's requests.
+    // The TLS instance (it speaks nothing else) served the mirror's requests, over HTTP/1.1
+    // though it offers h2: the daemon does not offer h2 (its blob streams would share one
+    // connection's flow-control window with the verifications).
     assert!(
         reg.log().contains(&format!("/v2/{}/manifests/", w.repo)),
         "{}",
         reg.log()
     );
+    let ua = concat!("\"pullguard/", env!("CARGO_PKG_VERSION"), "\"");
+    let log = reg.log();
+    let ours: Vec<&str> = log.lines().filter(|l| l.ends_with(ua)).collect();
+    assert!(!ours.is_empty(), "{log}");
+    assert!(ours.iter().all(|l| l.contains(" HTTP/1.1\" ")), "{log}");
 }
 
 #[test]

@@ -353,6 +353,8 @@ pub(super) fn remote_target(
     let plain_http = insecure.contains(&image.registry);
     let ropts = RegistryOptions {
         insecure,
+        // One verification, its requests on one connection where the registry takes h2.
+        http2: true,
         ..crate::daemon::registry_options(cfg, Vec::new())
     };
     let creds = match notation_credential(args) {

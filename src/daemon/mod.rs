@@ -112,6 +112,7 @@ pub fn registry_options(cfg: &Config, insecure: Vec<String>) -> RegistryOptions 
         proxies: Arc::new(crate::proxy_env::ProxyConfig::from_section(
             cfg.proxy.as_ref(),
         )),
+        http2: false,
     }
 }
 

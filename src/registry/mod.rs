@@ -49,6 +49,9 @@ pub struct RegistryOptions {
     /// TLS trust per registry and the HTTP proxies (crate::tls, crate::proxy_env).
     pub hosts: Arc<crate::tls::RegistryHosts>,
     pub proxies: Arc<crate::proxy_env::ProxyConfig>,
+    /// Offer HTTP/2 to TLS registries (the one-shot CLI; see [`crate::https`] for why the
+    /// daemon does not).
+    pub http2: bool,
 }
 
 impl Default for RegistryOptions {
@@ -59,6 +62,7 @@ impl Default for RegistryOptions {
             request_timeout: Duration::from_secs(30),
             hosts: Arc::default(),
             proxies: crate::http::env_proxies(),
+            http2: false,
         }
     }
 }
@@ -102,6 +106,7 @@ impl RegistryClient {
             opts.hosts.clone(),
             opts.proxies.clone(),
         );
+        let http = if opts.http2 { http.offering_h2() } else { http };
         Ok(RegistryClient {
             http,
             opts,
