@@ -14,7 +14,7 @@
 
 mod common;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -393,6 +393,30 @@ fn tls_yaml(dir: &Path, name: &str, ca: &Cert, sans: &[&str], client_ca: Option<
 // ---------------------------------------------------------------------------------------------
 // TLS
 
+/// The client address of each of pullguard's requests in docker-registry's log (its logrus
+/// line's `http.request.remoteaddr`): one per connection.
+fn our_client_addrs(log: &str) -> Vec<&str> {
+    log.lines()
+        .filter(|l| l.contains("useragent=pullguard/"))
+        .filter_map(|l| {
+            l.split("http.request.remoteaddr=\"")
+                .nth(1)?
+                .split('"')
+                .next()
+        })
+        .collect()
+}
+
+/// The protocol of each of pullguard's requests in docker-registry's log (its combined-format
+/// line: `"GET /v2/... HTTP/2.0" 200 ... "pullguard/VERSION"`).
+fn our_protocols(log: &str) -> Vec<&str> {
+    let ua = concat!("\"pullguard/", env!("CARGO_PKG_VERSION"), "\"");
+    log.lines()
+        .filter(|l| l.ends_with(ua))
+        .filter_map(|l| l.split('"').nth(1)?.rsplit(' ').next())
+        .collect()
+}
+
 /// A stand-in for a TLS front that speaks HTTP/1.1 only (no ALPN, as a plain TLS terminator
 /// or an old proxy): Python's `ssl` in front of the plain registry, byte for byte. Go's
 /// registry cannot be made to stop offering h2 (with `GODEBUG=http2server=0` it still offers
@@ -474,23 +498,14 @@ fn tls_registry_without_http2() {
     let _ = front.kill();
     let _ = front.wait();
     assert_allowed(&out, &w.signed, &log);
-    let ua = concat!("\"pullguard/", env!("CARGO_PKG_VERSION"), "\"");
-    let combined: Vec<&str> = log.lines().filter(|l| l.ends_with(ua)).collect();
-    assert!(combined.len() >= 5, "{log}");
-    assert!(combined.iter().all(|l| l.contains(" HTTP/1.1\" ")), "{log}");
+    let protocols = our_protocols(&log);
+    assert!(protocols.len() >= 5, "{log}");
+    assert!(protocols.iter().all(|p| *p == "HTTP/1.1"), "{log}");
     // The resolve, the Referrers API and the tag schema were in flight together: one
-    // connection each once the first said HTTP/1.1.
-    let peers: std::collections::BTreeSet<&str> = log
-        .lines()
-        .filter(|l| l.contains("useragent=pullguard/"))
-        .filter_map(|l| {
-            l.split("http.request.remoteaddr=\"")
-                .nth(1)?
-                .split('"')
-                .next()
-        })
-        .collect();
-    assert!(peers.len() >= 3, "{peers:?}\n{log}");
+    // connection each once the first said HTTP/1.1 (the Referrers API's 404 names no client
+    // in the log, so two at least are seen).
+    let peers: BTreeSet<&str> = our_client_addrs(&log).into_iter().collect();
+    assert!(peers.len() >= 2, "{peers:?}\n{log}");
 }
 
 #[test]
@@ -546,25 +561,14 @@ fn tls_private_ca_via_certs_d_and_config() {
     // HTTP/2, as the registry offers it: the whole verification (resolve, the Referrers API
     // and the tag schema at once, the signature manifest, its envelope) on one connection.
     let log = reg.log()[before..].to_string();
-    let ours: Vec<&str> = log
-        .lines()
-        .filter(|l| l.contains("remoteaddr=") && l.contains("useragent=pullguard/"))
-        .collect();
-    let peers: std::collections::BTreeSet<&str> = ours
-        .iter()
-        .filter_map(|l| {
-            l.split("http.request.remoteaddr=\"")
-                .nth(1)?
-                .split('"')
-                .next()
-        })
-        .collect();
-    assert!(ours.len() >= 4, "{log}");
+    let addrs = our_client_addrs(&log);
+    let peers: BTreeSet<&str> = addrs.iter().copied().collect();
+    // (docker-registry's line for a 404, the Referrers API's here, names no client.)
+    assert!(addrs.len() >= 4, "{log}");
     assert_eq!(peers.len(), 1, "one connection: {peers:?}\n{log}");
-    let ua = concat!("\"pullguard/", env!("CARGO_PKG_VERSION"), "\"");
-    let combined: Vec<&str> = log.lines().filter(|l| l.ends_with(ua)).collect();
-    assert!(combined.len() >= 5, "{log}");
-    assert!(combined.iter().all(|l| l.contains(" HTTP/2.0\" ")), "{log}");
+    let protocols = our_protocols(&log);
+    assert!(protocols.len() >= 5, "{log}");
+    assert!(protocols.iter().all(|p| *p == "HTTP/2.0"), "{log}");
     assert_denied(&w.verify(&cfg_d, &unsigned, &[]), &["no signature"]);
 
     // 3. Trusted through the config's [registries] table (certs.d empty).
@@ -1547,11 +1551,10 @@ fn ctr_pull_through_the_mirror_to_a_tls_upstream() {
         "{}",
         reg.log()
     );
-    let ua = concat!("\"pullguard/", env!("CARGO_PKG_VERSION"), "\"");
     let log = reg.log();
-    let ours: Vec<&str> = log.lines().filter(|l| l.ends_with(ua)).collect();
-    assert!(!ours.is_empty(), "{log}");
-    assert!(ours.iter().all(|l| l.contains(" HTTP/1.1\" ")), "{log}");
+    let protocols = our_protocols(&log);
+    assert!(!protocols.is_empty(), "{log}");
+    assert!(protocols.iter().all(|p| *p == "HTTP/1.1"), "{log}");
 }
 
 #[test]
