@@ -134,10 +134,11 @@ pub const ALPN_H2_HTTP1: &[u8] = b"\x02h2\x08http/1.1";
 /// [`ProxyConnector`] with TLS for `https` URIs (plain streams for `http`).
 ///
 /// With h2 offered ([`HttpsConnector::offering_h2`]), the first TLS connection to an authority
-/// holds back the others asked for while its handshake runs: if it negotiates h2, hyper-util pools it as shared and hands it to the
-/// requests waiting on the pool, so the held connects are not needed; if HTTP/1.1, they go
-/// ahead at once (each request then has its own connection, as before). What was negotiated
-/// is remembered per authority for the connector's life (a client's, as its pool).
+/// holds back the others asked for while its handshake runs: if it negotiates h2, hyper-util
+/// pools it as shared and hands it to the requests waiting on the pool, so the held connects
+/// are not needed; if HTTP/1.1, they go ahead at once (each request then has its own
+/// connection, as before). What was negotiated is remembered per authority for the
+/// connector's life (a client's, as its pool).
 #[derive(Clone)]
 pub struct HttpsConnector {
     inner: ProxyConnector,
