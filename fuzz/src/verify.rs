@@ -49,6 +49,7 @@ fn client(addr: &str) -> &'static RegistryClient {
                 // No proxy from the environment: the fuzz registry is in this process.
                 hosts: Default::default(),
                 proxies: Default::default(),
+                http2: false,
             },
             Credentials::Fixed(None),
         )
