@@ -152,8 +152,9 @@ pub struct HttpsConnector {
 /// What an authority's TLS connections negotiate.
 #[derive(Clone)]
 enum Alpn {
-    /// The first handshake is under way; its outcome (h2 or not) is sent when it is known.
-    Learning(tokio::sync::watch::Receiver<Option<bool>>),
+    /// The first handshake is under way; its outcome (h2 or not, or why it failed) is sent
+    /// when it is known.
+    Learning(tokio::sync::watch::Receiver<Option<Result<bool, String>>>),
     Known,
 }
 
@@ -344,7 +345,16 @@ impl tower::Service<Uri> for HttpsConnector {
             if let Some(mut rx) = held {
                 // Sent, or the first connect failed (its sender dropped): connect as usual.
                 let h2 = match rx.wait_for(Option::is_some).await {
-                    Ok(v) => *v == Some(true),
+                    Ok(v) => match &*v {
+                        Some(Ok(h2)) => *h2,
+                        // The first failed to connect or shake hands: so does this one, at
+                        // once (and not one connect timeout later).
+                        Some(Err(e)) => {
+                            let e: BoxError = e.clone().into();
+                            return Err(e);
+                        }
+                        None => false,
+                    },
                     Err(_) => {
                         // The first connect ended unlearned (failed, or was dropped): the
                         // next connect learns again.
@@ -366,24 +376,22 @@ impl tower::Service<Uri> for HttpsConnector {
                     return Err(e);
                 }
             }
-            let learned = |h2: Option<bool>| {
+            let learned = |outcome: Result<bool, String>| {
                 if let Some(tx) = &first {
                     if let Ok(mut known) = alpn.lock() {
-                        match h2 {
-                            Some(_) => known.insert(authority.clone(), Alpn::Known),
+                        match outcome {
+                            Ok(_) => known.insert(authority.clone(), Alpn::Known),
                             // Failed: the next connect learns again.
-                            None => known.remove(&authority),
+                            Err(_) => known.remove(&authority),
                         };
                     }
-                    if let Some(h2) = h2 {
-                        let _ = tx.send(Some(h2));
-                    }
+                    let _ = tx.send(Some(outcome));
                 }
             };
             let conn: Conn = match tower::Service::<Uri>::call(&mut inner, dst).await {
                 Ok(c) => c,
                 Err(e) => {
-                    learned(None);
+                    learned(Err(crate::http::error_chain(e.as_ref())));
                     return Err(e);
                 }
             };
@@ -407,13 +415,7 @@ impl tower::Service<Uri> for HttpsConnector {
                 }
             }
             let mut stream = SslStream::new(ssl, TokioIo::new(conn))?;
-            let handshake = Pin::new(&mut stream).connect().await;
-            learned(
-                handshake
-                    .is_ok()
-                    .then(|| stream.ssl().selected_alpn_protocol() == Some(b"h2")),
-            );
-            if let Err(e) = handshake {
+            if let Err(e) = Pin::new(&mut stream).connect().await {
                 let verify = stream.ssl().verify_result();
                 let text = match e.ssl_error() {
                     Some(stack) => stack.to_string(),
@@ -424,9 +426,11 @@ impl tower::Service<Uri> for HttpsConnector {
                 } else {
                     format!("{text} ({})", verify.error_string())
                 };
+                learned(Err(text.clone()));
                 let e: BoxError = Box::new(HandshakeError(text));
                 return Err(e);
             }
+            learned(Ok(stream.ssl().selected_alpn_protocol() == Some(b"h2")));
             let h2 = stream.ssl().selected_alpn_protocol() == Some(b"h2");
             let alerts = alerts.filter(|_| h2).map(|a| (a, Arc::from(authority)));
             Ok(MaybeHttps::Https(TokioIo::new(stream), alerts))
