@@ -150,13 +150,10 @@ impl Http {
     fn tls(&self) -> Result<&Tls, String> {
         self.tls
             .get_or_init(|| {
-                let setup = |e: openssl::error::ErrorStack| format!("cannot set up TLS: {e}");
-                let mut b = crate::https::context_builder().map_err(setup)?;
-                if self.tls_alerts.is_some() {
-                    b.set_alpn_protos(crate::https::ALPN_H2_HTTP1)
-                        .map_err(setup)?;
-                }
-                let https = self.https_connector(b.build());
+                let ctx = crate::https::context_builder(self.tls_alerts.is_some())
+                    .map_err(|e| format!("cannot set up TLS: {e}"))?
+                    .build();
+                let https = self.https_connector(ctx);
                 Ok(tls_client(https))
             })
             .as_ref()

@@ -94,8 +94,9 @@ fn has_hashed_names(dir: &Path) -> bool {
 }
 
 /// A client context as `SslConnector::builder` makes one, with the system roots looked up
-/// on demand; the caller adds a registry's own CAs and client identity.
-pub fn context_builder() -> Result<SslContextBuilder, openssl::error::ErrorStack> {
+/// on demand, offering h2 by ALPN when `http2`; the caller adds a registry's own CAs and
+/// client identity.
+pub fn context_builder(http2: bool) -> Result<SslContextBuilder, openssl::error::ErrorStack> {
     let mut b = SslContext::builder(SslMethod::tls_client())?;
     let mut opts =
         SslOptions::ALL | SslOptions::NO_COMPRESSION | SslOptions::NO_SSLV2 | SslOptions::NO_SSLV3;
@@ -112,6 +113,9 @@ pub fn context_builder() -> Result<SslContextBuilder, openssl::error::ErrorStack
     // SRP or PSK suites), whatever a system openssl.cnf says.
     b.set_cipher_list("DEFAULT:!aNULL:!eNULL:!MD5:!3DES:!DES:!RC4:!IDEA:!SEED:!aDSS:!SRP:!PSK")?;
     b.set_verify(SslVerifyMode::PEER);
+    if http2 {
+        b.set_alpn_protos(ALPN_H2_HTTP1)?;
+    }
     let roots = system_roots();
     for dir in &roots.dirs {
         if let Some(d) = dir.to_str() {
@@ -129,7 +133,7 @@ pub fn context_builder() -> Result<SslContextBuilder, openssl::error::ErrorStack
 }
 
 /// What a client that offers h2 sends by ALPN.
-pub const ALPN_H2_HTTP1: &[u8] = b"\x02h2\x08http/1.1";
+const ALPN_H2_HTTP1: &[u8] = b"\x02h2\x08http/1.1";
 
 /// [`ProxyConnector`] with TLS for `https` URIs (plain streams for `http`).
 ///
@@ -176,7 +180,7 @@ impl HttpsConnector {
         }
     }
 
-    /// For a context that offers h2 ([`ALPN_H2_HTTP1`]); its h2 connections' alerts go to
+    /// For a context that offers h2 (`context_builder(true)`); its h2 connections' alerts go to
     /// `alerts`.
     pub fn offering_h2(
         inner: ProxyConnector,
@@ -430,8 +434,8 @@ impl tower::Service<Uri> for HttpsConnector {
                 let e: BoxError = Box::new(HandshakeError(text));
                 return Err(e);
             }
-            learned(Ok(stream.ssl().selected_alpn_protocol() == Some(b"h2")));
             let h2 = stream.ssl().selected_alpn_protocol() == Some(b"h2");
+            learned(Ok(h2));
             let alerts = alerts.filter(|_| h2).map(|a| (a, Arc::from(authority)));
             Ok(MaybeHttps::Https(TokioIo::new(stream), alerts))
         })

@@ -292,11 +292,7 @@ fn read_certs_directory(dir: &Path, t: &mut HostTls) -> Result<(), String> {
 pub fn connector(host: &str, t: &HostTls, http2: bool) -> Result<openssl::ssl::SslContext, String> {
     let setup =
         |e: openssl::error::ErrorStack| format!("cannot set up TLS for registry {host}: {e}");
-    let mut b = crate::https::context_builder().map_err(setup)?;
-    if http2 {
-        b.set_alpn_protos(crate::https::ALPN_H2_HTTP1)
-            .map_err(setup)?;
-    }
+    let mut b = crate::https::context_builder(http2).map_err(setup)?;
     for (path, pem) in &t.cas {
         let certs = openssl::x509::X509::stack_from_pem(pem).map_err(|e| {
             format!(
