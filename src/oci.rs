@@ -78,21 +78,37 @@ impl Manifest {
 
 /// Digest of `bytes` with the algorithm named by `digest` (sha256, sha384 or sha512).
 pub fn digest_with(algorithm: &str, bytes: &[u8]) -> Result<String, String> {
-    // OpenSSL's one-shot SHA-2 functions: no EVP digest fetch from the provider (the first
-    // one of a process, which a one-shot `verify` pays for every manifest, cost more than the
-    // hashing).
     let h: Vec<u8> = match algorithm {
-        "sha256" => openssl::sha::sha256(bytes).to_vec(),
-        "sha384" => openssl::sha::sha384(bytes).to_vec(),
-        "sha512" => openssl::sha::sha512(bytes).to_vec(),
+        "sha256" => sha256(bytes).to_vec(),
+        "sha384" => {
+            let mut h = openssl::sha::Sha384::new();
+            h.update(bytes);
+            h.finish().to_vec()
+        }
+        "sha512" => {
+            let mut h = openssl::sha::Sha512::new();
+            h.update(bytes);
+            h.finish().to_vec()
+        }
         other => return Err(format!("unsupported digest algorithm {other:?}")),
     };
     Ok(format!("{algorithm}:{}", hex(&h)))
 }
 
+/// SHA-256 of `bytes` by OpenSSL's low-level SHA-2 (the same assembly as its EVP digests, SHA
+/// extensions included), which needs neither OpenSSL's initialisation nor a provider. Its
+/// one-shot `SHA256()` is an `EVP_Q_digest` since 3.0: a digest fetch that waits on the
+/// library's start (config, providers, name tables) when another thread is running it, as
+/// `pullguard verify`'s trust loader is while the registry's first answers arrive (up to 1 ms
+/// per run, seen with `perf record -e sched:sched_switch`).
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    let mut h = openssl::sha::Sha256::new();
+    h.update(bytes);
+    h.finish()
+}
+
 pub fn sha256_digest(bytes: &[u8]) -> String {
-    // sha256 is always available in OpenSSL; fall back to an impossible digest rather than panic.
-    digest_with("sha256", bytes).unwrap_or_else(|_| "sha256:unavailable".into())
+    format!("sha256:{}", hex(&sha256(bytes)))
 }
 
 /// Check that `bytes` hash to `expected` (`alg:hex`).
@@ -342,5 +358,25 @@ mod tests {
         assert!(check_digest(&d, b"{}").is_ok());
         assert!(check_digest(&d, b"{ }").is_err());
         assert!(check_digest("md5:abc", b"{}").is_err());
+        // FIPS 180-2's "abc" vectors, and the low-level functions against OpenSSL's EVP
+        // digests over many blocks.
+        assert_eq!(
+            digest_with("sha384", b"abc").unwrap(),
+            "sha384:cb00753f45a35e8bb5a03d699ac65007272c32ab0eded1631a8b605a43ff5bed8086072ba1e7cc2358baeca134c825a7"
+        );
+        assert_eq!(
+            digest_with("sha512", b"abc").unwrap(),
+            "sha512:ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f"
+        );
+        let big: Vec<u8> = (0..100_003u32).map(|i| (i % 251) as u8).collect();
+        use openssl::hash::{MessageDigest, hash};
+        for (alg, md) in [
+            ("sha256", MessageDigest::sha256()),
+            ("sha384", MessageDigest::sha384()),
+            ("sha512", MessageDigest::sha512()),
+        ] {
+            let evp = hex(&hash(md, &big).unwrap());
+            assert_eq!(digest_with(alg, &big).unwrap(), format!("{alg}:{evp}"));
+        }
     }
 }

@@ -54,8 +54,9 @@ impl TrustLoader {
         std::thread::Builder::new()
             .name("pullguard-trust".into())
             .spawn(move || {
-                // The runtime thread's first digest check of a registry answer would
-                // otherwise wait on this start's lock.
+                // OpenSSL's start (config, providers, name tables) and its SHA-256 fetch,
+                // which the signature check at the end needs; the digest checks of the
+                // registry's answers on the way do not wait for them (`oci::sha256`).
                 openssl::init();
                 let _ = openssl::sha::sha256(b"");
                 // No directory: the command ended before it needed the policy.

@@ -289,7 +289,7 @@ pub(crate) fn asn1_time(t: &x509_parser::time::ASN1Time) -> Result<OffsetDateTim
 
 /// Lower-case hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&openssl::sha::sha256(bytes))
+    hex(&crate::oci::sha256(bytes))
 }
 
 // ---------------------------------------------------------------------------
