@@ -11,6 +11,9 @@
 # COMPARE="name=/path/to/pullguard ..." adds daemons of other builds (checking on), for A/B runs.
 # PERF=NAME (on, off or a COMPARE name): instead, profile that daemon (`perf record -g`) over 3
 # fetches and print `perf report` by DSO and by symbol. STRACE=NAME: its syscall counts over one.
+# TLS=1: the upstream serves TLS (a second docker-registry on the same storage, its CA trusted
+# through SSL_CERT_DIR as a host trusts one), as registries on the internet do: direct, the
+# mirror and the pull-through cache all read it over TLS.
 # The last lines are each figure and its target.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -46,6 +49,24 @@ cat >"$XDG_CONFIG_HOME/notation/trustpolicy.json" <<JSON
  "signatureVerification":{"level":"strict"},"trustStores":["ca:pullguard.bench"],"trustedIdentities":["*"]}]}
 JSON
 ACCEPT='Accept: application/vnd.oci.image.manifest.v1+json,application/vnd.docker.distribution.manifest.v2+json'
+UP=$PG_REGISTRY SCHEME=http INSECURE="insecure_registries = [\"$PG_REGISTRY\"]" CURL=(curl)
+REGPID=$(pgrep -f "docker-registry serve $PG_PEERS/registry.yml" | head -1)
+if [[ ${TLS:-0} == 1 ]]; then
+  openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=127.0.0.1" \
+    -addext "subjectAltName=IP:127.0.0.1" -keyout "$W/key.pem" -out "$W/cert.pem" 2>/dev/null
+  mkdir -p "$W/certs"
+  cp -a /etc/ssl/certs/. "$W/certs/"
+  cp "$W/cert.pem" "$W/certs/$(openssl x509 -noout -subject_hash -in "$W/cert.pem").0"
+  unset SSL_CERT_FILE
+  export SSL_CERT_DIR=$W/certs
+  TPORT=$(free_port)
+  printf 'version: 0.1\nlog: {level: error, accesslog: {disabled: true}}\nstorage:\n  filesystem: {rootdirectory: %s}\nhttp:\n  addr: 127.0.0.1:%s\n  tls: {certificate: %s, key: %s}\n' \
+    "$PG_PEERS/registry-data" "$TPORT" "$W/cert.pem" "$W/key.pem" >"$W/registry-tls.yml"
+  docker-registry serve "$W/registry-tls.yml" >"$W/registry-tls.log" 2>&1 </dev/null &
+  REGPID=$!; PIDS+=($!)
+  for _ in $(seq 100); do curl -sf --cacert "$W/cert.pem" "https://127.0.0.1:$TPORT/v2/" >/dev/null && break; sleep 0.1; done
+  UP=127.0.0.1:$TPORT SCHEME=https INSECURE= CURL=(curl --cacert "$W/cert.pem")
+fi
 # The daemons: digest checking on and off, and (COMPARE="name=binary ...") other builds with
 # checking on, for A/B runs of a change on a noisy machine.
 declare -A PORT PID
@@ -55,17 +76,17 @@ for c in ${COMPARE:-}; do NAMES+=("${c%%=*}"); BIN[${c%%=*}]=${c#*=}; CHECK[${c%
 for n in "${NAMES[@]}"; do
   PORT[$n]=$(free_port)
   cat >"$W/config-$n.toml" <<TOML
-insecure_registries = ["$PG_REGISTRY"]
+$INSECURE
 [mirror]
 listen = "127.0.0.1:${PORT[$n]}"
-upstreams = ["$PG_REGISTRY"]
+upstreams = ["$UP"]
 check_blob_digests = ${CHECK[$n]}
 TOML
   PULLGUARD_LOG=warn "${BIN[$n]}" serve --config "$W/config-$n.toml" --policy-dir "$XDG_CONFIG_HOME/notation" \
     --docker-listen "$W/docker-$n.sock" --docker-upstream "$PG_DOCKER_SOCK" --control-listen "$W/control-$n.sock" &
   PID[$n]=$!; PIDS+=($!)
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:${PORT[$n]}/v2/" >/dev/null && break; sleep 0.05; done
-  curl -sf -H "$ACCEPT" -o /dev/null "http://127.0.0.1:${PORT[$n]}/v2/$REPO/manifests/v1?ns=$PG_REGISTRY"   # verify + grant
+  curl -sf -H "$ACCEPT" -o /dev/null "http://127.0.0.1:${PORT[$n]}/v2/$REPO/manifests/v1?ns=$UP"   # verify + grant
 done
 # distribution's pull-through cache: its own port, a fresh storage directory per run.
 PTPORT=$(free_port)
@@ -76,14 +97,13 @@ version: 0.1
 log: {level: error, accesslog: {disabled: true}}
 storage: {filesystem: {rootdirectory: $W/pt/data}, delete: {enabled: true}}
 http: {addr: 127.0.0.1:$PTPORT}
-proxy: {remoteurl: http://$PG_REGISTRY}
+proxy: {remoteurl: $SCHEME://$UP}
 YML
   docker-registry serve "$W/pt/config.yml" >"$W/pt/log" 2>&1 & PTPID=$!
   for _ in $(seq 200); do curl -sf "http://127.0.0.1:$PTPORT/v2/" >/dev/null && return; sleep 0.05; done
   echo "bench-mirror: the pull-through registry did not start:" >&2; cat "$W/pt/log" >&2; exit 1
 }
 pull_through_down() { kill "$PTPID" 2>/dev/null || true; wait "$PTPID" 2>/dev/null || true; PTPID=; rm -rf "$W/pt"; }
-REGPID=$(pgrep -f "docker-registry serve $PG_PEERS/registry.yml" | head -1)
 # CPU seconds (user + system) a process spent so far, all its threads.
 cpu() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"; }
 # Speed in bytes/s; fails the run when curl did not get the whole blob. With a second
@@ -91,30 +111,30 @@ cpu() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat
 speed() {
   local out r0 r1
   r0=$(cpu "$REGPID")
-  out=$(/usr/bin/time -f '%U %S' -o "$W/time" curl -sf -o /dev/null -w '%{speed_download} %{size_download}' "$1")
+  out=$(/usr/bin/time -f '%U %S' -o "$W/time" "${CURL[@]}" -sf -o /dev/null -w '%{speed_download} %{size_download}' "$1")
   r1=$(cpu "$REGPID")
   [[ ${out#* } == "$SIZE_BYTES" ]] || { echo "bench-mirror: $1 gave ${out#* } bytes, want $SIZE_BYTES" >&2; exit 1; }
   [[ -z ${2:-} ]] || echo "$r0 $r1 $(cat "$W/time")" | awk '{print $2 - $1, $3 + $4}' >>"$2"
   echo "${out% *}"
 }
 if [[ -n ${PERF:-} ]]; then
-  perf record -q -g -o "$W/perf.data" -p "${PID[$PERF]}" -- bash -c "for _ in 1 2 3; do curl -sf -o /dev/null 'http://127.0.0.1:${PORT[$PERF]}/v2/$REPO/blobs/$LAYER?ns=$PG_REGISTRY'; done" 2>/dev/null
+  perf record -q -g -o "$W/perf.data" -p "${PID[$PERF]}" -- bash -c "for _ in 1 2 3; do curl -sf -o /dev/null 'http://127.0.0.1:${PORT[$PERF]}/v2/$REPO/blobs/$LAYER?ns=$UP'; done" 2>/dev/null
   perf report -i "$W/perf.data" --no-children --sort dso --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -12
   perf report -i "$W/perf.data" --no-children --sort sym --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -40
   exit 0
 fi
 if [[ -n ${STRACE:-} ]]; then   # syscall counts of one fetch (strace slows it: counts only)
   strace -c -f -o "$W/strace" -p "${PID[$STRACE]}" & ST=$!; sleep 1
-  curl -sf -o /dev/null "http://127.0.0.1:${PORT[$STRACE]}/v2/$REPO/blobs/$LAYER?ns=$PG_REGISTRY"
+  curl -sf -o /dev/null "http://127.0.0.1:${PORT[$STRACE]}/v2/$REPO/blobs/$LAYER?ns=$UP"
   sleep 0.5; kill -INT "$ST"; wait "$ST" || true; head -14 "$W/strace"; exit 0
 fi
-SIZE_BYTES=$(curl -sfI "http://$PG_REGISTRY/v2/$REPO/blobs/$LAYER" | awk -F': ' 'tolower($1)=="content-length" {print $2+0}')
+SIZE_BYTES=$("${CURL[@]}" -sfI "$SCHEME://$UP/v2/$REPO/blobs/$LAYER" | awk -F': ' 'tolower($1)=="content-length" {print $2+0}')
 : >"$W/direct"; : >"$W/pt.speeds"; for n in "${NAMES[@]}"; do : >"$W/$n"; done
 for i in $(seq "$RUNS"); do
   line="round $i/$RUNS:"
-  speed "http://$PG_REGISTRY/v2/$REPO/blobs/$LAYER" "$W/direct.cpu" >>"$W/direct"; line+=" direct $(tail -1 "$W/direct")"
+  speed "$SCHEME://$UP/v2/$REPO/blobs/$LAYER" "$W/direct.cpu" >>"$W/direct"; line+=" direct $(tail -1 "$W/direct")"
   for n in "${NAMES[@]}"; do
-    speed "http://127.0.0.1:${PORT[$n]}/v2/$REPO/blobs/$LAYER?ns=$PG_REGISTRY" "$W/$n.cpu" >>"$W/$n"; line+=" $n $(tail -1 "$W/$n")"
+    speed "http://127.0.0.1:${PORT[$n]}/v2/$REPO/blobs/$LAYER?ns=$UP" "$W/$n.cpu" >>"$W/$n"; line+=" $n $(tail -1 "$W/$n")"
   done
   pull_through_up
   speed "http://127.0.0.1:$PTPORT/v2/$REPO/blobs/$LAYER" >>"$W/pt.speeds"; line+=" pull-through $(tail -1 "$W/pt.speeds")"

@@ -108,6 +108,9 @@ pub fn context_builder(http2: bool) -> Result<SslContextBuilder, openssl::error:
             | SslMode::ENABLE_PARTIAL_WRITE
             | SslMode::RELEASE_BUFFERS,
     );
+    // Read ahead: a read from the socket takes what is there (several records) into OpenSSL's
+    // buffer, instead of one read for a record's header and one for its body.
+    b.set_read_ahead(true);
     b.set_min_proto_version(Some(SslVersion::TLS1_2))?;
     // SslConnector's cipher list (no anonymous, null, MD5, DES/3DES, RC4, IDEA, SEED, DSS,
     // SRP or PSK suites), whatever a system openssl.cnf says.
@@ -198,9 +201,77 @@ pub enum MaybeHttps {
     Http(Conn),
     /// The stream, and for an h2 connection where its alerts go and the authority it is to.
     Https(
-        TokioIo<SslStream<TokioIo<Conn>>>,
+        TokioIo<Records<SslStream<TokioIo<Conn>>>>,
         Option<(Arc<TlsAlerts>, Arc<str>)>,
     ),
+}
+
+/// A TLS stream read record after record into one buffer, as long as records are there without
+/// waiting. `SSL_read` returns one record (at most 16 KiB) a call, and hyper makes each read
+/// one frame of a body: a blob through the mirror from a TLS registry went as ~65,000 frames a
+/// GiB, each a wake-up of the task passing it on and a `writev` (`strace -c`: 16,191 writevs
+/// for 256 MiB). Reading on while records are buffered or arrive makes hyper's reads as large
+/// as its buffer, as over plain TCP: with OpenSSL's read-ahead, the daemon's CPU per GiB from a
+/// TLS registry went 3.30 → 2.44 s and the mirror's throughput 297 → 350 MB/s (read-ahead
+/// alone: 3.20 s, 323 MB/s; `TLS=1 COMPARE=... bash scripts/bench-mirror.sh`, paired). An
+/// error after some data is kept for the next read, so neither the data nor the error is lost.
+pub struct Records<S> {
+    inner: S,
+    error: Option<std::io::Error>,
+}
+
+impl<S> Records<S> {
+    fn new(inner: S) -> Records<S> {
+        Records { inner, error: None }
+    }
+    fn get_ref(&self) -> &S {
+        &self.inner
+    }
+}
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Records<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        if let Some(e) = this.error.take() {
+            return Poll::Ready(Err(e));
+        }
+        let start = buf.filled().len();
+        loop {
+            let before = buf.filled().len();
+            match Pin::new(&mut this.inner).poll_read(cx, buf) {
+                Poll::Ready(Ok(())) if buf.filled().len() > before && buf.remaining() > 0 => {}
+                Poll::Ready(Ok(())) => return Poll::Ready(Ok(())),
+                Poll::Ready(Err(e)) if buf.filled().len() > start => {
+                    this.error = Some(e);
+                    return Poll::Ready(Ok(()));
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                // Pending with data read: the waker is registered, and what was read goes now.
+                Poll::Pending if buf.filled().len() > start => return Poll::Ready(Ok(())),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Records<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
 }
 
 /// How long a TLS alert is kept for a request's error to name.
@@ -241,8 +312,9 @@ impl Connection for MaybeHttps {
         match self {
             MaybeHttps::Http(c) => c.connected(),
             MaybeHttps::Https(s, _) => {
-                let c = s.inner().get_ref().inner().connected();
-                if s.inner().ssl().selected_alpn_protocol() == Some(b"h2") {
+                let tls = s.inner().get_ref();
+                let c = tls.get_ref().inner().connected();
+                if tls.ssl().selected_alpn_protocol() == Some(b"h2") {
                     c.negotiated_h2()
                 } else {
                     c
@@ -437,7 +509,106 @@ impl tower::Service<Uri> for HttpsConnector {
             let h2 = stream.ssl().selected_alpn_protocol() == Some(b"h2");
             learned(Ok(h2));
             let alerts = alerts.filter(|_| h2).map(|a| (a, Arc::from(authority)));
-            Ok(MaybeHttps::Https(TokioIo::new(stream), alerts))
+            Ok(MaybeHttps::Https(
+                TokioIo::new(Records::new(stream)),
+                alerts,
+            ))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::VecDeque;
+    use tokio::io::{AsyncRead, ReadBuf};
+
+    /// A stream that answers each read with the next step: bytes, "would block" or an error.
+    /// A hand-written fake: the order of records, stalls and errors a real TLS peer cannot be
+    /// made to produce on demand.
+    enum Step {
+        Data(&'static [u8]),
+        Wait,
+        Fail,
+    }
+    struct Scripted(VecDeque<Step>);
+    impl AsyncRead for Scripted {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<std::io::Result<()>> {
+            match self.get_mut().0.pop_front() {
+                Some(Step::Data(d)) => {
+                    buf.put_slice(d);
+                    Poll::Ready(Ok(()))
+                }
+                Some(Step::Wait) => Poll::Pending,
+                Some(Step::Fail) => Poll::Ready(Err(std::io::Error::other("tlsv1 alert"))),
+                None => Poll::Ready(Ok(())),
+            }
+        }
+    }
+
+    fn read(r: &mut Records<Scripted>, room: usize) -> Poll<std::io::Result<Vec<u8>>> {
+        let mut space = vec![0u8; room];
+        let mut buf = ReadBuf::new(&mut space);
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        Pin::new(r)
+            .poll_read(&mut cx, &mut buf)
+            .map_ok(|()| buf.filled().to_vec())
+    }
+
+    #[test]
+    fn records_are_read_on_until_none_is_there_and_errors_wait_for_the_next_read() {
+        use Step::*;
+        let mut r = Records::new(Scripted(
+            [Data(b"ab"), Data(b"cd"), Wait, Data(b"ef"), Wait, Wait]
+                .into_iter()
+                .collect(),
+        ));
+        assert_eq!(
+            read(&mut r, 64).map(|r| r.unwrap()),
+            Poll::Ready(b"abcd".to_vec())
+        );
+        assert_eq!(
+            read(&mut r, 64).map(|r| r.unwrap()),
+            Poll::Ready(b"ef".to_vec())
+        );
+        assert!(read(&mut r, 64).is_pending(), "nothing read: pending");
+
+        // A full buffer stops the reading; the rest comes with the next read.
+        let mut r = Records::new(Scripted([Data(b"ab"), Data(b"cd")].into_iter().collect()));
+        assert_eq!(
+            read(&mut r, 2).map(|r| r.unwrap()),
+            Poll::Ready(b"ab".to_vec())
+        );
+        assert_eq!(
+            read(&mut r, 2).map(|r| r.unwrap()),
+            Poll::Ready(b"cd".to_vec())
+        );
+
+        // An error after data: the data now, the error on the next read; alone, at once.
+        let mut r = Records::new(Scripted([Data(b"ab"), Fail, Fail].into_iter().collect()));
+        assert_eq!(
+            read(&mut r, 64).map(|r| r.unwrap()),
+            Poll::Ready(b"ab".to_vec())
+        );
+        match read(&mut r, 64) {
+            Poll::Ready(Err(e)) => assert!(e.to_string().contains("alert"), "{e}"),
+            other => panic!("want the kept error, got {other:?}"),
+        }
+        assert!(matches!(read(&mut r, 64), Poll::Ready(Err(_))));
+
+        // The end of the stream after data: the data, then the end.
+        let mut r = Records::new(Scripted([Data(b"ab")].into_iter().collect()));
+        assert_eq!(
+            read(&mut r, 64).map(|r| r.unwrap()),
+            Poll::Ready(b"ab".to_vec())
+        );
+        assert_eq!(
+            read(&mut r, 64).map(|r| r.unwrap()),
+            Poll::Ready(Vec::new())
+        );
     }
 }
