@@ -73,9 +73,12 @@ fn connector(connect_timeout: Duration) -> HttpConnector {
 /// a 512 MiB layer took ~1,440 reads and as many cross-thread wake-ups, and the scheduling
 /// (task switches, wake-ups, softirqs: 22% of the daemon's CPU) cost as much as the copies:
 /// at 4 MiB, 1.72 → 1.42 s of daemon CPU per GiB and +30% throughput (`COMPARE=`
-/// `bash scripts/bench-mirror.sh`). A stream then holds up to about three such buffers (the
-/// one being read, the frame held back for the digest check, the one being written). It is
-/// also the limit on an answer's header block, as before.
+/// `bash scripts/bench-mirror.sh`; +9% in another run). The cost is memory when the upstream is
+/// faster than the mirror: a stream holds up to about two such buffers (the one being read,
+/// the one being written): one 512 MiB blob peaks at 35 MB of daemon RSS (16 MB before), eight
+/// at once at 87 MB (24 MB before), for no more throughput then (the cores are busy either
+/// way). A registry over the internet rarely fills even the default. It is also the limit on an
+/// answer's header block, as before.
 const READ_BUF_MAX: usize = 4 << 20;
 
 /// The plain client: HTTP/1.1 over TCP (or a proxy's tunnel).

@@ -1,5 +1,5 @@
 //! A blob on its way from the upstream registry to the client: passed through frame by frame,
-//! counted and hashed, the last frame held back until size and digest match.
+//! counted and hashed, the part that completes it held back until size and digest match.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -32,7 +32,7 @@ pub(super) struct Check {
     window: (u64, u64),
     /// An upstream's 206 body: the `Content-Range` it claims, for the messages.
     range: Option<String>,
-    /// The last frame seen, sent on only once the next one (or a good end) arrives.
+    /// The part that completes what is passed on, sent only at a good end of the body.
     held: Option<Bytes>,
 }
 
@@ -97,7 +97,13 @@ impl Check {
         }
         // Within one frame: both ends are at most data.len() past `offset`.
         let part = data.slice((lo - offset) as usize..(hi - offset) as usize);
-        Ok(self.held.replace(part))
+        if hi == to {
+            // The part that completes what is passed on waits for the end of the body, and
+            // for size and digest to match; the ones before it go at once.
+            self.held = Some(part);
+            return Ok(None);
+        }
+        Ok(Some(part))
     }
 
     /// At the end of the upstream body: the held frame when size and digest match.
@@ -132,9 +138,9 @@ impl Check {
 }
 
 /// The upstream body passed through frame by frame, no buffering beyond one frame. It is
-/// counted (and, for a whole blob, hashed) on the way and the last frame sent is held back until
-/// size and digest match: a body that does not match ends in an error, so the client never gets
-/// a complete wrong body. A stall longer than `idle` is an error too.
+/// counted (and, for a whole blob, hashed) on the way and the part that would complete it is
+/// held back until size and digest match: a body that does not match ends in an error, so the
+/// client never gets a complete wrong body. A stall longer than `idle` is an error too.
 pub(super) struct BlobBody {
     pub(super) upstream: Incoming,
     pub(super) check: Check,
@@ -246,11 +252,12 @@ mod tests {
         let body = b"hello, mirror";
         let digest = crate::oci::sha256_digest(body);
         let mut c = Check::new(&digest, body.len() as u64, true).unwrap();
-        assert_eq!(c.feed(Bytes::from_static(b"hello")).unwrap(), None);
         assert_eq!(
-            c.feed(Bytes::from_static(b", mirror")).unwrap().as_deref(),
-            Some(&b"hello"[..])
+            c.feed(Bytes::from_static(b"hello")).unwrap().as_deref(),
+            Some(&b"hello"[..]),
+            "not the last: passed on at once"
         );
+        assert_eq!(c.feed(Bytes::from_static(b", mirror")).unwrap(), None);
         assert_eq!(c.finish().unwrap().as_deref(), Some(&b", mirror"[..]));
 
         let mut c = Check::new(&digest, body.len() as u64, true).unwrap();
@@ -297,11 +304,11 @@ mod tests {
         }
         // The window's last bytes wait for the whole blob's digest.
         let mut c = Check::new(&digest, 16, true).unwrap().window(2, 5);
-        assert_eq!(c.feed(Bytes::from_static(b"0123")).unwrap(), None);
         assert_eq!(
-            c.feed(Bytes::from_static(b"4567")).unwrap().as_deref(),
+            c.feed(Bytes::from_static(b"0123")).unwrap().as_deref(),
             Some(&b"23"[..])
         );
+        assert_eq!(c.feed(Bytes::from_static(b"4567")).unwrap(), None);
         assert_eq!(c.feed(Bytes::from_static(b"89ab")).unwrap(), None);
         c.feed(Bytes::from_static(b"cdeF")).unwrap();
         assert!(c.finish().unwrap_err().contains("hashing to"));

@@ -4,9 +4,9 @@
 //! the upstream's exact bytes, media type and digest. What a verified manifest references
 //! (config, layers, index children, and their config and layers once fetched) is granted for
 //! the current policy generation; a blob is served only when granted, streamed from upstream
-//! without buffering and checked against its digest on the way (the last frame is held back
-//! until the digest matches). Everything else is the OCI error `DENIED` with a message naming
-//! the image, the digest, the policy and the reason.
+//! without buffering and checked against its digest on the way (the part that completes it is
+//! held back until the digest matches). Everything else is the OCI error `DENIED` with a message
+//! naming the image, the digest, the policy and the reason.
 //!
 //! It does not push, list tags or catalogs, serve referrers, or fetch a layer's foreign
 //! `urls`; it does not authenticate its own clients (bind it to loopback).
