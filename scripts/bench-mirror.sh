@@ -11,6 +11,7 @@
 # COMPARE="name=/path/to/pullguard ..." adds daemons of other builds (checking on), for A/B runs.
 # PERF=NAME (on, off or a COMPARE name): instead, profile that daemon (`perf record -g`) over 3
 # fetches and print `perf report` by DSO and by symbol. STRACE=NAME: its syscall counts over one.
+# CONC=N: instead, N fetches at once from each daemon, with the time and the daemon's peak RSS.
 # TLS=1: the upstream serves TLS (a second docker-registry on the same storage, its CA trusted
 # through SSL_CERT_DIR as a host trusts one), as registries on the internet do: direct, the
 # mirror and the pull-through cache all read it over TLS.
@@ -121,6 +122,16 @@ if [[ -n ${PERF:-} ]]; then
   perf record -q -g -o "$W/perf.data" -p "${PID[$PERF]}" -- bash -c "for _ in 1 2 3; do curl -sf -o /dev/null 'http://127.0.0.1:${PORT[$PERF]}/v2/$REPO/blobs/$LAYER?ns=$UP'; done" 2>/dev/null
   perf report -i "$W/perf.data" --no-children --sort dso --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -12
   perf report -i "$W/perf.data" --no-children --sort sym --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -40
+  exit 0
+fi
+if [[ -n ${CONC:-} ]]; then   # CONC fetches at once from each daemon: time and peak RSS
+  for n in "${NAMES[@]}"; do
+    t0=$(date +%s.%N)
+    CP=(); for _ in $(seq "$CONC"); do curl -sf -o /dev/null "http://127.0.0.1:${PORT[$n]}/v2/$REPO/blobs/$LAYER?ns=$UP" & CP+=($!); done
+    for p in "${CP[@]}"; do wait "$p" || { echo "bench-mirror: a fetch from $n failed" >&2; exit 1; }; done
+    t1=$(date +%s.%N)
+    echo "$n: $CONC at once in $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}') s, peak RSS $(awk '/VmHWM/ {print $2}' /proc/${PID[$n]}/status) kB"
+  done
   exit 0
 fi
 if [[ -n ${STRACE:-} ]]; then   # syscall counts of one fetch (strace slows it: counts only)
