@@ -53,20 +53,10 @@ ACCEPT='Accept: application/vnd.oci.image.manifest.v1+json,application/vnd.docke
 UP=$PG_REGISTRY SCHEME=http INSECURE="insecure_registries = [\"$PG_REGISTRY\"]" CURL=(curl)
 REGPID=$(pgrep -f "docker-registry serve $PG_PEERS/registry.yml" | head -1)
 if [[ ${TLS:-0} == 1 ]]; then
-  openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=127.0.0.1" \
-    -addext "subjectAltName=IP:127.0.0.1" -keyout "$W/key.pem" -out "$W/cert.pem" 2>/dev/null
-  mkdir -p "$W/certs"
-  cp -a /etc/ssl/certs/. "$W/certs/"
-  cp "$W/cert.pem" "$W/certs/$(openssl x509 -noout -subject_hash -in "$W/cert.pem").0"
-  unset SSL_CERT_FILE
-  export SSL_CERT_DIR=$W/certs
-  TPORT=$(free_port)
-  printf 'version: 0.1\nlog: {level: error, accesslog: {disabled: true}}\nstorage:\n  filesystem: {rootdirectory: %s}\nhttp:\n  addr: 127.0.0.1:%s\n  tls: {certificate: %s, key: %s}\n' \
-    "$PG_PEERS/registry-data" "$TPORT" "$W/cert.pem" "$W/key.pem" >"$W/registry-tls.yml"
-  docker-registry serve "$W/registry-tls.yml" >"$W/registry-tls.log" 2>&1 </dev/null &
-  REGPID=$!; PIDS+=($!)
-  for _ in $(seq 100); do curl -sf --cacert "$W/cert.pem" "https://127.0.0.1:$TPORT/v2/" >/dev/null && break; sleep 0.1; done
-  UP=127.0.0.1:$TPORT SCHEME=https INSECURE= CURL=(curl --cacert "$W/cert.pem")
+  source scripts/tls-registry.sh
+  tls_registry "$W" "$PG_PEERS/registry-data"
+  REGPID=$TLS_PID; PIDS+=("$TLS_PID")
+  UP=127.0.0.1:$TLS_PORT SCHEME=https INSECURE= CURL=(curl --cacert "$TLS_CA")
 fi
 # The daemons: digest checking on and off, and (COMPARE="name=binary ...") other builds with
 # checking on, for A/B runs of a change on a noisy machine.

@@ -25,26 +25,12 @@ export XDG_CONFIG_HOME=$W/config
 REGISTRY=$PG_REGISTRY
 INSECURE=--insecure-registry
 if [[ ${TLS:-0} == 1 ]]; then
-  # TLS=1: the same against a docker-registry serving TLS, its CA trusted the way a host
-  # trusts one: hashed into a copy of the system's certificate directory (SSL_CERT_DIR; no
-  # SSL_CERT_FILE), which both Go (notation) and OpenSSL (pullguard) read.
-  openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=127.0.0.1" \
-    -addext "subjectAltName=IP:127.0.0.1" -keyout "$W/key.pem" -out "$W/cert.pem" 2>/dev/null
-  mkdir -p "$W/certs"
-  cp -a /etc/ssl/certs/. "$W/certs/"
-  cp "$W/cert.pem" "$W/certs/$(openssl x509 -noout -subject_hash -in "$W/cert.pem").0"
-  PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  printf 'version: 0.1\nlog: {level: error}\nstorage:\n  filesystem: {rootdirectory: %s}\nhttp:\n  addr: 127.0.0.1:%s\n  tls: {certificate: %s, key: %s}\n' \
-    "$W/storage" "$PORT" "$W/cert.pem" "$W/key.pem" >"$W/registry.yml"
-  docker-registry serve "$W/registry.yml" >"$W/registry.log" 2>&1 </dev/null &
-  REG_PID=$!
-  for _ in $(seq 100); do
-    curl -sf --cacert "$W/cert.pem" "https://127.0.0.1:$PORT/v2/" >/dev/null 2>&1 && break
-    sleep 0.1
-  done
-  unset SSL_CERT_FILE
-  export SSL_CERT_DIR=$W/certs BENCH_CAFILE=$W/cert.pem
-  REGISTRY=127.0.0.1:$PORT
+  # TLS=1: the same against a docker-registry serving TLS, its CA trusted as a host trusts one.
+  source scripts/tls-registry.sh
+  tls_registry "$W" "$W/storage"
+  REG_PID=$TLS_PID
+  export BENCH_CAFILE=$TLS_CA
+  REGISTRY=127.0.0.1:$TLS_PORT
   INSECURE=
 fi
 REPO=$REGISTRY/bench/app-$$
