@@ -568,6 +568,10 @@ mod tests {
         }
     }
 
+    fn records(steps: impl IntoIterator<Item = Step>, batch: bool) -> Records<Scripted> {
+        Records::new(Scripted(steps.into_iter().collect()), batch)
+    }
+
     fn read(r: &mut Records<Scripted>, room: usize) -> Poll<std::io::Result<Vec<u8>>> {
         let mut space = vec![0u8; room];
         let mut buf = ReadBuf::new(&mut space);
@@ -577,50 +581,33 @@ mod tests {
             .map_ok(|()| buf.filled().to_vec())
     }
 
+    /// One read that must give data (or the end: empty).
+    fn data(r: &mut Records<Scripted>, room: usize) -> Vec<u8> {
+        match read(r, room) {
+            Poll::Ready(Ok(d)) => d,
+            other => panic!("want data, got {other:?}"),
+        }
+    }
+
     #[test]
     fn records_are_read_on_until_none_is_there_and_errors_wait_for_the_next_read() {
         use Step::*;
-        let mut r = Records::new(
-            Scripted(
-                [Data(b"ab"), Data(b"cd"), Wait, Data(b"ef"), Wait, Wait]
-                    .into_iter()
-                    .collect(),
-            ),
+        let mut r = records(
+            [Data(b"ab"), Data(b"cd"), Wait, Data(b"ef"), Wait, Wait],
             true,
         );
-        assert_eq!(
-            read(&mut r, 64).map(|r| r.unwrap()),
-            Poll::Ready(b"abcd".to_vec())
-        );
-        assert_eq!(
-            read(&mut r, 64).map(|r| r.unwrap()),
-            Poll::Ready(b"ef".to_vec())
-        );
+        assert_eq!(data(&mut r, 64), b"abcd");
+        assert_eq!(data(&mut r, 64), b"ef");
         assert!(read(&mut r, 64).is_pending(), "nothing read: pending");
 
         // A full buffer stops the reading; the rest comes with the next read.
-        let mut r = Records::new(
-            Scripted([Data(b"ab"), Data(b"cd")].into_iter().collect()),
-            true,
-        );
-        assert_eq!(
-            read(&mut r, 2).map(|r| r.unwrap()),
-            Poll::Ready(b"ab".to_vec())
-        );
-        assert_eq!(
-            read(&mut r, 2).map(|r| r.unwrap()),
-            Poll::Ready(b"cd".to_vec())
-        );
+        let mut r = records([Data(b"ab"), Data(b"cd")], true);
+        assert_eq!(data(&mut r, 2), b"ab");
+        assert_eq!(data(&mut r, 2), b"cd");
 
         // An error after data: the data now, the error on the next read; alone, at once.
-        let mut r = Records::new(
-            Scripted([Data(b"ab"), Fail, Fail].into_iter().collect()),
-            true,
-        );
-        assert_eq!(
-            read(&mut r, 64).map(|r| r.unwrap()),
-            Poll::Ready(b"ab".to_vec())
-        );
+        let mut r = records([Data(b"ab"), Fail, Fail], true);
+        assert_eq!(data(&mut r, 64), b"ab");
         match read(&mut r, 64) {
             Poll::Ready(Err(e)) => assert!(e.to_string().contains("alert"), "{e}"),
             other => panic!("want the kept error, got {other:?}"),
@@ -628,29 +615,14 @@ mod tests {
         assert!(matches!(read(&mut r, 64), Poll::Ready(Err(_))));
 
         // The end of the stream after data: the data, then the end.
-        let mut r = Records::new(Scripted([Data(b"ab")].into_iter().collect()), true);
-        assert_eq!(
-            read(&mut r, 64).map(|r| r.unwrap()),
-            Poll::Ready(b"ab".to_vec())
-        );
-        assert_eq!(
-            read(&mut r, 64).map(|r| r.unwrap()),
-            Poll::Ready(Vec::new())
-        );
+        let mut r = records([Data(b"ab")], true);
+        assert_eq!(data(&mut r, 64), b"ab");
+        assert_eq!(data(&mut r, 64), b"");
 
         // Not batching (h2): one read a call, its error at once.
-        let mut r = Records::new(
-            Scripted([Data(b"ab"), Data(b"cd"), Fail].into_iter().collect()),
-            false,
-        );
-        assert_eq!(
-            read(&mut r, 64).map(|r| r.unwrap()),
-            Poll::Ready(b"ab".to_vec())
-        );
-        assert_eq!(
-            read(&mut r, 64).map(|r| r.unwrap()),
-            Poll::Ready(b"cd".to_vec())
-        );
+        let mut r = records([Data(b"ab"), Data(b"cd"), Fail], false);
+        assert_eq!(data(&mut r, 64), b"ab");
+        assert_eq!(data(&mut r, 64), b"cd");
         assert!(matches!(read(&mut r, 64), Poll::Ready(Err(_))));
     }
 }
