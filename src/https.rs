@@ -97,6 +97,13 @@ fn has_hashed_names(dir: &Path) -> bool {
 /// on demand, offering h2 by ALPN when `http2`; the caller adds a registry's own CAs and
 /// client identity.
 pub fn context_builder(http2: bool) -> Result<SslContextBuilder, openssl::error::ErrorStack> {
+    // The default provider's ciphers, fetched once for the whole process (OpenSSL 3 builds all
+    // of them at the first fetch). `Cipher::fetch` does not wait for OpenSSL's start on the
+    // trust loader's thread (openssl-sys's `init`, which `SslContext::builder` takes), so this
+    // ~0.7 ms of the context's set-up runs beside that start instead of after it; what is
+    // left of `ssl_load_ciphers` then finds the ciphers built. A failure here is the
+    // builder's to report.
+    let _ = openssl::cipher::Cipher::fetch(None, "AES-128-GCM", None);
     let mut b = SslContext::builder(SslMethod::tls_client())?;
     let mut opts =
         SslOptions::ALL | SslOptions::NO_COMPRESSION | SslOptions::NO_SSLV2 | SslOptions::NO_SSLV3;
