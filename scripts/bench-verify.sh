@@ -3,8 +3,9 @@
 # same signed image in the real registry (loopback), same policy and trust store, by digest
 # and by tag, next to the floor measured in the same run (a trivial exec plus the registry's own
 # round trips for the requests a verification needs): scripts/bench_verify.py. Release build.
-# TLS=1: against a registry serving TLS (see below). RUNS: rounds (default 31). BENCH_ALT:
-# another pullguard build measured in the same rounds.
+# TLS=1: against a registry serving TLS (see below). RTT_MS=N: the registry N ms away (a
+# latency proxy in front of it). RUNS: rounds (default 31). BENCH_ALT: another pullguard build
+# measured in the same rounds.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -44,4 +45,16 @@ cat >"$XDG_CONFIG_HOME/notation/trustpolicy.json" <<JSON
  "signatureVerification":{"level":"strict"},"trustStores":["ca:pullguard.bench"],"trustedIdentities":["*"]}]}
 JSON
 DIR=$XDG_CONFIG_HOME/notation
+if [[ -n ${RTT_MS:-} ]]; then
+  # RTT_MS=N: both tools (and the floor's requests) reach the registry through
+  # scripts/latency_proxy.py, which makes it N ms away, as registries on the internet are.
+  PROXY_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  python3 scripts/latency_proxy.py "$PROXY_PORT" "$REGISTRY" "$RTT_MS" >"$W/proxy.out" 2>&1 &
+  PROXY_PID=$!
+  for _ in $(seq 50); do grep -q ready "$W/proxy.out" 2>/dev/null && break; sleep 0.1; done
+  grep -q ready "$W/proxy.out" || { echo "latency proxy did not start" >&2; exit 1; }
+  trap 'kill $PROXY_PID 2>/dev/null; cleanup' EXIT
+  REGISTRY=127.0.0.1:$PROXY_PORT
+  export BENCH_RTT_MS=$RTT_MS
+fi
 python3 scripts/bench_verify.py "${RUNS:-31}" "$REGISTRY" "bench/app-$$" "$DIGEST" v1 "$DIR" "$PG"

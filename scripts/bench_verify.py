@@ -10,6 +10,9 @@ rotating order; the figures are medians over the rounds.
 
 Over TLS (BENCH_CAFILE set: the registry's CA), the floor adds one TLS handshake (a new
 connection each round, measured the same way) and both tools are given --insecure-registry no more.
+With BENCH_RTT_MS set (the registry behind scripts/latency_proxy.py), the requests are measured
+through the same proxy, and over plain HTTP the floor adds one round trip for the TCP handshake
+(the TLS handshake's measurement has it already).
 
 Usage: bench_verify.py ROUNDS REGISTRY REPO DIGEST TAG POLICY_DIR PULLGUARD
 """
@@ -26,6 +29,7 @@ rounds = int(rounds)
 host, port = registry.split(":")
 ref = f"{registry}/{repo}"
 cafile = os.environ.get("BENCH_CAFILE")
+rtt_ms = float(os.environ.get("BENCH_RTT_MS", "0"))
 insecure = [] if cafile else ["--insecure-registry"]
 
 commands = {
@@ -112,15 +116,17 @@ for i in range(rounds):
 
 med = {k: statistics.median(v) * 1000 for k, v in times.items()}
 q = {k: (sorted(v)[len(v) // 10] * 1000, sorted(v)[(len(v) * 9) // 10] * 1000) for k, v in times.items()}
-print(f"\n{rounds} alternating rounds, medians (p10 .. p90), load average {os.getloadavg()[0]:.2f}")
+rtt = f", registry {rtt_ms:g} ms away (latency proxy)" if rtt_ms else ""
+print(f"\n{rounds} alternating rounds{rtt}, medians (p10 .. p90), load average {os.getloadavg()[0]:.2f}")
 print("| measured | median | p10 | p90 |\n|---|---:|---:|---:|")
 for k in times:
     print(f"| {k} | {med[k]:.2f} ms | {q[k][0]:.2f} | {q[k][1]:.2f} |")
 chain = med["signature list"] + med["signature manifest"] + med["envelope blob"]
 for kind in ("@digest", ":tag"):
-    floor = med["exec /bin/true"] + med[f"resolve {kind}"] + chain + med.get("TLS handshake", 0)
+    connect = med["TLS handshake"] if cafile else rtt_ms
+    floor = med["exec /bin/true"] + med[f"resolve {kind}"] + chain + connect
     pgm, nm = med[f"pullguard verify {kind}"], med[f"notation verify {kind}"]
-    tls = " + TLS handshake" if cafile else ""
+    tls = " + TLS handshake" if cafile else (f" + TCP handshake ({rtt_ms:g} ms RTT)" if rtt_ms else "")
     print(f"floor {kind}: {floor:.2f} ms (exec{tls} + resolve + signature list + signature manifest + envelope blob)")
     print(f"pullguard/floor {kind} = {pgm / floor:.2f} (target <= 1.20); notation/pullguard = {nm / pgm:.2f} (bounded by notation/floor = {nm / floor:.2f})")
     if alt:
