@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """A TCP forwarder that adds network latency: what a client in front of it sees is a registry
 RTT_MS milliseconds away, as registries on the internet are (this machine's kernel has no
-netem). Each chunk is passed on RTT_MS/2 after it arrived, in order, in both directions; the
-first bytes of a connection wait one RTT more, for the TCP handshake a real network would
-have cost (the local kernel completes it at once). Used by `RTT_MS=… bash
+netem). Each chunk is passed on RTT_MS/2 after it arrived, in order, in both directions; what
+a client sends in its connection's first RTT_MS waits for that to pass, as for the TCP
+handshake a real network would have cost (the local kernel completes it at once). Used by `RTT_MS=… bash
 scripts/bench-verify.sh`.
 
 Usage: latency_proxy.py LISTEN_PORT UPSTREAM_HOST:PORT RTT_MS   (prints "ready" when listening)
@@ -18,8 +18,9 @@ ONE_WAY = rtt_ms / 2000.0
 RTT = rtt_ms / 1000.0
 
 
-async def pump(reader, writer, first_extra):
-    """Read chunks as they come; a second task writes each when its delay is over."""
+async def pump(reader, writer, not_before):
+    """Read chunks as they come; a second task writes each when its delay is over (and not
+    before `not_before` + the one-way delay)."""
     queue = asyncio.Queue()
 
     async def deliver():
@@ -41,29 +42,27 @@ async def pump(reader, writer, first_extra):
                 return
 
     task = asyncio.ensure_future(deliver())
-    extra = first_extra
     try:
         while True:
             data = await reader.read(1 << 16)
-            now = time.monotonic()
+            due = max(time.monotonic(), not_before) + ONE_WAY
+            await queue.put((due, data or None))
             if not data:
-                await queue.put((now + ONE_WAY, None))
                 break
-            await queue.put((now + ONE_WAY + extra, data))
-            extra = 0.0
     except OSError:
         await queue.put((time.monotonic(), None))
     await task
 
 
 async def handle(client_reader, client_writer):
+    connected = time.monotonic() + RTT
     try:
         up_reader, up_writer = await asyncio.open_connection(up_host, int(up_port))
     except OSError:
         client_writer.close()
         return
     await asyncio.gather(
-        pump(client_reader, up_writer, RTT),
+        pump(client_reader, up_writer, connected),
         pump(up_reader, client_writer, 0.0),
         return_exceptions=True,
     )

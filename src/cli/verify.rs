@@ -356,6 +356,7 @@ pub(super) fn remote_target(
         insecure,
         // One verification, its requests on one connection where the registry takes h2.
         http2: true,
+        connect_ahead: Some(image.registry.clone()),
         ..crate::daemon::registry_options(cfg, Vec::new())
     };
     let creds = match notation_credential(args) {

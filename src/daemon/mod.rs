@@ -113,6 +113,7 @@ pub fn registry_options(cfg: &Config, insecure: Vec<String>) -> RegistryOptions 
             cfg.proxy.as_ref(),
         )),
         http2: false,
+        connect_ahead: None,
     }
 }
 

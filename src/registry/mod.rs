@@ -52,6 +52,9 @@ pub struct RegistryOptions {
     /// Offer HTTP/2 to TLS registries (the one-shot CLI; see [`crate::https`] for why the
     /// daemon does not).
     pub http2: bool,
+    /// The registry (`host[:port]`) whose first two plain-HTTP connections are opened
+    /// together (the one-shot CLI: see [`crate::http::Ahead`]).
+    pub connect_ahead: Option<String>,
 }
 
 impl Default for RegistryOptions {
@@ -63,6 +66,7 @@ impl Default for RegistryOptions {
             hosts: Arc::default(),
             proxies: crate::http::env_proxies(),
             http2: false,
+            connect_ahead: None,
         }
     }
 }
@@ -107,6 +111,10 @@ impl RegistryClient {
             opts.proxies.clone(),
         );
         let http = if opts.http2 { http.offering_h2() } else { http };
+        let http = match &opts.connect_ahead {
+            Some(registry) => http.connecting_ahead(registry),
+            None => http,
+        };
         Ok(RegistryClient {
             http,
             opts,
