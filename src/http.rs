@@ -338,11 +338,11 @@ type Opening = tokio::task::JoinHandle<Result<TokioIo<TcpStream>, String>>;
 /// (the Referrers API and the tag schema's index, notation's two ways to list signatures):
 /// one goes on the connection the resolve freed, the other needed a new one, a TCP handshake
 /// more on the critical path (one round trip: with the registry 10 ms away, `RTT_MS=10 bash
-/// scripts/bench-verify.sh`, pullguard by tag was 22 ms behind by digest instead of 10). By
-/// digest the first three questions go at once and the spare is the second of them. Only that
-/// registry (a token server is asked once), only direct plain-HTTP connections (through a
-/// proxy, or TLS, they are made as asked), one spare; when the chain ends after one request
-/// the spare is closed unused at exit.
+/// scripts/bench-verify.sh`, pullguard by tag was 22 ms behind by digest instead of 10).
+/// Only by tag (by digest the first three questions go at once), only that registry (a token
+/// server is asked once), only direct plain-HTTP connections (through a proxy, or TLS, they
+/// are made as asked), one spare; when the chain ends after one request the spare is closed
+/// unused at exit.
 pub struct Ahead {
     /// `host:port` of the registry.
     authority: String,

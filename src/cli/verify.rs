@@ -356,7 +356,9 @@ pub(super) fn remote_target(
         insecure,
         // One verification, its requests on one connection where the registry takes h2.
         http2: true,
-        connect_ahead: Some(image.registry.clone()),
+        // By tag, the second connection is needed only once the resolve answered (by digest
+        // the first three questions go at once: nothing to open ahead).
+        connect_ahead: image.digest.is_none().then(|| image.registry.clone()),
         ..crate::daemon::registry_options(cfg, Vec::new())
     };
     let creds = match notation_credential(args) {
