@@ -50,6 +50,7 @@ fn client(addr: &str) -> &'static RegistryClient {
                 hosts: Default::default(),
                 proxies: Default::default(),
                 http2: false,
+                connect_ahead: None,
             },
             Credentials::Fixed(None),
         )
