@@ -3,8 +3,8 @@
 # same signed image in the real registry (loopback), same policy and trust store, by digest
 # and by tag, next to the floor measured in the same run (a trivial exec plus the registry's own
 # round trips for the requests a verification needs): scripts/bench_verify.py. Release build.
-# TLS=1: against a registry serving TLS (see below; H1=1: without HTTP/2). RTT_MS=N: the
-# registry N ms away (a latency proxy in front of it). RUNS: rounds (default 31). BENCH_ALT: another pullguard build
+# TLS=1: against a registry serving TLS (see below). RTT_MS=N: the registry N ms away (a
+# latency proxy in front of it). RUNS: rounds (default 31). BENCH_ALT: another pullguard build
 # measured in the same rounds.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -27,8 +27,6 @@ REGISTRY=$PG_REGISTRY
 INSECURE=--insecure-registry
 if [[ ${TLS:-0} == 1 ]]; then
   # TLS=1: the same against a docker-registry serving TLS, its CA trusted as a host trusts one.
-  # H1=1: that registry without HTTP/2 (as behind some proxies), each connection a handshake.
-  if [[ ${H1:-0} == 1 ]]; then export GODEBUG=http2server=0; fi
   source scripts/tls-registry.sh
   tls_registry "$W" "$W/storage"
   REG_PID=$TLS_PID
