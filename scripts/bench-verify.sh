@@ -48,12 +48,12 @@ DIR=$XDG_CONFIG_HOME/notation
 if [[ -n ${RTT_MS:-} ]]; then
   # RTT_MS=N: both tools (and the floor's requests) reach the registry through
   # scripts/latency_proxy.py, which makes it N ms away, as registries on the internet are.
-  PROXY_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  python3 scripts/latency_proxy.py "$PROXY_PORT" "$REGISTRY" "$RTT_MS" >"$W/proxy.out" 2>&1 &
+  python3 scripts/latency_proxy.py 0 "$REGISTRY" "$RTT_MS" >"$W/proxy.out" 2>&1 &
   PROXY_PID=$!
-  for _ in $(seq 50); do grep -q ready "$W/proxy.out" 2>/dev/null && break; sleep 0.1; done
-  grep -q ready "$W/proxy.out" || { echo "latency proxy did not start" >&2; exit 1; }
   trap 'kill $PROXY_PID 2>/dev/null; cleanup' EXIT
+  for _ in $(seq 50); do grep -q ready "$W/proxy.out" 2>/dev/null && break; sleep 0.1; done
+  PROXY_PORT=$(awk '/^ready/ {print $2}' "$W/proxy.out")
+  [[ -n $PROXY_PORT ]] || { echo "latency proxy did not start: $(cat "$W/proxy.out")" >&2; exit 1; }
   REGISTRY=127.0.0.1:$PROXY_PORT
   export BENCH_RTT_MS=$RTT_MS
 fi

@@ -6,7 +6,8 @@ a client sends in its connection's first RTT_MS waits for that to pass, as for t
 handshake a real network would have cost (the local kernel completes it at once). Used by `RTT_MS=… bash
 scripts/bench-verify.sh`.
 
-Usage: latency_proxy.py LISTEN_PORT UPSTREAM_HOST:PORT RTT_MS   (prints "ready" when listening)
+Usage: latency_proxy.py LISTEN_PORT UPSTREAM_HOST:PORT RTT_MS
+(LISTEN_PORT 0: a free one; prints "ready PORT" once listening)
 """
 import asyncio
 import sys
@@ -72,7 +73,7 @@ async def handle(client_reader, client_writer):
 
 async def main():
     server = await asyncio.start_server(handle, "127.0.0.1", listen_port)
-    print("ready", flush=True)
+    print("ready", server.sockets[0].getsockname()[1], flush=True)
     async with server:
         await server.serve_forever()
 
