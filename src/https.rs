@@ -368,22 +368,52 @@ impl Read for MaybeHttps {
     }
 }
 
+impl MaybeHttps {
+    /// After a failed write on an h2 connection: under h2 a write can fail (a broken pipe, the
+    /// registry having closed) before the connection's read has met the TLS alert the registry
+    /// sent before closing (TLS 1.3 refuses a missing client certificate after the handshake),
+    /// and then no read comes (CI saw `tls_client_certificates` lose the alert so). One more
+    /// read, without waiting, keeps that alert for the requests' errors; what else it reads is
+    /// dropped with the dead connection.
+    fn collect_alert(&mut self, cx: &mut Context<'_>) {
+        if let MaybeHttps::Https(s, Some((alerts, authority))) = self {
+            let mut scratch = [0u8; 512];
+            let mut buf = tokio::io::ReadBuf::new(&mut scratch);
+            if let Poll::Ready(Err(e)) =
+                tokio::io::AsyncRead::poll_read(Pin::new(s.inner_mut()), cx, &mut buf)
+            {
+                alerts.record(authority, &e);
+            }
+        }
+    }
+}
+
 impl Write for MaybeHttps {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        match self.get_mut() {
+        let this = self.get_mut();
+        let r = match this {
             MaybeHttps::Http(c) => Pin::new(c).poll_write(cx, buf),
             MaybeHttps::Https(s, _) => Pin::new(s).poll_write(cx, buf),
+        };
+        if let Poll::Ready(Err(_)) = r {
+            this.collect_alert(cx);
         }
+        r
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
+        let this = self.get_mut();
+        let r = match this {
             MaybeHttps::Http(c) => Pin::new(c).poll_flush(cx),
             MaybeHttps::Https(s, _) => Pin::new(s).poll_flush(cx),
+        };
+        if let Poll::Ready(Err(_)) = r {
+            this.collect_alert(cx);
         }
+        r
     }
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
