@@ -25,11 +25,14 @@ trap cleanup EXIT
 export XDG_CONFIG_HOME=$W/config
 REGISTRY=$PG_REGISTRY
 INSECURE=--insecure-registry
+# The registry's CPU is read per command (it shares the cores with both tools).
+BENCH_REGISTRY_PID=$(pgrep -f "docker-registry serve $PG_PEERS/registry.yml" | head -1 || true)
 if [[ ${TLS:-0} == 1 ]]; then
   # TLS=1: the same against a docker-registry serving TLS, its CA trusted as a host trusts one.
   source scripts/tls-registry.sh
   tls_registry "$W" "$W/storage"
   REG_PID=$TLS_PID
+  BENCH_REGISTRY_PID=$TLS_PID
   export BENCH_CAFILE=$TLS_CA
   REGISTRY=127.0.0.1:$TLS_PORT
   INSECURE=
@@ -57,4 +60,6 @@ if [[ -n ${RTT_MS:-} ]]; then
   REGISTRY=127.0.0.1:$PROXY_PORT
   export BENCH_RTT_MS=$RTT_MS
 fi
+[[ -n $BENCH_REGISTRY_PID ]] || { echo "the registry's process was not found" >&2; exit 1; }
+export BENCH_REGISTRY_PID
 python3 scripts/bench_verify.py "${RUNS:-31}" "$REGISTRY" "bench/app-$$" "$DIGEST" v1 "$DIR" "$PG"
