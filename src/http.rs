@@ -164,7 +164,7 @@ impl Http {
         }
     }
 
-    fn https_connector(&self, ctx: openssl::ssl::SslContext) -> HttpsConnector {
+    fn https_connector(&self, ctx: crate::https::LazyContext) -> HttpsConnector {
         match &self.tls_alerts {
             Some(alerts) => {
                 HttpsConnector::offering_h2(self.proxy_connector(), ctx, alerts.clone())
@@ -188,11 +188,14 @@ impl Http {
     fn tls(&self) -> Result<&Tls, String> {
         self.tls
             .get_or_init(|| {
-                let ctx = crate::https::context_builder(self.tls_alerts.is_some())
-                    .map_err(|e| format!("cannot set up TLS: {e}"))?
-                    .build();
-                let https = self.https_connector(ctx);
-                Ok(tls_client(https))
+                // Built at the first TLS connect, beside its TCP handshake.
+                let h2 = self.tls_alerts.is_some();
+                let ctx = crate::https::LazyContext::new(move || {
+                    crate::https::context_builder(h2)
+                        .map(|b| b.build())
+                        .map_err(|e| format!("cannot set up TLS: {e}"))
+                });
+                Ok(tls_client(self.https_connector(ctx)))
             })
             .as_ref()
             .map_err(Clone::clone)
@@ -219,7 +222,7 @@ impl Http {
             return self.tls().cloned();
         }
         let ctx = crate::tls::connector(authority, &t, self.tls_alerts.is_some())?;
-        let https = self.https_connector(ctx);
+        let https = self.https_connector(crate::https::LazyContext::ready(ctx));
         let client: Tls = tls_client(https);
         if let Ok(mut m) = self.per_host.lock() {
             m.insert(authority.to_string(), Some(client.clone()));
@@ -718,6 +721,59 @@ mod tests {
                 .and_then(|a| Ahead::new(a.as_str()))
                 .map(Arc::new),
         }
+    }
+
+    /// The TLS context is built at the first TLS connect, after that connect's SYN went out:
+    /// the build finds the connection in the listener's queue (built first, as before, it
+    /// would find the queue empty). A failed build fails the connect with its error.
+    #[tokio::test]
+    async fn the_tls_context_is_built_while_the_first_connect_is_under_way() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let uri: Uri = format!("https://{}/", listener.local_addr().unwrap())
+            .parse()
+            .unwrap();
+        let queued = Arc::new(Mutex::new(Vec::new()));
+        let seen = queued.clone();
+        let ctx = crate::https::LazyContext::new(move || {
+            seen.lock().unwrap().push(listener.accept().is_ok());
+            crate::https::context_builder(false)
+                .map(|b| b.build())
+                .map_err(|e| e.to_string())
+        });
+        let mut https = HttpsConnector::new(direct(None), ctx.clone());
+        assert!(!ctx.is_built(), "built before any connect");
+        // The listener's side closes at once (it was taken by the build and dropped), so the
+        // handshake fails; what counts is when the context was built.
+        let _ = tokio::time::timeout(
+            Duration::from_secs(5),
+            tower::Service::<Uri>::call(&mut https, uri.clone()),
+        )
+        .await;
+        assert!(ctx.is_built());
+        assert_eq!(*queued.lock().unwrap(), vec![true]);
+        // Built once: a second connect does not build again (nobody accepts it: the
+        // handshake waits, and the timeout ends it).
+        let _ = tokio::time::timeout(
+            Duration::from_millis(200),
+            tower::Service::<Uri>::call(&mut https, uri),
+        )
+        .await;
+        assert_eq!(queued.lock().unwrap().len(), 1);
+
+        let failing = crate::https::LazyContext::new(|| Err("cannot set up TLS: test".into()));
+        let (plain, _) = counting_listener().await;
+        let tls: Uri = format!("https://{}/", plain.authority().unwrap())
+            .parse()
+            .unwrap();
+        let mut https = HttpsConnector::new(direct(None), failing);
+        let e = match tower::Service::<Uri>::call(&mut https, tls).await {
+            Ok(_) => panic!("connected without a context"),
+            Err(e) => e.to_string(),
+        };
+        assert_eq!(e, "cannot set up TLS: test");
+        // Plain HTTP needs no context.
+        assert!(tower::Service::<Uri>::call(&mut https, plain).await.is_ok());
     }
 
     #[tokio::test]

@@ -146,6 +146,48 @@ pub fn context_builder(http2: bool) -> Result<SslContextBuilder, openssl::error:
     Ok(b)
 }
 
+/// A connector's TLS context, built at most once: given ([`LazyContext::ready`]), or built at
+/// the connector's first TLS connect once that connect's TCP handshake (or name lookup, or
+/// proxy connect) is under way ([`LazyContext::new`]), so that the ~2-3 ms OpenSSL takes to set
+/// up a context (its ciphers and digests fetched from the default provider, waiting for
+/// OpenSSL's start if another thread runs it) overlap the round trip instead of preceding it.
+/// A context that could not be built fails each TLS connect with the same error.
+#[derive(Clone)]
+pub struct LazyContext(Arc<LazyInner>);
+
+struct LazyInner {
+    built: OnceLock<Result<SslContext, String>>,
+    build: Box<dyn Fn() -> Result<SslContext, String> + Send + Sync>,
+}
+
+impl LazyContext {
+    pub fn new(build: impl Fn() -> Result<SslContext, String> + Send + Sync + 'static) -> Self {
+        LazyContext(Arc::new(LazyInner {
+            built: OnceLock::new(),
+            build: Box::new(build),
+        }))
+    }
+
+    pub fn ready(ctx: SslContext) -> Self {
+        let built = OnceLock::new();
+        let _ = built.set(Ok(ctx));
+        LazyContext(Arc::new(LazyInner {
+            built,
+            build: Box::new(|| Err("unreachable: the context was given".to_string())),
+        }))
+    }
+
+    fn get(&self) -> Result<SslContext, String> {
+        self.0.built.get_or_init(|| (self.0.build)()).clone()
+    }
+
+    /// Whether the context is built (for tests).
+    #[cfg(test)]
+    pub(crate) fn is_built(&self) -> bool {
+        self.0.built.get().is_some()
+    }
+}
+
 /// What a client that offers h2 sends by ALPN.
 const ALPN_H2_HTTP1: &[u8] = b"\x02h2\x08http/1.1";
 
@@ -160,7 +202,7 @@ const ALPN_H2_HTTP1: &[u8] = b"\x02h2\x08http/1.1";
 #[derive(Clone)]
 pub struct HttpsConnector {
     inner: ProxyConnector,
-    ctx: SslContext,
+    ctx: LazyContext,
     alpn: Arc<Mutex<HashMap<String, Alpn>>>,
     /// Set when the context offers h2: connects are held as above, and the alerts of h2
     /// connections kept here.
@@ -185,7 +227,7 @@ const SHARED_H2_GRACE: Duration = Duration::from_secs(5);
 
 impl HttpsConnector {
     /// HTTP/1.1 only (the context offers no ALPN).
-    pub fn new(inner: ProxyConnector, ctx: SslContext) -> HttpsConnector {
+    pub fn new(inner: ProxyConnector, ctx: LazyContext) -> HttpsConnector {
         HttpsConnector {
             inner,
             ctx,
@@ -198,7 +240,7 @@ impl HttpsConnector {
     /// `alerts`.
     pub fn offering_h2(
         inner: ProxyConnector,
-        ctx: SslContext,
+        ctx: LazyContext,
         alerts: Arc<TlsAlerts>,
     ) -> HttpsConnector {
         HttpsConnector {
@@ -519,16 +561,38 @@ impl tower::Service<Uri> for HttpsConnector {
                     let _ = tx.send(Some(outcome));
                 }
             };
-            let conn: Conn = match tower::Service::<Uri>::call(&mut inner, dst).await {
+            // The connect is started (its first poll sends the SYN, or starts the name lookup
+            // or the proxy's connect) before the TLS context is built, which then takes its
+            // milliseconds of CPU while the TCP handshake's round trip runs.
+            let mut connecting = std::pin::pin!(tower::Service::<Uri>::call(&mut inner, dst));
+            let started =
+                std::future::poll_fn(|cx| Poll::Ready(connecting.as_mut().poll(cx))).await;
+            let ctx = if https {
+                match ctx.get() {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        learned(Err(e.clone()));
+                        let e: BoxError = e.into();
+                        return Err(e);
+                    }
+                }
+            } else {
+                None
+            };
+            let connected = match started {
+                Poll::Ready(r) => r,
+                Poll::Pending => connecting.await,
+            };
+            let conn: Conn = match connected {
                 Ok(c) => c,
                 Err(e) => {
                     learned(Err(crate::http::error_chain(e.as_ref())));
                     return Err(e);
                 }
             };
-            if !https {
+            let Some(ctx) = ctx else {
                 return Ok(MaybeHttps::Http(conn));
-            }
+            };
             // No name, no name check (OpenSSL would verify the chain alone): refused.
             if host.is_empty() {
                 let e: BoxError = "https URL without a host name".into();
