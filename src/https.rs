@@ -169,12 +169,7 @@ impl LazyContext {
     }
 
     pub fn ready(ctx: SslContext) -> Self {
-        let built = OnceLock::new();
-        let _ = built.set(Ok(ctx));
-        LazyContext(Arc::new(LazyInner {
-            built,
-            build: Box::new(|| Err("unreachable: the context was given".to_string())),
-        }))
+        LazyContext::new(move || Ok(ctx.clone()))
     }
 
     fn get(&self) -> Result<SslContext, String> {
