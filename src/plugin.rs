@@ -42,7 +42,7 @@ impl PluginOptions {
         PluginOptions {
             root,
             config: BTreeMap::new(),
-            timeout: Duration::from_secs(10),
+            timeout: crate::config::DEFAULT_PLUGIN_TIMEOUT,
             max_output: 1 << 20,
         }
     }
@@ -199,6 +199,10 @@ fn prerelease_cmp(a: &str, b: &str) -> std::cmp::Ordering {
 
 /// Run `path command` with `request` on stdin, bounded by `opts`; its stdout, or the error
 /// notation would report (a JSON `errorMessage` from stderr when the plugin gave one).
+///
+/// The plugin runs in a process group of its own, and the whole group is killed when the
+/// plugin exits, fails its bounds or misses its deadline: a child it left behind (notation
+/// kills only the plugin) neither keeps running nor holds the output pipes open.
 async fn run(
     opts: &PluginOptions,
     path: &Path,
@@ -210,9 +214,13 @@ async fn run(
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        .process_group(0)
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| format!("failed to execute the {command} command: {e}"))?;
+    // Declared after `child`, so dropped before it: the group is killed while the plugin is
+    // not yet reaped (its ID cannot have been reused) on every early return.
+    let group = Group(child.id());
     let (Some(mut stdin), Some(stdout), Some(stderr)) =
         (child.stdin.take(), child.stdout.take(), child.stderr.take())
     else {
@@ -229,17 +237,27 @@ async fn run(
         let mut out = Vec::new();
         let mut err = Vec::new();
         let (mut so, mut se) = (stdout.take(max + 1), stderr.take(max + 1));
-        let (o, e) = tokio::join!(so.read_to_end(&mut out), se.read_to_end(&mut err));
-        o.and(e)
-            .map_err(|e| format!("reading the plugin's output: {e}"))?;
+        let read = async {
+            let (o, e) = tokio::join!(so.read_to_end(&mut out), se.read_to_end(&mut err));
+            if out.len() as u64 > max || err.len() as u64 > max {
+                // It may be blocked writing the rest: stop it rather than wait for the deadline.
+                group.kill();
+            }
+            o.and(e)
+        };
+        // When the plugin exits, what it left in its group goes too: its pipes then close.
+        let exit = async {
+            let status = child.wait().await;
+            group.kill();
+            status
+        };
+        let (read, status) = tokio::join!(read, exit);
+        writer.abort();
+        read.map_err(|e| format!("reading the plugin's output: {e}"))?;
         if out.len() as u64 > max || err.len() as u64 > max {
             return Err(format!("the plugin's output is over the {max}-byte limit"));
         }
-        let status = child
-            .wait()
-            .await
-            .map_err(|e| format!("waiting for the plugin: {e}"))?;
-        writer.abort();
+        let status = status.map_err(|e| format!("waiting for the plugin: {e}"))?;
         Ok::<_, String>((status, out, err))
     };
     let (status, out, err) = tokio::time::timeout(opts.timeout, work)
@@ -254,6 +272,34 @@ async fn run(
         return Err(failure(command, &status.to_string(), &err));
     }
     Ok(out)
+}
+
+/// A plugin's process group (its leader's ID), killed with SIGKILL when told and when dropped.
+struct Group(Option<u32>);
+
+impl Group {
+    fn kill(&self) {
+        let Some(id) = self
+            .0
+            .and_then(|id| i32::try_from(id).ok())
+            .filter(|&id| id > 1)
+        else {
+            return;
+        };
+        // SAFETY: kill(2) takes plain integers and touches no memory of ours. The crate denies
+        // unsafe code; signalling a process group has no safe API in std or tokio. An ESRCH
+        // (the group is gone) is the expected answer once the plugin left nothing behind.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::kill(-id, libc::SIGKILL);
+        }
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        self.kill();
+    }
 }
 
 /// What a failed plugin command says on stderr: notation's `RequestError` JSON, else a plain

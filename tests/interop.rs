@@ -1903,6 +1903,48 @@ fn verification_plugins_run_as_notation_runs_them() {
         .env("XDG_CONFIG_HOME", &f.home));
     assert!(!n.status.success());
     table.push_str("| hang | killed after 10 s (no verdict) | denied after the 2 s deadline |\n");
+    // A plugin that leaves a child behind holding its output pipes: the verdict does not wait
+    // for the child, and the child does not outlive the run (pullguard kills the plugin's
+    // process group). notation kills only the plugin, and waits for the pipes to close.
+    for (mode, allowed) in [("fork-ok", true), ("fork-hang", false)] {
+        set_mode(mode);
+        let pid_file = plugin_dir.join("child.pid");
+        let _ = std::fs::remove_file(&pid_file);
+        let started = std::time::Instant::now();
+        let out = run(pullguard().args([
+            "verify",
+            "--policy-dir",
+            f.dir().to_str().unwrap(),
+            "--plugin-timeout",
+            "4",
+            "--insecure-registry",
+            &reference,
+        ]));
+        assert_eq!(
+            out.status.success(),
+            allowed,
+            "{mode}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if allowed {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(3),
+                "{mode}: waited for the child"
+            );
+        }
+        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        let stat = format!("/proc/{}/stat", pid.trim());
+        let gone = (0..40).any(|_| {
+            let alive = std::fs::read_to_string(&stat)
+                .is_ok_and(|s| s.rsplit(") ").next().is_some_and(|r| !r.starts_with('Z')));
+            if alive {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            !alive
+        });
+        assert!(gone, "{mode}: the plugin's child {pid} outlived the run");
+    }
+    table.push_str("| leaves a child behind | waits for its pipes; the child lives on | verdict at the plugin's exit; its process group killed |\n");
     // Not installed.
     std::fs::remove_dir_all(&plugin_dir).unwrap();
     let both = f.both(&["--insecure-registry", &reference], &[]);

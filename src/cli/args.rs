@@ -49,12 +49,13 @@ pub(super) enum Command {
 pub(super) const SERVE_KEYS: &str = "\
 Settings without a flag are keys of the config file (/etc/pullguard/config.toml lists every key,
 commented out at its default): docker_config, max_signatures, registry_connect_timeout_secs,
-registry_timeout_secs, negative_cache_secs, positive_cache_secs, require_platform_signature,
-shutdown_grace_secs; [docker] daemon_json, socket_mode, socket_user, socket_group, allow_load,
-allow_import, allow_build, allow_plugins, allow_services, allow_commit, allow_scratch; [control]
-allowed_uids, watch, debounce_ms, decisions; [mirror] upstreams, default_upstream, prefixes,
-check_blob_digests; [watch] containerd, namespaces, docker, on_unverified; TLS and proxies:
-docker_certs_dir, [registries.\"HOST\"] (ca, client_cert, client_key, insecure, plain_http), [proxy].";
+registry_timeout_secs, plugin_timeout_secs, negative_cache_secs, positive_cache_secs,
+require_platform_signature, shutdown_grace_secs; [docker] daemon_json, socket_mode, socket_user,
+socket_group, allow_load, allow_import, allow_build, allow_plugins, allow_services,
+allow_commit, allow_scratch; [control] allowed_uids, watch, debounce_ms, decisions; [mirror]
+upstreams, default_upstream, prefixes, check_blob_digests; [watch] containerd, namespaces,
+docker, on_unverified; TLS and proxies: docker_certs_dir, [registries.\"HOST\"] (ca,
+client_cert, client_key, insecure, plain_http), [proxy].";
 
 #[derive(Subcommand, Debug)]
 #[command(defer = true)]
@@ -168,7 +169,8 @@ pub(super) struct VerifyArgs {
     /// {key}={value} pairs passed as they are to the verification plugin a signature names.
     #[arg(long = "plugin-config", value_name = "KEY=VALUE")]
     pub(super) plugin_config: Vec<String>,
-    /// Seconds a verification plugin may run, per call (default 10; pullguard's own bound).
+    /// Seconds a verification plugin may run, per call (default: plugin_timeout_secs of the
+    /// config file, else 10; pullguard's own bound).
     #[arg(long = "plugin-timeout", value_name = "SECS")]
     pub(super) plugin_timeout: Option<u64>,
     /// {key}={value} pairs that must be present in the signature for successful verification.

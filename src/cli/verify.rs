@@ -236,7 +236,10 @@ pub(super) fn verify_cli(
         user_metadata,
         plugins: crate::plugin::PluginSettings {
             config: plugin_config,
-            timeout: args.plugin_timeout.map(Duration::from_secs),
+            timeout: Some(
+                args.plugin_timeout
+                    .map_or(cfg.plugin_timeout, Duration::from_secs),
+            ),
         },
         require_platform_signature: cfg.require_platform_signature,
         decision_ring: 0,

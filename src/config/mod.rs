@@ -23,6 +23,8 @@ pub const DEFAULT_DOCKER_UPSTREAM: &str = "/var/run/docker.sock";
 pub const DEFAULT_MAX_SIGNATURES: usize = 100;
 pub const DEFAULT_REGISTRY_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_REGISTRY_TIMEOUT: Duration = Duration::from_secs(30);
+/// `plugin_timeout_secs` when the file does not say (the CLI's `--plugin-timeout` default too).
+pub const DEFAULT_PLUGIN_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_NEGATIVE_CACHE: Duration = Duration::from_secs(5);
 pub const DEFAULT_POSITIVE_CACHE: Duration = Duration::from_secs(300);
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -46,6 +48,8 @@ pub struct Config {
     /// `registry_timeout_secs` (default 30 s): a registry request, and the mirror's blob stall
     /// limit.
     pub registry_timeout: Duration,
+    /// `plugin_timeout_secs` (default 10 s): each run of a verification plugin.
+    pub plugin_timeout: Duration,
     /// `log_format`; `None`: the file does not say (text, unless `--log-format`).
     pub log_format: Option<LogFormat>,
     /// `negative_cache_secs` / `positive_cache_secs` (default 5 s / 300 s).
@@ -219,6 +223,9 @@ impl Config {
             }
         };
         let secs = |v: Option<u64>, default: Duration| v.map_or(default, Duration::from_secs);
+        if raw.plugin_timeout_secs == Some(0) {
+            problems.push("plugin_timeout_secs must be at least 1".to_string());
+        }
         let c = raw.control;
         let decisions = c.decisions.unwrap_or(DEFAULT_DECISIONS);
         if !(1..=1_000_000).contains(&decisions) {
@@ -236,6 +243,7 @@ impl Config {
                 DEFAULT_REGISTRY_CONNECT_TIMEOUT,
             ),
             registry_timeout: secs(raw.registry_timeout_secs, DEFAULT_REGISTRY_TIMEOUT),
+            plugin_timeout: secs(raw.plugin_timeout_secs, DEFAULT_PLUGIN_TIMEOUT),
             log_format,
             negative_cache: secs(raw.negative_cache_secs, DEFAULT_NEGATIVE_CACHE),
             positive_cache: secs(raw.positive_cache_secs, DEFAULT_POSITIVE_CACHE),
@@ -354,17 +362,23 @@ mod tests {
         assert_eq!(c.negative_cache, Duration::from_secs(5));
         assert_eq!(c.positive_cache, Duration::from_secs(300));
         assert_eq!(c.shutdown_grace, Duration::from_secs(30));
+        assert_eq!(c.plugin_timeout, Duration::from_secs(10));
         assert_eq!(c.control.debounce, Duration::from_millis(200));
         assert!(c.control.watch);
         assert_eq!(c.control.allowed_uids.first(), Some(&0));
         assert_eq!(c.docker_socket, SocketPerms::default());
         assert_eq!(c.log_format, None);
         let c = Config::parse(
-            "max_signatures = 3\nregistry_timeout_secs = 7\nlog_format = \"json\"\n[control]\nallowed_uids = [5]\ndebounce_ms = 10\nwatch = false\n[docker]\nsocket_mode = \"0660\"\nsocket_user = \"root\"\nsocket_group = \"7\"\n",
+            "max_signatures = 3\nregistry_timeout_secs = 7\nplugin_timeout_secs = 2\nlog_format = \"json\"\n[control]\nallowed_uids = [5]\ndebounce_ms = 10\nwatch = false\n[docker]\nsocket_mode = \"0660\"\nsocket_user = \"root\"\nsocket_group = \"7\"\n",
         )
         .unwrap();
         assert_eq!(c.max_signatures, 3);
         assert_eq!(c.registry_timeout, Duration::from_secs(7));
+        assert_eq!(c.plugin_timeout, Duration::from_secs(2));
+        assert_eq!(
+            Config::parse("plugin_timeout_secs = 0\n").unwrap_err(),
+            "plugin_timeout_secs must be at least 1"
+        );
         assert_eq!(c.log_format, Some(LogFormat::Json));
         assert_eq!(c.control.allowed_uids, vec![5]);
         assert_eq!(c.control.debounce, Duration::from_millis(10));

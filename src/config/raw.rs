@@ -21,6 +21,8 @@ pub struct RawConfig {
     /// Registry connect and request timeouts, in seconds.
     pub registry_connect_timeout_secs: Option<u64>,
     pub registry_timeout_secs: Option<u64>,
+    /// Seconds a verification plugin may run, per call (default 10).
+    pub plugin_timeout_secs: Option<u64>,
     /// `text` (default) or `json` logs for `serve`.
     pub log_format: Option<String>,
     /// Seconds a denial / an allow stays cached (default 5 / 300).

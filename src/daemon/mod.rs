@@ -157,6 +157,10 @@ fn engine(opts: &Options) -> Result<Arc<Gate>, DaemonError> {
             negative_ttl: cfg.negative_cache,
             positive_ttl: cfg.positive_cache,
             require_platform_signature: cfg.require_platform_signature,
+            plugins: crate::plugin::PluginSettings {
+                timeout: Some(cfg.plugin_timeout),
+                ..Default::default()
+            },
             ..GateOptions::default()
         },
     )))
