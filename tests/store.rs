@@ -327,6 +327,127 @@ fn containerd_21_watch_reports_unverified_images() {
     containerd_watch(Ctr::shared_21(), "report");
 }
 
+/// What was verified in the store is checked again: at a policy reload, under the new policy
+/// (a signer no longer trusted: removed), and every `recheck_secs` (a signature that expired
+/// since its arrival: removed), with no new event about either image.
+#[test]
+fn containerd_watch_checks_the_store_again_at_reload_and_every_recheck() {
+    let p = peers();
+    let ctr = Ctr::shared_21();
+    let imgs = Images::new(&p.registry);
+    let ns = unique("pgrecheck");
+
+    // At a reload (no periodic recheck).
+    let kept = imgs.push("kept", &unique("recheck kept"));
+    imgs.sign(&kept);
+    let kept_ref = format!("{}:kept", imgs.name());
+    let d = Daemon::start_with(
+        &imgs.dir(),
+        &p.docker_sock,
+        &p.registry,
+        &format!(
+            "{}recheck_secs = 0\n",
+            watch_config(&ctr.sock, &ns, "remove")
+        ),
+    );
+    wait_log(
+        &d,
+        "watching the containerd image store",
+        1,
+        Duration::from_secs(10),
+    );
+    ctr.pull(&ns, &kept_ref);
+    wait_store(
+        &d,
+        &kept_ref,
+        "verified",
+        Instant::now(),
+        Duration::from_secs(10),
+    );
+    std::fs::write(
+        imgs.dir().join("trustpolicy.json"),
+        r#"{"version":"1.0","trustPolicies":[{"name":"nobody-trusted","registryScopes":["*"],"signatureVerification":{"level":"strict"},"trustStores":["ca:pullguard.test"],"trustedIdentities":["x509.subject: C=US, ST=WA, O=Nobody, CN=nobody.invalid"]}]}"#,
+    )
+    .unwrap();
+    let t = Instant::now();
+    d.signal("HUP");
+    let (v, took) = wait_store(&d, &kept_ref, "unverified", t, Duration::from_secs(10));
+    eprintln!("removed {took:?} after the reload");
+    assert_eq!(v["policy"], "nobody-trusted", "{v}");
+    assert_eq!(v["action"], "removed", "{v}");
+    let start = Instant::now();
+    while !ctr.names(&ns).is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            ctr.names(&ns)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(d);
+
+    // Every recheck_secs: a signature that expires while its image is in the store.
+    let imgs = Images::new(&p.registry);
+    let expiring = imgs.push("expiring", &unique("recheck expiring"));
+    run_ok(imgs.notation().args([
+        "sign",
+        "--expiry",
+        "12s",
+        "--insecure-registry",
+        &format!("{}@{expiring}", imgs.name()),
+    ]));
+    let signed_at = Instant::now();
+    let expiring_ref = format!("{}:expiring", imgs.name());
+    let d = Daemon::start_with(
+        &imgs.dir(),
+        &p.docker_sock,
+        &p.registry,
+        &format!(
+            "positive_cache_secs = 1\n{}recheck_secs = 1\n",
+            watch_config(&ctr.sock, &ns, "remove")
+        ),
+    );
+    wait_log(
+        &d,
+        "watching the containerd image store",
+        1,
+        Duration::from_secs(10),
+    );
+    ctr.pull(&ns, &expiring_ref);
+    wait_store(
+        &d,
+        &expiring_ref,
+        "verified",
+        Instant::now(),
+        Duration::from_secs(10),
+    );
+    assert!(
+        signed_at.elapsed() < Duration::from_secs(10),
+        "too slow to see the signature before it expires"
+    );
+    let (v, took) = wait_store(
+        &d,
+        &expiring_ref,
+        "unverified",
+        signed_at,
+        Duration::from_secs(30),
+    );
+    eprintln!("removed {took:?} after signing (expiry 12 s)");
+    assert!(took >= Duration::from_secs(11), "{v}");
+    assert!(
+        v["reason"].as_str().unwrap_or("").contains("expired"),
+        "{v}"
+    );
+    assert_eq!(v["action"], "removed", "{v}");
+    assert!(
+        d.log().contains("checking every image of the store again"),
+        "{}",
+        d.log()
+    );
+    drop(d);
+    ctr.clean(&ns);
+}
+
 /// A containerd 2.1 of the test's own (it is restarted), and its `ctr` as the watch tests drive it.
 fn own_containerd() -> (Containerd, Ctr) {
     let c = Containerd::new(Version::V21).start("", false);

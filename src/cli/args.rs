@@ -54,7 +54,7 @@ require_platform_signature, shutdown_grace_secs; [docker] daemon_json, socket_mo
 socket_group, allow_load, allow_import, allow_build, allow_plugins, allow_services,
 allow_commit, allow_scratch; [control] allowed_uids, watch, debounce_ms, decisions; [mirror]
 upstreams, default_upstream, prefixes, check_blob_digests; [watch] containerd, namespaces,
-docker, on_unverified; TLS and proxies: docker_certs_dir, [registries.\"HOST\"] (ca,
+docker, on_unverified, recheck_secs; TLS and proxies: docker_certs_dir, [registries.\"HOST\"] (ca,
 client_cert, client_key, insecure, plain_http), [proxy].";
 
 #[derive(Subcommand, Debug)]

@@ -80,6 +80,10 @@ pub struct WatchSection {
     /// What to do with an image that does not verify (default: report).
     #[serde(default)]
     pub on_unverified: OnUnverified,
+    /// Every image of the watched stores is verified again this often (default 3600; 0: only
+    /// at a policy reload), so that a signature that expired or a certificate revoked since is
+    /// caught. A reload always checks every image again under the new policy.
+    pub recheck_secs: Option<u64>,
 }
 
 /// `watch.on_unverified`.

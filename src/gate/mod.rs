@@ -163,6 +163,8 @@ pub struct Gate {
     /// One OCSP/CRL checker for every verification (its CRL cache outlives them), judged at
     /// the clock's time; a fake in tests.
     revocation: Arc<dyn RevocationCheck>,
+    /// The generation installed last, for those that act on a reload (the store watch).
+    installed: tokio::sync::watch::Sender<u64>,
 }
 
 impl Gate {
@@ -209,7 +211,13 @@ impl Gate {
             opts,
             clock,
             revocation: Arc::new(RevocationChecker::default()),
+            installed: tokio::sync::watch::Sender::new(1),
         }
+    }
+
+    /// Told each generation [`Gate::install`] installs.
+    pub fn installed(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.installed.subscribe()
     }
 
     /// The same gate, checking OCSP/CRL with `revocation` (a fake responder in tests).
@@ -527,6 +535,7 @@ impl Gate {
         crate::metrics::trust(&guard.trust, generation);
         drop(guard);
         self.purge_cache();
+        self.installed.send_replace(generation);
         generation
     }
 

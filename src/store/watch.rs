@@ -2,6 +2,8 @@
 //! listing on every (re)connect (so nothing that arrived while disconnected is missed), verify
 //! each image that appears or changes through the engine (decision origin `store`; the verdict
 //! cache means a digest is not verified twice), and report or remove what does not verify.
+//! Every image is checked again at each policy reload (under the new policy) and every
+//! `recheck_secs`, as signatures expire and certificates are revoked after their arrival.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -24,6 +26,53 @@ const BACKOFF_MIN: Duration = Duration::from_millis(200);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// How long a Subscribe request gets to reach containerd before the catch-up listing.
 const SUBSCRIBE_SETTLE: Duration = Duration::from_millis(200);
+/// `[watch] recheck_secs` when the file does not say.
+pub const DEFAULT_RECHECK: Duration = Duration::from_secs(3600);
+
+/// Why every image of a store is to be checked again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sweep {
+    /// A new policy generation: the records' (digest, generation) are new, checked at once.
+    Reload,
+    /// `recheck_secs` went by: what was verified is forgotten first.
+    Periodic,
+}
+
+/// A session's sweeps: each policy generation installed, and the recheck period.
+struct Sweeps {
+    installed: watch::Receiver<u64>,
+    every: Option<tokio::time::Interval>,
+}
+
+impl Sweeps {
+    fn new(engine: &Gate, every: Option<Duration>) -> Sweeps {
+        Sweeps {
+            installed: engine.installed(),
+            every: every.map(|d| {
+                let mut i = tokio::time::interval_at(tokio::time::Instant::now() + d, d);
+                i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                i
+            }),
+        }
+    }
+
+    async fn next(&mut self) -> Sweep {
+        let every = &mut self.every;
+        let periodic = async move {
+            match every {
+                Some(i) => {
+                    i.tick().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            // Closed (the gate is gone, never while the daemon runs): only the period is left.
+            Ok(()) = self.installed.changed() => Sweep::Reload,
+            () = periodic => Sweep::Periodic,
+        }
+    }
+}
 
 struct AbortOnDrop(JoinHandle<()>);
 
@@ -40,6 +89,8 @@ pub struct Watcher {
     /// and the policy generation, so a replayed event or a catch-up does not report it again.
     seen: Mutex<HashMap<String, (String, u64)>>,
     limit: Arc<Semaphore>,
+    /// `recheck_secs`; `None`: only at a reload.
+    recheck: Option<Duration>,
 }
 
 /// Start the configured watches; each ends when `stop` turns true.
@@ -53,6 +104,11 @@ pub fn start(
         on_unverified: cfg.on_unverified,
         seen: Mutex::new(HashMap::new()),
         limit: Arc::new(Semaphore::new(PARALLEL)),
+        recheck: match cfg.recheck_secs {
+            Some(0) => None,
+            Some(s) => Some(Duration::from_secs(s)),
+            None => Some(DEFAULT_RECHECK),
+        },
     });
     let mut tasks = Vec::new();
     if let Some(sock) = &cfg.containerd {
@@ -112,6 +168,26 @@ impl Watcher {
         }
         seen.insert(key, now);
         true
+    }
+
+    /// Forget every record of one store (`containerd`, `docker`) before a periodic sweep.
+    fn forget_store(&self, store: &str) {
+        let prefix = format!("{store}\0");
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.retain(|k, _| !k.starts_with(&prefix));
+        }
+    }
+
+    /// What a sweep logs, and what a periodic one forgets.
+    fn sweeping(&self, store: &str, why: Sweep) {
+        if why == Sweep::Periodic {
+            self.forget_store(store);
+        }
+        let why = match why {
+            Sweep::Reload => "policy reloaded",
+            Sweep::Periodic => "recheck_secs",
+        };
+        tracing::info!(target: "pullguard::store", store, why, "checking every image of the store again");
     }
 
     /// Forget a record, so the next event or catch-up about it is handled again.
@@ -188,19 +264,19 @@ impl Watcher {
             }
         }));
         tokio::time::sleep(SUBSCRIBE_SETTLE).await;
-        let all = if namespaces.is_empty() {
-            c.namespaces().await?
-        } else {
-            namespaces.to_vec()
-        };
+        let mut sweeps = Sweeps::new(&self.engine, self.recheck);
+        let all = self.containerd_list(&c, namespaces).await?;
         tracing::info!(target: "pullguard::store", store = "containerd", socket = %socket.display(), namespaces = %all.join(","), "watching the containerd image store");
-        for ns in &all {
-            for rec in c.images(ns, Vec::new()).await? {
-                self.containerd_record(&c, ns, rec);
-            }
-        }
         loop {
-            let Some(env) = rx.recv().await else {
+            let env = tokio::select! {
+                env = rx.recv() => env,
+                why = sweeps.next() => {
+                    self.sweeping("containerd", why);
+                    self.containerd_list(&c, namespaces).await?;
+                    continue;
+                }
+            };
+            let Some(env) = env else {
                 return Ok(());
             };
             let env = env?;
@@ -231,6 +307,26 @@ impl Watcher {
                 }
             }
         }
+    }
+
+    /// Check every record of the watched namespaces (all of them when none are named); the
+    /// namespaces listed.
+    async fn containerd_list(
+        self: &Arc<Self>,
+        c: &Containerd,
+        namespaces: &[String],
+    ) -> Result<Vec<String>, String> {
+        let all = if namespaces.is_empty() {
+            c.namespaces().await?
+        } else {
+            namespaces.to_vec()
+        };
+        for ns in &all {
+            for rec in c.images(ns, Vec::new()).await? {
+                self.containerd_record(c, ns, rec);
+            }
+        }
+        Ok(all)
     }
 
     /// Verify one record (in a task of its own, at most PARALLEL at once).
@@ -295,11 +391,21 @@ impl Watcher {
         let mut body = docker::events(&guard.dockerd).await?;
         connected.store(true, std::sync::atomic::Ordering::Relaxed);
         tracing::info!(target: "pullguard::store", store = "docker", socket = %guard.dockerd.socket.display(), "watching the Docker image store");
-        for img in docker::list(&guard.dockerd).await? {
-            self.docker_image(guard, img.id, img.tags);
-        }
+        let mut sweeps = Sweeps::new(&self.engine, self.recheck);
+        self.docker_list(guard).await?;
         let mut lines = docker::EventLines::default();
-        while let Some(frame) = body.frame().await {
+        loop {
+            let frame = tokio::select! {
+                frame = body.frame() => frame,
+                why = sweeps.next() => {
+                    self.sweeping("docker", why);
+                    self.docker_list(guard).await?;
+                    continue;
+                }
+            };
+            let Some(frame) = frame else {
+                break;
+            };
             let frame = frame.map_err(|e| format!("dockerd event stream: {e}"))?;
             let Some(chunk) = frame.data_ref() else {
                 continue;
@@ -315,6 +421,14 @@ impl Watcher {
                     self.docker_image(guard, ev.image, tags);
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Check every image of the Docker store.
+    async fn docker_list(self: &Arc<Self>, guard: &Arc<Guard>) -> Result<(), String> {
+        for img in docker::list(&guard.dockerd).await? {
+            self.docker_image(guard, img.id, img.tags);
         }
         Ok(())
     }
