@@ -271,6 +271,99 @@ async fn with_the_platform_unknown_every_child_must_verify() {
     assert_eq!(w.gate.check(&every()).await.unwrap().digest(), index.digest);
 }
 
+/// containerd also runs a child listed with no platform (it matches the child's config) and
+/// follows a child that is itself an index: with the platform unknown those must verify too,
+/// and with a platform picked an index child is followed down to the manifest that will run.
+#[tokio::test(start_paused = true)]
+async fn platformless_and_nested_children_must_verify_too() {
+    let w = world(GateOptions {
+        require_platform_signature: true,
+        ..GateOptions::default()
+    });
+    let signed = |d: &Descriptor| {
+        w.registry.attach(d, &sign(&w.pki, d, None));
+    };
+    let every = |r: &str| req(r).platform(Platform::Every);
+    let amd64 = |r: &str| req(r).platform(Platform::Pick(Some("linux/amd64".into())));
+    // A signed index whose only child, unsigned, names no platform.
+    let loose = w.registry.push_image(None, "no platform");
+    let index = w.registry.push_index(Some("loose"), &[(&loose, "")]);
+    signed(&index);
+    let d = denial(w.gate.check(&every("fake.test/app:loose")).await);
+    assert!(
+        d.reason().contains(&format!(
+            "{} (no platform given) of index {}",
+            loose.digest, index.digest
+        )),
+        "{d}"
+    );
+    // Nested: outer (signed) > inner (signed, linux/amd64) > grandchild (unsigned).
+    let grand = w.registry.push_image(None, "grandchild");
+    let inner = w.registry.push_index(None, &[(&grand, "linux/amd64")]);
+    signed(&inner);
+    let outer = w
+        .registry
+        .push_index(Some("nested"), &[(&inner, "linux/amd64")]);
+    signed(&outer);
+    let d = denial(w.gate.check(&every("fake.test/app:nested")).await);
+    assert!(
+        d.reason().contains(&format!(
+            "{} (linux/amd64) of index {}",
+            grand.digest, inner.digest
+        )),
+        "{d}"
+    );
+    let d = denial(w.gate.check(&amd64("fake.test/app:nested")).await);
+    assert!(
+        d.reason().starts_with(&format!(
+            "the platform manifest {} of index {} must be signed too",
+            grand.digest, inner.digest
+        )),
+        "{d}"
+    );
+    // The grandchild signed (and the denials' cache lifetime over): the index is in, and the
+    // picked platform is pinned to the grandchild.
+    signed(&grand);
+    tokio::time::advance(Duration::from_secs(6)).await;
+    assert_eq!(
+        w.gate
+            .check(&every("fake.test/app:nested"))
+            .await
+            .unwrap()
+            .digest(),
+        outer.digest
+    );
+    assert_eq!(
+        w.gate
+            .check(&amd64("fake.test/app:nested"))
+            .await
+            .unwrap()
+            .digest(),
+        grand.digest
+    );
+    // Nesting is followed only so deep.
+    let mut deep = grand.clone();
+    // One index asked for and MAX_NESTING + 1 nested in it.
+    for level in 0..=pullguard::gate::MAX_NESTING + 1 {
+        let max = pullguard::gate::MAX_NESTING;
+        let tag = [(max, "deep-enough"), (max + 1, "deep")]
+            .into_iter()
+            .find_map(|(l, t)| (l == level).then_some(t));
+        deep = w.registry.push_index(tag, &[(&deep, "linux/amd64")]);
+        signed(&deep);
+    }
+    for r in [
+        every("fake.test/app:deep-enough"),
+        amd64("fake.test/app:deep-enough"),
+    ] {
+        assert!(w.gate.check(&r).await.is_ok());
+    }
+    for r in [every("fake.test/app:deep"), amd64("fake.test/app:deep")] {
+        let d = denial(w.gate.check(&r).await);
+        assert!(d.reason().contains("levels deep"), "{d}");
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn an_index_child_is_covered_by_its_index_unless_the_rule_wants_its_own() {
     for require in [false, true] {

@@ -149,6 +149,15 @@ impl Default for GateOptions {
     }
 }
 
+/// How many indexes deep a platform is followed (an index in an index: 1).
+pub const MAX_NESTING: usize = 4;
+
+fn too_deep() -> String {
+    format!(
+        "the index nests indexes more than {MAX_NESTING} levels deep (require_platform_signature)"
+    )
+}
+
 pub struct Gate {
     snapshot: RwLock<Arc<Snapshot>>,
     /// Where `check` resolves and discovers (the daemon's registry client, a layout, a fake).
@@ -388,7 +397,9 @@ impl Gate {
     }
 
     /// For an allowed index: the child for `platform` must verify too; its outcome is the
-    /// verdict (pull that digest). Anything else passes through.
+    /// verdict (pull that digest). A child that is itself an index is followed the same way,
+    /// as containerd and dockerd follow it, down to [`MAX_NESTING`] levels. Anything else passes
+    /// through.
     async fn platform(
         &self,
         registry: &dyn Registry,
@@ -397,63 +408,72 @@ impl Gate {
         index: Arc<Outcome>,
         fetched: Option<Fetched>,
     ) -> (Arc<Outcome>, Option<Fetched>) {
-        let Some(desc) = index.descriptor.clone() else {
-            return (index, fetched);
-        };
-        if !index.allowed || !platform::is_index(&desc) {
-            return (index, fetched);
-        }
         let image = &req.image;
-        let pinned = image.with_digest(&desc.digest);
-        let child = async {
-            // The index bytes the verdict was made on, or (verdict from the cache) fetched now.
-            let bytes = match fetched.filter(|f| f.digest == desc.digest) {
-                Some(f) => f.bytes,
-                None => {
-                    registry
-                        .resolve(&pinned)
-                        .await
-                        .map_err(|e| e.to_string())?
-                        .bytes
+        let (mut outcome, mut fetched) = (index, fetched);
+        // The index at hand is nested this deep (the one asked for: 0).
+        let mut level = 0;
+        loop {
+            let Some(desc) = outcome.descriptor.clone() else {
+                return (outcome, fetched);
+            };
+            if !outcome.allowed || !platform::is_index(&desc) {
+                return (outcome, fetched);
+            }
+            if level > MAX_NESTING {
+                let mut d = Outcome::denied(&image.to_string(), too_deep());
+                d.policy = outcome.policy.clone();
+                return (Arc::new(d), None);
+            }
+            let child = async {
+                // The index bytes the verdict was made on, or (verdict from the cache) fetched now.
+                let bytes = match fetched.filter(|f| f.digest == desc.digest) {
+                    Some(f) => f.bytes,
+                    None => {
+                        registry
+                            .resolve(&image.with_digest(&desc.digest))
+                            .await
+                            .map_err(|e| e.to_string())?
+                            .bytes
+                    }
+                };
+                platform::child_for(&bytes, platform)
+            }
+            .await;
+            let digest = match child {
+                Ok(digest) => digest,
+                Err(e) => {
+                    let mut d = Outcome::denied(&image.to_string(), e);
+                    d.descriptor = Some(desc);
+                    d.policy = outcome.policy.clone();
+                    return (Arc::new(d), None);
                 }
             };
-            platform::child_for(&bytes, platform)
-        }
-        .await;
-        match child {
-            Ok(digest) => {
-                let child_ref = ImageRef {
-                    tag: None,
-                    ..image.with_digest(&digest)
-                };
-                let (o, f) = self.verify(registry, &child_ref, &req.origin).await;
-                if o.allowed {
-                    (o, f)
-                } else {
-                    let mut d = (*o).clone();
-                    let reason = format!(
-                        "the platform manifest {digest} of index {} must be signed too (require_platform_signature): {}",
-                        desc.digest,
-                        o.reason.as_deref().unwrap_or("denied")
-                    );
-                    // The CLI prints this line as it is.
-                    d.failure = Some(Failure::Plain(reason.clone()));
-                    d.reason = Some(reason);
-                    (Arc::new(d), None)
-                }
+            let child_ref = ImageRef {
+                tag: None,
+                ..image.with_digest(&digest)
+            };
+            let (o, f) = self.verify(registry, &child_ref, &req.origin).await;
+            if !o.allowed {
+                let mut d = (*o).clone();
+                let reason = format!(
+                    "the platform manifest {digest} of index {} must be signed too (require_platform_signature): {}",
+                    desc.digest,
+                    o.reason.as_deref().unwrap_or("denied")
+                );
+                // The CLI prints this line as it is.
+                d.failure = Some(Failure::Plain(reason.clone()));
+                d.reason = Some(reason);
+                return (Arc::new(d), None);
             }
-            Err(e) => {
-                let mut d = Outcome::denied(&image.to_string(), e);
-                d.descriptor = Some(desc);
-                d.policy = index.policy.clone();
-                (Arc::new(d), None)
-            }
+            (outcome, fetched) = (o, f);
+            level += 1;
         }
     }
 
     /// For an allowed index whose running platform is not known: every runnable child must
-    /// verify too. The index's outcome stands when they all do; the first that does not is the
-    /// denial.
+    /// verify too, and every runnable child of a child that is itself an index (containerd
+    /// follows nested indexes), down to [`MAX_NESTING`] levels. The index's outcome stands when
+    /// they all do; the first that does not is the denial.
     async fn every_platform(
         &self,
         registry: &dyn Registry,
@@ -468,41 +488,57 @@ impl Gate {
             return (index, fetched);
         }
         let image = &req.image;
-        let bytes = match fetched.as_ref().filter(|f| f.digest == desc.digest) {
-            Some(f) => Ok(f.bytes.clone()),
-            None => registry
-                .resolve(&image.with_digest(&desc.digest))
-                .await
-                .map(|f| f.bytes)
-                .map_err(|e| e.to_string()),
-        };
-        let children = bytes.and_then(|b| platform::runnable_children(&b));
         let deny = |reason: String| {
             let mut d = Outcome::denied(&image.to_string(), reason);
             d.descriptor = Some(desc.clone());
             d.policy = index.policy.clone();
             (Arc::new(d), None)
         };
-        let children = match children {
-            Ok(c) => c,
-            Err(e) => return deny(e),
-        };
-        for (digest, name) in children {
-            let child_ref = ImageRef {
-                tag: None,
-                ..image.with_digest(&digest)
+        let bytes_of =
+            |f: Option<Fetched>, digest: &str| f.filter(|f| f.digest == digest).map(|f| f.bytes);
+        // The indexes still to look into: (digest, its bytes when at hand, nesting level).
+        let mut pending = vec![(
+            desc.digest.clone(),
+            bytes_of(fetched.clone(), &desc.digest),
+            0,
+        )];
+        while let Some((at, bytes, level)) = pending.pop() {
+            let bytes = match bytes {
+                Some(b) => Ok(b),
+                None => registry
+                    .resolve(&image.with_digest(&at))
+                    .await
+                    .map(|f| f.bytes)
+                    .map_err(|e| e.to_string()),
             };
-            let (o, _) = self.verify(registry, &child_ref, &req.origin).await;
-            if !o.allowed {
-                let mut d = (*o).clone();
-                let reason = format!(
-                    "the platform manifest {digest} ({name}) of index {} must be signed too (require_platform_signature; which platform will run is not known here, so every one must verify): {}",
-                    desc.digest,
-                    o.reason.as_deref().unwrap_or("denied")
-                );
-                d.failure = Some(Failure::Plain(reason.clone()));
-                d.reason = Some(reason);
-                return (Arc::new(d), None);
+            let children = match bytes.and_then(|b| platform::runnable_children(&b)) {
+                Ok(c) => c,
+                Err(e) => return deny(e),
+            };
+            for (digest, name, listed_as_index) in children {
+                let child_ref = ImageRef {
+                    tag: None,
+                    ..image.with_digest(&digest)
+                };
+                let (o, f) = self.verify(registry, &child_ref, &req.origin).await;
+                if !o.allowed {
+                    let mut d = (*o).clone();
+                    let reason = format!(
+                        "the platform manifest {digest} ({name}) of index {at} must be signed too (require_platform_signature; which platform will run is not known here, so every one must verify): {}",
+                        o.reason.as_deref().unwrap_or("denied")
+                    );
+                    d.failure = Some(Failure::Plain(reason.clone()));
+                    d.reason = Some(reason);
+                    return (Arc::new(d), None);
+                }
+                // An index by what the parent lists (what containerd goes by) or by what the
+                // registry served.
+                if listed_as_index || o.descriptor.as_ref().is_some_and(platform::is_index) {
+                    if level >= MAX_NESTING {
+                        return deny(too_deep());
+                    }
+                    pending.push((digest.clone(), bytes_of(f, &digest), level + 1));
+                }
             }
         }
         (index, fetched)

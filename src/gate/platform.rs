@@ -27,15 +27,19 @@ pub(super) fn child_for(index: &[u8], platform: Option<&str>) -> Result<String, 
         .ok_or_else(|| format!("the index has no manifest for platform {os}/{arch}"))
 }
 
-/// Every runnable child of the index: `(digest, os/arch[/variant])`. Entries whose platform is
-/// `unknown` (BuildKit's attestation manifests) or missing run nowhere and are left out.
-pub(super) fn runnable_children(index: &[u8]) -> Result<Vec<(String, String)>, String> {
+/// Every runnable child of the index: `(digest, os/arch[/variant], listed as an index)`. Entries whose platform is
+/// `unknown` (BuildKit's attestation manifests) run nowhere and are left out; an entry with no
+/// platform is kept (containerd matches it by its config's platform: it can run).
+pub(super) fn runnable_children(index: &[u8]) -> Result<Vec<(String, String, bool)>, String> {
     let m = Manifest::parse(index)?;
     Ok(m.manifests
         .unwrap_or_default()
         .into_iter()
         .filter_map(|d| {
-            let p = d.platform.as_ref()?;
+            let nested = is_index(&d);
+            let Some(p) = d.platform.as_ref() else {
+                return Some((d.digest, "no platform given".to_string(), nested));
+            };
             if p.os == "unknown" || p.architecture == "unknown" {
                 return None;
             }
@@ -43,7 +47,7 @@ pub(super) fn runnable_children(index: &[u8]) -> Result<Vec<(String, String)>, S
                 Some(v) => format!("{}/{}/{v}", p.os, p.architecture),
                 None => format!("{}/{}", p.os, p.architecture),
             };
-            Some((d.digest, name))
+            Some((d.digest, name, nested))
         })
         .collect())
 }
@@ -79,13 +83,16 @@ mod tests {
     }
 
     #[test]
-    fn runnable_children_leave_attestations_out() {
+    fn runnable_children_leave_attestations_out_and_keep_platformless_ones() {
         let index = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[
             {"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","size":1,"platform":{"os":"linux","architecture":"amd64"}},
             {"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb","size":1,"platform":{"os":"linux","architecture":"arm","variant":"v7"}},
-            {"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc","size":1,"platform":{"os":"unknown","architecture":"unknown"}}]}"#;
+            {"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc","size":1,"platform":{"os":"unknown","architecture":"unknown"}},
+            {"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd","size":1}]}"#;
         let c = runnable_children(index).unwrap();
-        assert_eq!(c.len(), 2);
+        assert_eq!(c.len(), 3);
         assert_eq!(c[1].1, "linux/arm/v7");
+        // No platform: containerd matches it by its config, so it may run.
+        assert!(c[2].0.starts_with("sha256:dddd"), "{c:?}");
     }
 }

@@ -77,16 +77,18 @@ impl FakeRegistry {
         self.push(tag, MANIFEST, &serde_json::to_vec(&m).unwrap())
     }
 
-    /// An index of `children` (`(descriptor, "os/arch")`).
+    /// An index of `children` (`(descriptor, "os/arch")`; `""`: no platform given).
     pub fn push_index(&self, tag: Option<&str>, children: &[(&Descriptor, &str)]) -> Descriptor {
         let manifests: Vec<serde_json::Value> = children
             .iter()
             .map(|(d, p)| {
-                let (os, arch) = p.split_once('/').unwrap();
-                serde_json::json!({
+                let mut entry = serde_json::json!({
                     "mediaType": d.media_type, "digest": d.digest, "size": d.size,
-                    "platform": {"os": os, "architecture": arch},
-                })
+                });
+                if let Some((os, arch)) = p.split_once('/') {
+                    entry["platform"] = serde_json::json!({"os": os, "architecture": arch});
+                }
+                entry
             })
             .collect();
         let m = serde_json::json!({"schemaVersion": 2, "mediaType": INDEX, "manifests": manifests});
