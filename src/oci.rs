@@ -76,6 +76,12 @@ impl Manifest {
     }
 }
 
+/// Docker's rule for a name's first component: a registry host if it has a dot or a port, or
+/// is `localhost`; else the name is a repository of docker.io.
+fn names_a_host(first: &str) -> bool {
+    first.contains('.') || first.contains(':') || first == "localhost"
+}
+
 /// Digest of `bytes` with the algorithm named by `digest` (sha256, sha384 or sha512).
 pub fn digest_with(algorithm: &str, bytes: &[u8]) -> Result<String, String> {
     let h: Vec<u8> = match algorithm {
@@ -169,6 +175,20 @@ impl ImageRef {
     /// Parse a reference the way the Docker CLI normalises it: a first component without `.`
     /// or `:` (and not `localhost`) is a Docker Hub path, `library/` is added to one-part Hub
     /// names, and a reference with neither tag nor digest gets `latest`.
+    /// A name as containerd writes it (`ctr`, the transfer service, its image verifiers): its
+    /// first component is the registry host, always. One that [`ImageRef::parse`] would read
+    /// otherwise is refused: read Docker's way, `myregistry/app` is `docker.io/myregistry/app`,
+    /// another registry under another policy scope than the one containerd pulls from.
+    pub fn parse_containerd(input: &str) -> Result<ImageRef, String> {
+        match input.split_once('/') {
+            Some((first, _)) if names_a_host(first) => ImageRef::parse(input),
+            first => Err(format!(
+                "invalid reference {input:?}: containerd reads {:?} as the registry host, which a Docker-style name cannot say (it would be a repository of docker.io); name the registry with a dot or a port",
+                first.map_or(input, |(f, _)| f)
+            )),
+        }
+    }
+
     pub fn parse(input: &str) -> Result<ImageRef, String> {
         let bad = |why: &str| format!("invalid reference {input:?}: {why}");
         if input.is_empty() || input.len() > 4096 {
@@ -199,11 +219,7 @@ impl ImageRef {
             return Err(bad("invalid tag"));
         }
         let (registry, repository) = match name.split_once('/') {
-            Some((first, path))
-                if first.contains('.') || first.contains(':') || first == "localhost" =>
-            {
-                (first.to_string(), path.to_string())
-            }
+            Some((first, path)) if names_a_host(first) => (first.to_string(), path.to_string()),
             _ => ("docker.io".to_string(), name.to_string()),
         };
         // Host names are case-insensitive and may end in a root dot: one spelling per registry,
@@ -298,6 +314,23 @@ fn valid_repository(r: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn containerd_names_keep_their_host() {
+        for ok in [
+            "docker.io/library/busybox:1",
+            "127.0.0.1:5000/a/b:1",
+            "localhost/x:1",
+            "myregistry:443/app:1",
+        ] {
+            let r = ImageRef::parse_containerd(ok).unwrap();
+            assert_eq!(r, ImageRef::parse(ok).unwrap(), "{ok}");
+        }
+        for bad in ["myregistry/app:1", "busybox:1", "library/busybox", ""] {
+            let e = ImageRef::parse_containerd(bad).unwrap_err();
+            assert!(e.contains("as the registry host"), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn docker_style_references_normalise() {

@@ -147,4 +147,20 @@ fn verifier_binary_bad_input_is_a_denial() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("does not match"));
+    // containerd reads `myregistry` as the host; read Docker's way it would be a docker.io
+    // repository, another registry and policy scope: refused before the daemon is asked.
+    for name in ["myregistry/app:1", "app:1"] {
+        let out = run(Command::new(bin)
+            .args([
+                "-name",
+                name,
+                "-digest",
+                &format!("sha256:{}", "1".repeat(64)),
+            ])
+            .env("PULLGUARD_CONTROL_SOCKET", "/nonexistent.sock")
+            .stdin(Stdio::null()));
+        assert_eq!(out.status.code(), Some(1), "{name}");
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(said.contains("as the registry host"), "{name}: {said}");
+    }
 }

@@ -92,8 +92,9 @@ fn run() -> i32 {
             Err(e) => return deny(&format!("malformed descriptor on stdin: {e}")),
         }
     }
-    // Verify exactly what containerd resolved: the name without its tag, at the digest.
-    let image = match ImageRef::parse(&args.name) {
+    // Verify exactly what containerd resolved: the name without its tag, at the digest, on the
+    // registry containerd reads in the name.
+    let image = match ImageRef::parse_containerd(&args.name) {
         Ok(i) => ImageRef {
             tag: None,
             ..i.with_digest(&args.digest)
