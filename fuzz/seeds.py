@@ -42,6 +42,8 @@ def main():
     certs = list(files("certs/*/*", "truststores/**/x509/*/*/*"))
     for p in certs:
         add("truststore_cert", p.read_bytes())
+    for p in files("certs/revocation-e2e/*.crl"):
+        add("revocation_answers", p.read_bytes())
     for p in files("certs/signing/*.pem", "certs/revocation-e2e/*.pem", "certs/tsa-roots/*.pem"):
         add("cert_chain", p.read_bytes())
     # DER chains, one certificate a part (the PEM chains re-encoded).

@@ -223,6 +223,16 @@ impl Config {
             }
         };
         let secs = |v: Option<u64>, default: Duration| v.map_or(default, Duration::from_secs);
+        if raw
+            .watch
+            .recheck_secs
+            .is_some_and(|s| s > 10 * 365 * 86_400)
+        {
+            problems.push("[watch] recheck_secs must be at most 315360000 (10 years)".to_string());
+        }
+        if raw.plugin_timeout_secs.is_some_and(|s| s > 86_400) {
+            problems.push("plugin_timeout_secs must be at most 86400".to_string());
+        }
         if raw.plugin_timeout_secs == Some(0) {
             problems.push("plugin_timeout_secs must be at least 1".to_string());
         }
@@ -379,6 +389,8 @@ mod tests {
             Config::parse("plugin_timeout_secs = 0\n").unwrap_err(),
             "plugin_timeout_secs must be at least 1"
         );
+        assert!(Config::parse("[watch]\nrecheck_secs = 9223372036854775807\n").is_err());
+        assert!(Config::parse("[watch]\nrecheck_secs = 60\n").is_ok());
         assert_eq!(c.log_format, Some(LogFormat::Json));
         assert_eq!(c.control.allowed_uids, vec![5]);
         assert_eq!(c.control.debounce, Duration::from_millis(10));

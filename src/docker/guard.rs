@@ -78,6 +78,8 @@ pub enum LocalImage {
         verified: Box<Verified>,
     },
     Denied(String),
+    /// No RepoDigest could be judged: the registry could not be asked (down, timing out).
+    Unavailable(String),
 }
 
 /// What a create or a start goes ahead on. Only the guard builds one (the field is private):
@@ -290,9 +292,11 @@ impl Guard {
             );
         }
         let mut reasons = Vec::new();
+        let mut all_transient = true;
         for d in &info.repo_digests {
             let Ok(r) = ImageRef::parse(d) else {
                 reasons.push(format!("{d}: not a reference pullguard can read"));
+                all_transient = false;
                 continue;
             };
             match self
@@ -306,10 +310,18 @@ impl Guard {
                         verified: Box::new(verified),
                     };
                 }
-                Err(d) => reasons.push(d.to_string()),
+                Err(d) => {
+                    all_transient &= d.is_transient();
+                    reasons.push(d.to_string());
+                }
             }
         }
-        LocalImage::Denied(format!("no RepoDigest verifies: {}", reasons.join("; ")))
+        let why = format!("no RepoDigest verifies: {}", reasons.join("; "));
+        if all_transient {
+            LocalImage::Unavailable(why)
+        } else {
+            LocalImage::Denied(why)
+        }
     }
 
     /// Decide a `containers/create` from its body, before it is forwarded.
@@ -345,7 +357,9 @@ impl Guard {
                     admitted: Admitted::verified(verified),
                 },
             }),
-            LocalImage::Denied(why) => Err(format!("container from image {image:?} denied: {why}")),
+            LocalImage::Denied(why) | LocalImage::Unavailable(why) => {
+                Err(format!("container from image {image:?} denied: {why}"))
+            }
         }
     }
 
@@ -431,7 +445,7 @@ impl Guard {
                 "container {name} ({short}) cannot start: its image {} is not on the host",
                 c.image
             )),
-            LocalImage::Denied(why) => Err(format!(
+            LocalImage::Denied(why) | LocalImage::Unavailable(why) => Err(format!(
                 "container {name} ({short}) cannot start: its image {} does not verify: {why}",
                 c.image
             )),

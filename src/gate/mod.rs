@@ -249,14 +249,15 @@ impl Gate {
         };
         // resolve → select statement → discover → fetch → verify → check target
         let (outcome, manifest) = self.verify(registry, &req.image, &req.origin).await;
-        // platform: the child of an index that will run must verify too
+        // platform: the child of an index that will run must verify too. Boxed: their futures
+        // hold further verifications, and every caller's future would carry them inline (in a
+        // debug build, past a worker thread's stack).
         let (outcome, manifest) = match &req.platform {
             Platform::Pick(p) if self.opts.require_platform_signature => {
-                self.platform(registry, req, p.as_deref(), outcome, manifest)
-                    .await
+                Box::pin(self.platform(registry, req, p.as_deref(), outcome, manifest)).await
             }
             Platform::Every if self.opts.require_platform_signature => {
-                self.every_platform(registry, req, outcome, manifest).await
+                Box::pin(self.every_platform(registry, req, outcome, manifest)).await
             }
             _ => (outcome, manifest),
         };

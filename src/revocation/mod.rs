@@ -72,6 +72,30 @@ pub trait RevocationCheck: fmt::Debug + Send + Sync {
     ) -> CheckFuture<'a>;
 }
 
+/// The fuzzing entry for what revocation servers answer: `der` read as a CRL issued by each
+/// certificate of `chain` (leaf first) and, when it parses, each certificate below looked up
+/// in it; then as an OCSP response about each certificate under its issuer. Judged at `now`;
+/// returns how many were accepted (the signature checks make that 0 for anything forged).
+#[doc(hidden)]
+pub fn fuzz_answer(der: &[u8], chain: &[Cert], now: OffsetDateTime) -> usize {
+    let mut accepted = 0;
+    for (i, issuer) in chain.iter().enumerate() {
+        if let Ok(c) = crl::parse_crl(der, issuer, now) {
+            accepted += 1;
+            for cert in &chain[..i] {
+                let _ = crl::crl_lookup(&c, cert, Some(now));
+            }
+        }
+    }
+    for w in chain.windows(2) {
+        if ocsp::parse_ocsp_response(der, &w[0], &w[1], now).is_ok() {
+            accepted += 1;
+        }
+        let _ = ocsp::ocsp_invalidity_date(der, w[0].serial());
+    }
+    accepted
+}
+
 /// notation-go's OCSP HTTP client timeout.
 pub const DEFAULT_OCSP_TIMEOUT: Duration = Duration::from_secs(2);
 /// notation-go's CRL fetcher timeout.

@@ -48,6 +48,9 @@ pub struct Finding {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
     pub reason: String,
+    /// Not judged: the registry could not be asked (down, timing out, 5xx).
+    #[serde(skip)]
+    pub transient: bool,
 }
 
 impl Finding {
@@ -57,6 +60,11 @@ impl Finding {
         } else {
             "unverified"
         }
+    }
+
+    /// Not verified because the registry could not be asked, rather than denied.
+    pub fn unavailable(&self) -> bool {
+        !self.verified && self.transient
     }
 }
 
@@ -75,7 +83,8 @@ fn reason_of(o: &Outcome) -> String {
 /// Verify `name` at `digest` (a containerd record) through the engine, so a digest already
 /// verified is a cache hit. A name that is no reference is a denial in the decision log.
 pub async fn verify_named(engine: &Gate, name: &str, digest: &str) -> Arc<Outcome> {
-    let image = match ImageRef::parse(name) {
+    // Read as containerd reads it: its first component is the registry host.
+    let image = match ImageRef::parse_containerd(name) {
         Ok(i) => i.with_digest(digest),
         Err(e) => {
             let o = Outcome::denied(
@@ -106,6 +115,7 @@ pub fn containerd_finding(namespace: &str, name: &str, digest: &str, o: &Outcome
         verified: o.allowed,
         policy: o.policy.clone(),
         reason: reason_of(o),
+        transient: o.transient,
     }
 }
 
@@ -148,6 +158,8 @@ pub async fn check_containerd(
         return containerd_finding(ns, &rec.name, &rec.digest, &o);
     }
     let mut why = "no named image record has this target".to_string();
+    // Every named record's check could not ask the registry.
+    let mut transient = false;
     for attempt in 0..4 {
         if attempt > 0 {
             tokio::time::sleep(Duration::from_millis(300)).await;
@@ -169,9 +181,11 @@ pub async fn check_containerd(
         if named.is_empty() {
             continue;
         }
+        transient = true;
         let mut reasons = Vec::new();
         for s in &named {
             let o = verify_named(engine, &s.name, &s.digest).await;
+            transient &= o.transient;
             if o.allowed {
                 let mut f = containerd_finding(ns, &rec.name, &rec.digest, &o);
                 f.reason = format!("the image ID of {}, which verifies: {}", s.name, f.reason);
@@ -185,7 +199,8 @@ pub async fn check_containerd(
         );
         break;
     }
-    let o = Outcome::denied(&rec.name, why);
+    let mut o = Outcome::denied(&rec.name, why);
+    o.transient = transient;
     engine.note(ORIGIN, &o);
     containerd_finding(ns, &rec.name, &rec.digest, &o)
 }
@@ -223,6 +238,7 @@ pub async fn check_docker(
             .first()
             .and_then(|d| policy_for(&guard.engine, d)),
         reason: String::new(),
+        transient: false,
     };
     match guard.local_image("", &info.id, ORIGIN).await {
         LocalImage::Missing => return Ok(None),
@@ -249,6 +265,10 @@ pub async fn check_docker(
                 }
                 None => f.reason = "a RepoDigest verifies".into(),
             }
+        }
+        LocalImage::Unavailable(why) => {
+            f.transient = true;
+            f.reason = why;
         }
         LocalImage::Denied(why) => {
             if info.repo_digests.is_empty() {

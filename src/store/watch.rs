@@ -26,8 +26,13 @@ const BACKOFF_MIN: Duration = Duration::from_millis(200);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// How long a Subscribe request gets to reach containerd before the catch-up listing.
 const SUBSCRIBE_SETTLE: Duration = Duration::from_millis(200);
-/// `[watch] recheck_secs` when the file does not say.
-pub const DEFAULT_RECHECK: Duration = Duration::from_secs(3600);
+/// `[watch] recheck_secs` when the file does not say: daily (each sweep asks the registry
+/// about every image again; registries count manifest requests).
+pub const DEFAULT_RECHECK: Duration = Duration::from_secs(86_400);
+/// A sweep's check that could not ask the registry (down, timing out) is tried again this
+/// often, this many times, before the image is left as it stands until the next sweep.
+const RETRY_AFTER: Duration = Duration::from_secs(30);
+const RETRIES: u32 = 3;
 
 /// Why every image of a store is to be checked again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,40 +43,55 @@ enum Sweep {
     Periodic,
 }
 
-/// A session's sweeps: each policy generation installed, and the recheck period.
+/// A session's sweeps: each policy generation installed, and the store's periodic sweep, whose
+/// time the [`Watcher`] keeps across reconnects.
 struct Sweeps {
     installed: watch::Receiver<u64>,
-    every: Option<tokio::time::Interval>,
+    store: &'static str,
 }
 
 impl Sweeps {
-    fn new(engine: &Gate, every: Option<Duration>) -> Sweeps {
+    fn new(engine: &Gate, store: &'static str) -> Sweeps {
         Sweeps {
             installed: engine.installed(),
-            every: every.map(|d| {
-                let mut i = tokio::time::interval_at(tokio::time::Instant::now() + d, d);
-                i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                i
-            }),
+            store,
         }
     }
 
-    async fn next(&mut self) -> Sweep {
-        let every = &mut self.every;
-        let periodic = async move {
-            match every {
-                Some(i) => {
-                    i.tick().await;
-                }
+    async fn next(&mut self, w: &Watcher) -> Sweep {
+        let periodic = async {
+            match w.due(self.store) {
+                Some(t) => tokio::time::sleep_until(t).await,
                 None => std::future::pending::<()>().await,
             }
         };
         tokio::select! {
             // Closed (the gate is gone, never while the daemon runs): only the period is left.
             Ok(()) = self.installed.changed() => Sweep::Reload,
-            () = periodic => Sweep::Periodic,
+            () = periodic => {
+                w.swept(self.store);
+                Sweep::Periodic
+            }
         }
     }
+}
+
+/// `every` give or take a tenth, so that hosts started together do not sweep together.
+fn jittered(every: Duration) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let r = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    let tenth = every / 10;
+    // r / u64::MAX of two tenths, then one tenth off: every * [0.9, 1.1].
+    let span = tenth.as_nanos().saturating_mul(2);
+    let off = Duration::from_nanos(((span * u128::from(r)) / u128::from(u64::MAX)) as u64);
+    (every + off).saturating_sub(tenth)
+}
+
+/// A time no sweep reaches (a `recheck_secs` too large to add to now).
+fn far_future() -> tokio::time::Instant {
+    tokio::time::Instant::now() + Duration::from_secs(100 * 365 * 86_400)
 }
 
 struct AbortOnDrop(JoinHandle<()>);
@@ -91,6 +111,26 @@ pub struct Watcher {
     limit: Arc<Semaphore>,
     /// `recheck_secs`; `None`: only at a reload.
     recheck: Option<Duration>,
+    /// Each store's next periodic sweep (kept across reconnects).
+    due: Mutex<HashMap<&'static str, tokio::time::Instant>>,
+    /// Checks spawned and not yet done, per store: a periodic sweep waits for the last one's.
+    busy: Mutex<HashMap<&'static str, usize>>,
+}
+
+/// One check in flight for a store, counted in [`Watcher::busy`] until dropped.
+struct Busy {
+    watcher: Arc<Watcher>,
+    store: &'static str,
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        if let Ok(mut b) = self.watcher.busy.lock()
+            && let Some(n) = b.get_mut(self.store)
+        {
+            *n = n.saturating_sub(1);
+        }
+    }
 }
 
 /// Start the configured watches; each ends when `stop` turns true.
@@ -109,6 +149,8 @@ pub fn start(
             Some(s) => Some(Duration::from_secs(s)),
             None => Some(DEFAULT_RECHECK),
         },
+        due: Mutex::new(HashMap::new()),
+        busy: Mutex::new(HashMap::new()),
     });
     let mut tasks = Vec::new();
     if let Some(sock) = &cfg.containerd {
@@ -170,24 +212,66 @@ impl Watcher {
         true
     }
 
-    /// Forget every record of one store (`containerd`, `docker`) before a periodic sweep.
-    fn forget_store(&self, store: &str) {
-        let prefix = format!("{store}\0");
-        if let Ok(mut seen) = self.seen.lock() {
-            seen.retain(|k, _| !k.starts_with(&prefix));
+    /// When `store`'s next periodic sweep is due (`None`: never), set on first asking.
+    fn due(&self, store: &'static str) -> Option<tokio::time::Instant> {
+        let every = self.recheck?;
+        let mut due = self.due.lock().ok()?;
+        let at = *due.entry(store).or_insert_with(|| {
+            tokio::time::Instant::now()
+                .checked_add(jittered(every))
+                .unwrap_or_else(far_future)
+        });
+        Some(at)
+    }
+
+    /// `store` swept now: its next sweep is a period on.
+    fn swept(&self, store: &'static str) {
+        if let (Some(every), Ok(mut due)) = (self.recheck, self.due.lock()) {
+            let next = tokio::time::Instant::now()
+                .checked_add(jittered(every))
+                .unwrap_or_else(far_future);
+            due.insert(store, next);
         }
     }
 
-    /// What a sweep logs, and what a periodic one forgets.
-    fn sweeping(&self, store: &str, why: Sweep) {
+    /// A check for `store` is spawned: counted until the guard drops.
+    fn busy(self: &Arc<Self>, store: &'static str) -> Busy {
+        if let Ok(mut b) = self.busy.lock() {
+            *b.entry(store).or_insert(0) += 1;
+        }
+        Busy {
+            watcher: self.clone(),
+            store,
+        }
+    }
+
+    fn in_flight(&self, store: &'static str) -> usize {
+        self.busy
+            .lock()
+            .map_or(0, |b| b.get(store).copied().unwrap_or(0))
+    }
+
+    /// Whether to sweep `store` now (a periodic sweep waits while the checks of the last one
+    /// are still running: a slow registry must not pile sweeps up), and what a periodic one
+    /// forgets first.
+    fn sweeping(&self, store: &'static str, why: Sweep) -> bool {
         if why == Sweep::Periodic {
-            self.forget_store(store);
+            let busy = self.in_flight(store);
+            if busy > 0 {
+                tracing::warn!(target: "pullguard::store", store, in_flight = busy, "the last checks of the store are still running; this recheck is skipped");
+                return false;
+            }
+            let prefix = format!("{store}\0");
+            if let Ok(mut seen) = self.seen.lock() {
+                seen.retain(|k, _| !k.starts_with(&prefix));
+            }
         }
         let why = match why {
             Sweep::Reload => "policy reloaded",
             Sweep::Periodic => "recheck_secs",
         };
         tracing::info!(target: "pullguard::store", store, why, "checking every image of the store again");
+        true
     }
 
     /// Forget a record, so the next event or catch-up about it is handled again.
@@ -264,15 +348,16 @@ impl Watcher {
             }
         }));
         tokio::time::sleep(SUBSCRIBE_SETTLE).await;
-        let mut sweeps = Sweeps::new(&self.engine, self.recheck);
-        let all = self.containerd_list(&c, namespaces).await?;
+        let mut sweeps = Sweeps::new(&self.engine, "containerd");
+        let all = self.containerd_list(&c, namespaces, false).await?;
         tracing::info!(target: "pullguard::store", store = "containerd", socket = %socket.display(), namespaces = %all.join(","), "watching the containerd image store");
         loop {
             let env = tokio::select! {
                 env = rx.recv() => env,
-                why = sweeps.next() => {
-                    self.sweeping("containerd", why);
-                    self.containerd_list(&c, namespaces).await?;
+                why = sweeps.next(self) => {
+                    if self.sweeping("containerd", why) {
+                        self.containerd_list(&c, namespaces, true).await?;
+                    }
                     continue;
                 }
             };
@@ -290,7 +375,7 @@ impl Watcher {
                         && (namespaces.is_empty() || namespaces.contains(&env.namespace))
                     {
                         for rec in c.images(&env.namespace, Vec::new()).await? {
-                            self.containerd_record(&c, &env.namespace, rec);
+                            self.containerd_record(&c, &env.namespace, rec, false);
                         }
                     }
                     continue;
@@ -300,7 +385,7 @@ impl Watcher {
                 continue;
             }
             match c.image(&ev.namespace, &ev.name).await {
-                Ok(Some(rec)) => self.containerd_record(&c, &ev.namespace, rec),
+                Ok(Some(rec)) => self.containerd_record(&c, &ev.namespace, rec, false),
                 Ok(None) => {}
                 Err(e) => {
                     tracing::warn!(target: "pullguard::store", store = "containerd", namespace = %ev.namespace, image = %ev.name, error = %e, "cannot read the image record")
@@ -310,11 +395,12 @@ impl Watcher {
     }
 
     /// Check every record of the watched namespaces (all of them when none are named); the
-    /// namespaces listed.
+    /// namespaces listed. `sweep`: a recheck of what may have been verified before.
     async fn containerd_list(
         self: &Arc<Self>,
         c: &Containerd,
         namespaces: &[String],
+        sweep: bool,
     ) -> Result<Vec<String>, String> {
         let all = if namespaces.is_empty() {
             c.namespaces().await?
@@ -323,14 +409,16 @@ impl Watcher {
         };
         for ns in &all {
             for rec in c.images(ns, Vec::new()).await? {
-                self.containerd_record(c, ns, rec);
+                self.containerd_record(c, ns, rec, sweep);
             }
         }
         Ok(all)
     }
 
-    /// Verify one record (in a task of its own, at most PARALLEL at once).
-    fn containerd_record(self: &Arc<Self>, c: &Containerd, ns: &str, rec: Record) {
+    /// Verify one record (in a task of its own, at most PARALLEL at once). In a `sweep`, a
+    /// record the registry could not be asked about (down, timing out) is asked about again
+    /// and, failing that, left as it stands: what was trusted is not removed for an outage.
+    fn containerd_record(self: &Arc<Self>, c: &Containerd, ns: &str, rec: Record, sweep: bool) {
         let key = format!("containerd\0{ns}\0{}", rec.name);
         if !self.first_time(key.clone(), &rec.digest) {
             return;
@@ -338,11 +426,23 @@ impl Watcher {
         let me = self.clone();
         let c = c.clone();
         let ns = ns.to_string();
+        let busy = self.busy("containerd");
         tokio::spawn(async move {
-            let Ok(_permit) = me.limit.clone().acquire_owned().await else {
-                return;
+            let _busy = busy;
+            let mut tries = 0;
+            let f = loop {
+                let Ok(permit) = me.limit.clone().acquire_owned().await else {
+                    return;
+                };
+                let f = check_containerd(&me.engine, &c, &ns, &rec).await;
+                drop(permit);
+                if !(sweep && f.unavailable()) || tries == RETRIES {
+                    break f;
+                }
+                tries += 1;
+                me.log(&f, "retried");
+                tokio::time::sleep(RETRY_AFTER).await;
             };
-            let f = check_containerd(&me.engine, &c, &ns, &rec).await;
             if f.verified {
                 me.log(&f, "none");
                 return;
@@ -350,6 +450,10 @@ impl Watcher {
             // Only a verified record is remembered: one that is still there, or brought back
             // after its removal (the same tarball imported again), is handled again.
             me.forget(&key);
+            if sweep && f.unavailable() {
+                me.log(&f, "kept");
+                return;
+            }
             if me.on_unverified == OnUnverified::Report {
                 me.log(&f, "reported");
                 return;
@@ -391,15 +495,16 @@ impl Watcher {
         let mut body = docker::events(&guard.dockerd).await?;
         connected.store(true, std::sync::atomic::Ordering::Relaxed);
         tracing::info!(target: "pullguard::store", store = "docker", socket = %guard.dockerd.socket.display(), "watching the Docker image store");
-        let mut sweeps = Sweeps::new(&self.engine, self.recheck);
-        self.docker_list(guard).await?;
+        let mut sweeps = Sweeps::new(&self.engine, "docker");
+        self.docker_list(guard, false).await?;
         let mut lines = docker::EventLines::default();
         loop {
             let frame = tokio::select! {
                 frame = body.frame() => frame,
-                why = sweeps.next() => {
-                    self.sweeping("docker", why);
-                    self.docker_list(guard).await?;
+                why = sweeps.next(self) => {
+                    if self.sweeping("docker", why) {
+                        self.docker_list(guard, true).await?;
+                    }
                     continue;
                 }
             };
@@ -418,26 +523,34 @@ impl Watcher {
                     } else {
                         vec![ev.image.clone()]
                     };
-                    self.docker_image(guard, ev.image, tags);
+                    self.docker_image(guard, ev.image, tags, false);
                 }
             }
         }
         Ok(())
     }
 
-    /// Check every image of the Docker store.
-    async fn docker_list(self: &Arc<Self>, guard: &Arc<Guard>) -> Result<(), String> {
+    /// Check every image of the Docker store (`sweep`: see [`Watcher::containerd_record`]).
+    async fn docker_list(self: &Arc<Self>, guard: &Arc<Guard>, sweep: bool) -> Result<(), String> {
         for img in docker::list(&guard.dockerd).await? {
-            self.docker_image(guard, img.id, img.tags);
+            self.docker_image(guard, img.id, img.tags, sweep);
         }
         Ok(())
     }
 
-    fn docker_image(self: &Arc<Self>, guard: &Arc<Guard>, image: String, tags: Vec<String>) {
+    fn docker_image(
+        self: &Arc<Self>,
+        guard: &Arc<Guard>,
+        image: String,
+        tags: Vec<String>,
+        sweep: bool,
+    ) {
         let me = self.clone();
         let guard = guard.clone();
+        let busy = self.busy("docker");
         tokio::spawn(async move {
-            let Ok(_permit) = me.limit.clone().acquire_owned().await else {
+            let _busy = busy;
+            let Ok(permit) = me.limit.clone().acquire_owned().await else {
                 return;
             };
             // Resolve to the image ID first: a tag event and a pull of the same image are one.
@@ -453,20 +566,43 @@ impl Watcher {
             if !me.first_time(key.clone(), &id) {
                 return;
             }
-            let (f, info) = match check_docker(&guard, &id, &tags).await {
-                Ok(Some(x)) => x,
-                Ok(None) => return,
-                Err(e) => {
-                    me.forget(&key);
-                    tracing::warn!(target: "pullguard::store", store = "docker", image = %image, error = %e, "cannot check the image");
-                    return;
+            let mut permit = Some(permit);
+            let mut tries = 0;
+            let (f, info) = loop {
+                let held = match permit.take() {
+                    Some(p) => p,
+                    None => match me.limit.clone().acquire_owned().await {
+                        Ok(p) => p,
+                        Err(_) => return,
+                    },
+                };
+                let checked = check_docker(&guard, &id, &tags).await;
+                drop(held);
+                let (f, info) = match checked {
+                    Ok(Some(x)) => x,
+                    Ok(None) => return,
+                    Err(e) => {
+                        me.forget(&key);
+                        tracing::warn!(target: "pullguard::store", store = "docker", image = %image, error = %e, "cannot check the image");
+                        return;
+                    }
+                };
+                if !(sweep && f.unavailable()) || tries == RETRIES {
+                    break (f, info);
                 }
+                tries += 1;
+                me.log(&f, "retried");
+                tokio::time::sleep(RETRY_AFTER).await;
             };
             if f.verified {
                 me.log(&f, "none");
                 return;
             }
             me.forget(&key);
+            if sweep && f.unavailable() {
+                me.log(&f, "kept");
+                return;
+            }
             if me.on_unverified == OnUnverified::Report {
                 me.log(&f, "reported");
                 return;
