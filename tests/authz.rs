@@ -436,3 +436,79 @@ fn a_rename_race_cannot_start_an_unverified_container_by_name() {
     );
     run(engine.docker().args(["rm", "-f", &x, &y, &t]));
 }
+
+/// dockerd asks the plugin before it reads a request's body, and reads a start's form (or a
+/// HostConfig below API 1.24) before it looks the container up: a body sent slowly held it
+/// between the two past the name lock's 60 s, then renames put an unverified container under
+/// the name (found by an attack on this plugin). A start or restart that may have a body is
+/// refused at once; one with `Content-Length: 0`, as the docker CLI sends, goes through.
+#[test]
+fn a_start_whose_body_could_stall_dockerd_is_refused_at_once() {
+    use std::io::{Read, Write};
+    let p = peers();
+    let imgs = Images::new(&p.registry);
+    let signed = imgs.push_runnable("signed", "verified ran");
+    imgs.sign(&signed);
+    policy(&imgs.dir(), None);
+    let host = PluginHost::start(&imgs, &p.registry);
+    let engine = &host.engine;
+    let x = format!("pgstall{}", std::process::id());
+    run_ok(engine.docker().args([
+        "create",
+        "--network",
+        "none",
+        "--name",
+        &x,
+        &format!("{}:signed", imgs.name()),
+    ]));
+    // The head and the first part of the body; then, once the plugin has answered (dockerd
+    // reads what is left of a refused request's body before it answers), the rest.
+    let ask = |verb: &str, head: &str, first: &str, rest: &str, denials: usize| {
+        let mut s = std::os::unix::net::UnixStream::connect(&engine.sock).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(
+            format!("POST /v1.41/containers/{x}/{verb} HTTP/1.1\r\nHost: d\r\nConnection: close\r\n{head}\r\n\r\n{first}")
+                .as_bytes(),
+        )
+        .unwrap();
+        let t = Instant::now();
+        while host.guard.log().matches("may have a body").count() < denials {
+            assert!(
+                t.elapsed() < Duration::from_secs(5),
+                "{verb} with {head:?}: the plugin did not refuse it while its body was pending\n{}",
+                host.guard.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // (dockerd may have answered and closed already: it need not read a refused body.)
+        let _ = s.write_all(rest.as_bytes());
+        let mut answer = String::new();
+        let _ = s.read_to_string(&mut answer);
+        answer
+    };
+    let mut denials = 0;
+    for verb in ["start", "restart"] {
+        for (head, first, rest) in [
+            (
+                "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 7",
+                "a=1&b=",
+                "2",
+            ),
+            (
+                "Content-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked",
+                "6\r\na=1&b=\r\n",
+                "1\r\n2\r\n0\r\n\r\n",
+            ),
+        ] {
+            denials += 1;
+            let answer = ask(verb, head, first, rest, denials);
+            assert!(
+                answer.starts_with("HTTP/1.1 403"),
+                "{verb} with {head:?}: {answer}"
+            );
+        }
+    }
+    let answer = ask("start", "Content-Length: 0", "", "", denials);
+    assert!(answer.starts_with("HTTP/1.1 204"), "{answer}");
+    run(engine.docker().args(["rm", "-f", &x]));
+}

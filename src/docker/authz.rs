@@ -377,7 +377,20 @@ impl AuthzPlugin {
                     Err(why) => AuthzResponse::deny(&why),
                 }
             }
-            Call::Start { container, .. } => {
+            Call::Start { container, verb } => {
+                // dockerd asks the plugins before it reads a body, and reads one (a form, or a
+                // HostConfig below API 1.24) before it looks the name up: a body sent slowly
+                // would hold it between the two for as long as the client likes, past the
+                // name lock. Plugins see Content-Length only when the body has a known length
+                // (a chunked one shows none): a start or restart with a body, or whose body
+                // is of unknown length, is refused. The docker CLI and the SDKs send
+                // `Content-Length: 0`.
+                if header("Content-Length").is_none_or(|l| l.trim() != "0") {
+                    return AuthzResponse::deny(&format!(
+                        "container {verb} refused: the request may have a body (Content-Length {}), which dockerd reads after this check and before it looks {container:?} up; send none (Content-Length: 0), as the docker CLI does",
+                        header("Content-Length").unwrap_or("not given")
+                    ));
+                }
                 match self
                     .guard
                     .start(version, &container, "docker-authz-start")

@@ -204,6 +204,16 @@ pub fn create_image(body: &[u8]) -> Result<Option<String>, String> {
     let serde_json::Value::Object(map) = value else {
         return Err("the body is not a JSON object".into());
     };
+    // Go 1.21's encoding/json folds the Turkish i's (`ımage`, `İmage`) to `IMAGE`, earlier
+    // ones do not: which a dockerd reads depends on the Go it was built with.
+    if let Some(k) = map
+        .keys()
+        .find(|k| go_json_fold(k) == "IMAGE" && k.contains(['\u{131}', '\u{130}']))
+    {
+        return Err(format!(
+            "the body names the image with a key that dockerd builds read differently ({k:?})"
+        ));
+    }
     let mut found = map
         .iter()
         .filter(|(k, _)| go_json_fold(k) == "IMAGE")
@@ -237,6 +247,10 @@ fn go_json_fold(key: &str) -> String {
             if r.is_ascii() {
                 return r.to_ascii_uppercase();
             }
+            // Go's simple mapping: the only letter whose full lower case is longer.
+            if r == '\u{130}' {
+                return 'I';
+            }
             let lower = simple(r.to_lowercase().peekable(), r);
             let mut up = lower.to_uppercase();
             match (up.next(), up.next()) {
@@ -259,14 +273,20 @@ mod tests {
 
     #[test]
     fn create_body_keys_fold_as_go_folds_them() {
-        // Go's encoding/json matches `ımage` (U+0131) to the Image field: so does pullguard.
-        assert_eq!(
-            create_image(br#"{"\u0131mage":"evil:1"}"#).unwrap(),
-            Some("evil:1".into())
-        );
+        // Go 1.21's encoding/json matches `ımage` (U+0131) and `İmage` (U+0130) to the Image
+        // field, Go 1.19's (dockerd 20.10) does not: refused either way.
+        assert_eq!(go_json_fold("\u{131}mage"), "IMAGE");
+        assert_eq!(go_json_fold("\u{130}mage"), "IMAGE");
+        for body in [
+            r#"{"\u0131mage":"evil:1"}"#,
+            r#"{"\u0130mage":"evil:1"}"#,
+            r#"{"Image":"signed:1","\u0130mage":"evil:1"}"#,
+        ] {
+            let e = create_image(body.as_bytes()).unwrap_err();
+            assert!(e.contains("read differently"), "{body}: {e}");
+        }
         assert_eq!(go_json_fold("\u{17f}"), "S");
         assert_eq!(go_json_fold("\u{212a}"), "K");
-        assert!(create_image(br#"{"Image":"a","\u0131mage":"b"}"#).is_err());
     }
 
     #[test]
