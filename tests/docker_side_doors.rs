@@ -141,6 +141,52 @@ fn a_signed_image_runs_and_a_container_from_an_unverified_image_cannot_start() {
     rm(&ok);
 }
 
+/// An image mount (`HostConfig.Mounts[]` of `Type` `image`, Engine API 1.48+) puts another
+/// image's programs in a verified image's container, to run as its entrypoint: the mounted
+/// image must verify too, at create (before dockerd sees the request, whatever its version)
+/// and at start.
+#[test]
+fn an_image_mount_of_an_unverified_image_is_refused() {
+    let _g = one_at_a_time();
+    let p = peers();
+    let imgs = Images::new(&p.registry);
+    let signed = imgs.push_runnable("signed", "hello from the signed image");
+    imgs.sign(&signed);
+    imgs.push_runnable("unsigned", "UNSIGNED CODE RAN");
+    let bad = format!("{}:unsigned", imgs.name());
+    let good = format!("{}:signed", imgs.name());
+    run_ok(direct_docker().args(["pull", &bad]));
+    run_ok(direct_docker().args(["pull", &good]));
+    let d = Daemon::start(&imgs.dir(), &p.docker_sock, &p.registry);
+    let body = |source: &str| {
+        format!(
+            r#"{{"Image":"{good}","Entrypoint":["/x/payload"],"HostConfig":{{"NetworkMode":"none","Mounts":[{{"Type":"image","Source":"{source}","Target":"/x"}}]}}}}"#
+        )
+    };
+    let answer = raw(&d.sock, &post_json("/v1.41/containers/create", &body(&bad)));
+    assert!(
+        answer.starts_with("HTTP/1.1 403")
+            && answer.contains("image mount")
+            && answer.contains("does not verify: no RepoDigest verifies")
+            && answer.contains("no signature"),
+        "{answer}"
+    );
+    // A verified mount source passes pullguard's check (this dockerd may not know image
+    // mounts: whatever it answers is its own).
+    let answer = raw(
+        &d.sock,
+        &post_json("/v1.41/containers/create", &body(&good)),
+    );
+    assert!(!answer.contains("image mount"), "{answer}");
+    if let Some(id) = answer
+        .split("\"Id\":\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+    {
+        rm(id);
+    }
+}
+
 #[test]
 fn a_container_with_no_image_is_refused_at_create_and_at_start() {
     let _g = one_at_a_time();

@@ -41,6 +41,8 @@ pub struct ContainerInfo {
     pub id: String,
     /// The image ID the container was created from (empty for a container with no image).
     pub image: String,
+    /// The sources of its image mounts (`HostConfig.Mounts[]` of `Type` `image`).
+    pub image_mounts: Vec<String>,
 }
 
 impl Dockerd {
@@ -159,7 +161,24 @@ impl Dockerd {
             .and_then(|i| i.as_str())
             .unwrap_or("")
             .to_string();
-        Ok(Some(ContainerInfo { id, image }))
+        let image_mounts = v
+            .pointer("/HostConfig/Mounts")
+            .and_then(|m| m.as_array())
+            .into_iter()
+            .flatten()
+            .filter(|m| m.get("Type").and_then(|t| t.as_str()) == Some("image"))
+            .map(|m| {
+                m.get("Source")
+                    .and_then(|s| s.as_str())
+                    .map(str::to_owned)
+                    .ok_or("container inspect names an image mount with no source")
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(ContainerInfo {
+            id,
+            image,
+            image_mounts,
+        }))
     }
 
     /// `DELETE /containers/{id}?force=1`.

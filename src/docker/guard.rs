@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use super::dockerd::Dockerd;
-use super::route::{PullTarget, create_image, pull_target, query_get};
+use super::route::{PullTarget, create_image, create_image_mounts, pull_target, query_get};
 use crate::auth::Credential;
 use crate::config::DockerSection;
 use crate::gate::Gate;
@@ -279,6 +279,18 @@ impl Guard {
         }
     }
 
+    /// An image mount's source: a local image that verifies now (dockerd mounts only local
+    /// images; one that is not on the host is refused too).
+    async fn image_mount(&self, version: &str, source: &str, origin: &str) -> Result<(), String> {
+        match self.local_image(version, source, origin).await {
+            LocalImage::Verified { .. } => Ok(()),
+            LocalImage::Missing => Err(format!("its image mount {source:?} is not on the host")),
+            LocalImage::Denied(why) | LocalImage::Unavailable(why) => {
+                Err(format!("its image mount {source:?} does not verify: {why}"))
+            }
+        }
+    }
+
     /// Does a local image have a RepoDigest that verifies now?
     pub async fn local_image(&self, version: &str, image: &str, origin: &str) -> LocalImage {
         let info = match self.dockerd.image(version, image).await {
@@ -332,6 +344,14 @@ impl Guard {
         origin: &str,
     ) -> Result<CreateCheck, String> {
         let image = create_image(body).map_err(|why| format!("container create refused: {why}"))?;
+        // Image mounts (API 1.48+): each mounted image must verify as the image itself does.
+        let mounts =
+            create_image_mounts(body).map_err(|why| format!("container create refused: {why}"))?;
+        for source in &mounts {
+            self.image_mount(version, source, origin)
+                .await
+                .map_err(|why| format!("container create refused: {why}"))?;
+        }
         let Some(image) = image else {
             return if self.switches.allow_scratch {
                 Ok(CreateCheck {
@@ -418,6 +438,11 @@ impl Guard {
             Err(e) => return Err(format!("container {name} cannot start: {e}")),
         };
         let short = c.id.get(..12).unwrap_or(&c.id);
+        for source in &c.image_mounts {
+            self.image_mount(version, source, origin)
+                .await
+                .map_err(|why| format!("container {name} ({short}) cannot start: {why}"))?;
+        }
         if c.image.is_empty() {
             return if self.switches.allow_scratch {
                 Ok(StartCheck::Allowed(StartAdmitted {

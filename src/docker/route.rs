@@ -232,6 +232,63 @@ pub fn create_image(body: &[u8]) -> Result<Option<String>, String> {
     }
 }
 
+/// The one value of `map` under the key Go's decoder matches to field `field` (upper case),
+/// or `None`; a key matched more than once, or only by way of a Turkish i, is refused.
+fn go_field<'a>(
+    map: &'a serde_json::Map<String, serde_json::Value>,
+    field: &str,
+) -> Result<Option<&'a serde_json::Value>, String> {
+    let mut found = map.iter().filter(|(k, _)| go_json_fold(k) == field);
+    match (found.next(), found.next()) {
+        (None, _) => Ok(None),
+        (Some((k, _)), None) if k.contains(['\u{131}', '\u{130}']) => Err(format!(
+            "the body names {field} with a key that dockerd builds read differently ({k:?})"
+        )),
+        (Some((_, v)), None) => Ok(Some(v)),
+        (Some(_), Some(_)) => Err(format!("the body names {field} more than once")),
+    }
+}
+
+/// The sources of a `containers/create` body's image mounts (`HostConfig.Mounts[]` with
+/// `Type: "image"`, Engine API 1.48 and later: a local image's filesystem mounted into the
+/// container, whose programs then run as well as the image's own), read as [`create_image`]
+/// reads the image.
+pub fn create_image_mounts(body: &[u8]) -> Result<Vec<String>, String> {
+    let mut values = serde_json::Deserializer::from_slice(body).into_iter::<serde_json::Value>();
+    let Some(Ok(serde_json::Value::Object(map))) = values.next() else {
+        return Ok(Vec::new()); // create_image has refused what is not an object
+    };
+    let Some(host) = go_field(&map, "HOSTCONFIG")? else {
+        return Ok(Vec::new());
+    };
+    let host = match host {
+        serde_json::Value::Null => return Ok(Vec::new()),
+        serde_json::Value::Object(h) => h,
+        _ => return Err("HostConfig is not an object".into()),
+    };
+    let mounts = match go_field(host, "MOUNTS")? {
+        None | Some(serde_json::Value::Null) => return Ok(Vec::new()),
+        Some(serde_json::Value::Array(m)) => m,
+        Some(_) => return Err("HostConfig.Mounts is not a list".into()),
+    };
+    let mut sources = Vec::new();
+    for m in mounts {
+        let serde_json::Value::Object(m) = m else {
+            return Err("a mount is not an object".into());
+        };
+        match go_field(m, "TYPE")? {
+            Some(serde_json::Value::String(t)) if t == "image" => {}
+            Some(serde_json::Value::String(_)) | None | Some(serde_json::Value::Null) => continue,
+            Some(_) => return Err("a mount's Type is not a string".into()),
+        }
+        match go_field(m, "SOURCE")? {
+            Some(serde_json::Value::String(s)) => sources.push(s.clone()),
+            _ => return Err("an image mount names no source image".into()),
+        }
+    }
+    Ok(sources)
+}
+
 /// A JSON object key as Go's encoding/json folds it to match a struct field (`foldName`: ASCII
 /// upper-cased, any other rune `unicode.ToUpper(unicode.ToLower(r))`): `ımage` (dotless i) and
 /// `ſ`/`K` (long s, Kelvin sign) name the same field as their ASCII letters do for dockerd.
@@ -270,6 +327,26 @@ pub fn pct_encode_path(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::http::{pct_decode, query_pairs};
+
+    #[test]
+    fn image_mounts_are_read_like_dockerd() {
+        let m = create_image_mounts(br#"{"Image":"a","hostconfig":{"Mounts":[{"Type":"bind","Source":"/x","Target":"/x"},{"type":"image","source":"evil:1","Target":"/e"}]}}"#);
+        assert_eq!(m, Ok(vec!["evil:1".to_string()]));
+        assert_eq!(create_image_mounts(br#"{"Image":"a"}"#), Ok(vec![]));
+        assert_eq!(
+            create_image_mounts(br#"{"Image":"a","HostConfig":null}"#),
+            Ok(vec![])
+        );
+        for bad in [
+            r#"{"HostConfig":{"Mounts":[{"Type":"image"}]}}"#,
+            r#"{"HostConfig":{"Mounts":[{"Type":"image","Source":"a","source":"b"}]}}"#,
+            r#"{"HostConfig":{"Mounts":{"Type":"image"}}}"#,
+            r#"{"HostConf\u0131g":{"Mounts":[{"Type":"image","Source":"x"}]}}"#,
+            r#"{"HostConfig":{"Mounts":[{"Type":"image","Source":"x"}]},"hostConfig":{}}"#,
+        ] {
+            assert!(create_image_mounts(bad.as_bytes()).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn create_body_keys_fold_as_go_folds_them() {
