@@ -201,8 +201,9 @@ fn prerelease_cmp(a: &str, b: &str) -> std::cmp::Ordering {
 /// notation would report (a JSON `errorMessage` from stderr when the plugin gave one).
 ///
 /// The plugin runs in a process group of its own, and the whole group is killed when the
-/// plugin exits, fails its bounds or misses its deadline: a child it left behind (notation
-/// kills only the plugin) neither keeps running nor holds the output pipes open.
+/// plugin exits, goes over its output limit or misses its deadline: a child it left behind in
+/// its group (notation kills only the plugin) neither keeps running nor holds the output pipes
+/// open. A child that leaves the group (`setsid`) is beyond reach.
 async fn run(
     opts: &PluginOptions,
     path: &Path,
@@ -218,9 +219,9 @@ async fn run(
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| format!("failed to execute the {command} command: {e}"))?;
-    // Declared after `child`, so dropped before it: the group is killed while the plugin is
-    // not yet reaped (its ID cannot have been reused) on every early return.
-    let group = Group(child.id());
+    // Declared after `child`, so dropped before it: on every early return the group is killed
+    // while the plugin is not yet reaped (its ID cannot have been reused).
+    let group = Group::new(child.id());
     let (Some(mut stdin), Some(stdout), Some(stderr)) =
         (child.stdin.take(), child.stdout.take(), child.stderr.take())
     else {
@@ -228,38 +229,48 @@ async fn run(
     };
     let max = opts.max_output as u64;
     let work = async {
-        // A plugin that does not read its stdin must not block us: write in the background.
-        let request = request.to_vec();
-        let writer = tokio::spawn(async move {
-            let _ = stdin.write_all(&request).await;
+        // Beside the reads: a plugin that does not read its stdin must not block them (its
+        // exit ends the write with a broken pipe).
+        let write = async {
+            let _ = stdin.write_all(request).await;
             let _ = stdin.shutdown().await;
-        });
+            drop(stdin);
+        };
         let mut out = Vec::new();
         let mut err = Vec::new();
         let (mut so, mut se) = (stdout.take(max + 1), stderr.take(max + 1));
-        let read = async {
-            let (o, e) = tokio::join!(so.read_to_end(&mut out), se.read_to_end(&mut err));
-            if out.len() as u64 > max || err.len() as u64 > max {
-                // It may be blocked writing the rest: stop it rather than wait for the deadline.
+        // Over the limit on either stream: the plugin may be blocked writing the rest, and
+        // the other stream would never end; stop it rather than wait for the deadline.
+        let read_out = async {
+            let r = so.read_to_end(&mut out).await;
+            if out.len() as u64 > max {
                 group.kill();
             }
-            o.and(e)
+            r
+        };
+        let read_err = async {
+            let r = se.read_to_end(&mut err).await;
+            if err.len() as u64 > max {
+                group.kill();
+            }
+            r
         };
         // When the plugin exits, what it left in its group goes too: its pipes then close.
         let exit = async {
             let status = child.wait().await;
-            group.kill();
+            group.kill_after_exit();
             status
         };
-        let (read, status) = tokio::join!(read, exit);
-        writer.abort();
-        read.map_err(|e| format!("reading the plugin's output: {e}"))?;
+        let ((), o, e, status) = tokio::join!(write, read_out, read_err, exit);
+        o.and(e)
+            .map_err(|e| format!("reading the plugin's output: {e}"))?;
         if out.len() as u64 > max || err.len() as u64 > max {
             return Err(format!("the plugin's output is over the {max}-byte limit"));
         }
         let status = status.map_err(|e| format!("waiting for the plugin: {e}"))?;
         Ok::<_, String>((status, out, err))
     };
+    watch_interrupts();
     let (status, out, err) = tokio::time::timeout(opts.timeout, work)
         .await
         .map_err(|_| {
@@ -274,24 +285,99 @@ async fn run(
     Ok(out)
 }
 
-/// A plugin's process group (its leader's ID), killed with SIGKILL when told and when dropped.
-struct Group(Option<u32>);
+/// The process groups of the plugins running now (for [`exit_on_interrupt`]).
+static LIVE: std::sync::Mutex<Vec<i32>> = std::sync::Mutex::new(Vec::new());
+static EXIT_ON_INTERRUPT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-impl Group {
-    fn kill(&self) {
-        let Some(id) = self
-            .0
-            .and_then(|id| i32::try_from(id).ok())
-            .filter(|&id| id > 1)
-        else {
+/// For a one-shot command: a SIGINT or SIGTERM while a plugin runs kills the plugins' process
+/// groups, then the process (exit 130 or 143). A plugin in a group of its own does not get the
+/// terminal's Ctrl-C, and a process killed by a signal drops nothing. Watched only from the
+/// first plugin run on.
+pub fn exit_on_interrupt() {
+    EXIT_ON_INTERRUPT.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn watch_interrupts() {
+    static WATCHING: std::sync::Once = std::sync::Once::new();
+    if !EXIT_ON_INTERRUPT.load(std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
+    WATCHING.call_once(|| {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
             return;
         };
-        // SAFETY: kill(2) takes plain integers and touches no memory of ours. The crate denies
-        // unsafe code; signalling a process group has no safe API in std or tokio. An ESRCH
-        // (the group is gone) is the expected answer once the plugin left nothing behind.
-        #[allow(unsafe_code)]
-        unsafe {
-            libc::kill(-id, libc::SIGKILL);
+        tokio::spawn(async move {
+            let code = tokio::select! {
+                _ = int.recv() => 130,
+                _ = term.recv() => 143,
+            };
+            let live = LIVE.lock().map(|l| l.clone()).unwrap_or_default();
+            for id in live {
+                kill_group(id);
+            }
+            std::process::exit(code);
+        });
+    });
+}
+
+/// SIGKILL to the process group `id`.
+fn kill_group(id: i32) {
+    if id <= 1 {
+        return;
+    }
+    // SAFETY: kill(2) takes plain integers and touches no memory of ours. The crate denies
+    // unsafe code; signalling a process group has no safe API in std or tokio. An ESRCH (the
+    // group is gone) is the expected answer once the plugin left nothing behind.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::kill(-id, libc::SIGKILL);
+    }
+}
+
+/// A plugin's process group (its leader's ID), killed with SIGKILL when told and when dropped,
+/// until killed after the plugin was reaped: from then on its ID may name another group.
+struct Group {
+    id: Option<i32>,
+    armed: std::sync::atomic::AtomicBool,
+}
+
+impl Group {
+    fn new(id: Option<u32>) -> Group {
+        let id = id
+            .and_then(|id| i32::try_from(id).ok())
+            .filter(|&id| id > 1);
+        if let (Some(id), Ok(mut live)) = (id, LIVE.lock()) {
+            live.push(id);
+        }
+        Group {
+            id,
+            armed: std::sync::atomic::AtomicBool::new(true),
+        }
+    }
+
+    fn kill(&self) {
+        if let Some(id) = self.id
+            && self.armed.load(std::sync::atomic::Ordering::SeqCst)
+        {
+            kill_group(id);
+        }
+    }
+
+    /// The plugin has been reaped: what is left of its group is killed, once (the group's ID
+    /// stays its own while any member lives).
+    fn kill_after_exit(&self) {
+        self.kill();
+        self.armed.store(false, std::sync::atomic::Ordering::SeqCst);
+        self.forget();
+    }
+
+    fn forget(&self) {
+        if let (Some(id), Ok(mut live)) = (self.id, LIVE.lock()) {
+            live.retain(|&l| l != id);
         }
     }
 }
@@ -299,6 +385,7 @@ impl Group {
 impl Drop for Group {
     fn drop(&mut self) {
         self.kill();
+        self.forget();
     }
 }
 

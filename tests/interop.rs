@@ -1945,6 +1945,70 @@ fn verification_plugins_run_as_notation_runs_them() {
         assert!(gone, "{mode}: the plugin's child {pid} outlived the run");
     }
     table.push_str("| leaves a child behind | waits for its pipes; the child lives on | verdict at the plugin's exit; its process group killed |\n");
+    // Over the output limit, then hanging: denied at once, not at the deadline.
+    set_mode("flood");
+    let started = std::time::Instant::now();
+    let out = run(pullguard().args([
+        "verify",
+        "-o",
+        "json",
+        "--policy-dir",
+        f.dir().to_str().unwrap(),
+        "--plugin-timeout",
+        "8",
+        "--insecure-registry",
+        &reference,
+    ]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("byte limit"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    // Ctrl-C (SIGINT) while a plugin and its child run: both go with pullguard, which exits
+    // 130 (the plugin's own process group gets no Ctrl-C from the terminal).
+    set_mode("fork-hang");
+    let pid_file = plugin_dir.join("child.pid");
+    let _ = std::fs::remove_file(&pid_file);
+    let mut cli = pullguard()
+        .args([
+            "verify",
+            "--policy-dir",
+            f.dir().to_str().unwrap(),
+            "--insecure-registry",
+            &reference,
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t = std::time::Instant::now();
+    while !pid_file.exists() {
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(5),
+            "the plugin did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    common::daemon::unsafe_kill(cli.id(), "INT");
+    let status = cli.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{status}");
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    let stat = format!("/proc/{}/stat", pid.trim());
+    let gone = (0..40).any(|_| {
+        let alive = std::fs::read_to_string(&stat)
+            .is_ok_and(|s| s.rsplit(") ").next().is_some_and(|r| !r.starts_with('Z')));
+        if alive {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        !alive
+    });
+    assert!(
+        gone,
+        "the plugin's child {pid} outlived an interrupted pullguard"
+    );
     // Not installed.
     std::fs::remove_dir_all(&plugin_dir).unwrap();
     let both = f.both(&["--insecure-registry", &reference], &[]);

@@ -205,6 +205,8 @@ pub(super) fn verify_cli(
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    // Ctrl-C while a verification plugin runs takes its process group along.
+    crate::plugin::exit_on_interrupt();
     // The registry's first round trip does not wait for the trust policy: the image is
     // resolved (and by digest its signatures listed) while the policy and its stores load.
     let remote = (!oci_layout).then(|| remote_target(args, &cfg, &dir, input));
