@@ -172,9 +172,6 @@ pub struct ImageRef {
 }
 
 impl ImageRef {
-    /// Parse a reference the way the Docker CLI normalises it: a first component without `.`
-    /// or `:` (and not `localhost`) is a Docker Hub path, `library/` is added to one-part Hub
-    /// names, and a reference with neither tag nor digest gets `latest`.
     /// A name as containerd writes it (`ctr`, the transfer service, its image verifiers): its
     /// first component is the registry host, always. One that [`ImageRef::parse`] would read
     /// otherwise is refused: read Docker's way, `myregistry/app` is `docker.io/myregistry/app`,
@@ -189,6 +186,9 @@ impl ImageRef {
         }
     }
 
+    /// Parse a reference the way the Docker CLI normalises it: a first component without `.`
+    /// or `:` (and not `localhost`) is a Docker Hub path, `library/` is added to one-part Hub
+    /// names, and a reference with neither tag nor digest gets `latest`.
     pub fn parse(input: &str) -> Result<ImageRef, String> {
         let bad = |why: &str| format!("invalid reference {input:?}: {why}");
         if input.is_empty() || input.len() > 4096 {

@@ -285,9 +285,14 @@ async fn platformless_and_nested_children_must_verify_too() {
     };
     let every = |r: &str| req(r).platform(Platform::Every);
     let amd64 = |r: &str| req(r).platform(Platform::Pick(Some("linux/amd64".into())));
-    // A signed index whose only child, unsigned, names no platform.
-    let loose = w.registry.push_image(None, "no platform");
-    let index = w.registry.push_index(Some("loose"), &[(&loose, "")]);
+    // A signed index whose only child, unsigned, names no platform (an image: its config
+    // names one), next to an unsigned artifact with no platform (its config is `{}`: it runs
+    // nowhere, so it is not asked for a signature).
+    let loose = w.registry.push_runnable(None, "no platform", "linux/amd64");
+    let artifact = w.registry.push_image(None, "an SBOM");
+    let index = w
+        .registry
+        .push_index(Some("loose"), &[(&artifact, ""), (&loose, "")]);
     signed(&index);
     let d = denial(w.gate.check(&every("fake.test/app:loose")).await);
     assert!(
@@ -297,6 +302,46 @@ async fn platformless_and_nested_children_must_verify_too() {
         )),
         "{d}"
     );
+    signed(&loose);
+    tokio::time::advance(Duration::from_secs(6)).await;
+    assert!(w.gate.check(&every("fake.test/app:loose")).await.is_ok());
+    // An unsigned index between a signed one and a signed platform manifest: followed, not
+    // asked for a signature of its own (it is no platform manifest; its digest pins it).
+    let leaf = w.registry.push_image(None, "leaf");
+    signed(&leaf);
+    let middle = w.registry.push_index(None, &[(&leaf, "linux/amd64")]);
+    let top = w
+        .registry
+        .push_index(Some("middle"), &[(&middle, "linux/amd64")]);
+    signed(&top);
+    assert!(w.gate.check(&every("fake.test/app:middle")).await.is_ok());
+    assert_eq!(
+        w.gate
+            .check(&amd64("fake.test/app:middle"))
+            .await
+            .unwrap()
+            .digest(),
+        leaf.digest
+    );
+    // One index listed many times is looked into once; more than MAX_CHILDREN manifests in
+    // all are refused.
+    let many: Vec<Descriptor> = (0..=pullguard::gate::MAX_CHILDREN)
+        .map(|i| {
+            let d = w.registry.push_image(None, &format!("child {i}"));
+            signed(&d);
+            d
+        })
+        .collect();
+    let entries: Vec<(&Descriptor, &str)> = many.iter().map(|d| (d, "linux/amd64")).collect();
+    let wide = w.registry.push_index(Some("wide"), &entries);
+    signed(&wide);
+    let d = denial(w.gate.check(&every("fake.test/app:wide")).await);
+    assert!(d.reason().contains("more than 256 manifests"), "{d}");
+    let repeated = w
+        .registry
+        .push_index(Some("repeated"), &vec![(&middle, "linux/amd64"); 300]);
+    signed(&repeated);
+    assert!(w.gate.check(&every("fake.test/app:repeated")).await.is_ok());
     // Nested: outer (signed) > inner (signed, linux/amd64) > grandchild (unsigned).
     let grand = w.registry.push_image(None, "grandchild");
     let inner = w.registry.push_index(None, &[(&grand, "linux/amd64")]);

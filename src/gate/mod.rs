@@ -151,6 +151,8 @@ impl Default for GateOptions {
 
 /// How many indexes deep a platform is followed (an index in an index: 1).
 pub const MAX_NESTING: usize = 4;
+/// How many manifests of one index (its nested indexes' included) are checked, at most.
+pub const MAX_CHILDREN: usize = 256;
 
 fn too_deep() -> String {
     format!(
@@ -399,7 +401,8 @@ impl Gate {
 
     /// For an allowed index: the child for `platform` must verify too; its outcome is the
     /// verdict (pull that digest). A child that is itself an index is followed the same way,
-    /// as containerd and dockerd follow it, down to [`MAX_NESTING`] levels. Anything else passes
+    /// as containerd and dockerd follow it, down to [`MAX_NESTING`] levels (such an index is
+    /// not a platform manifest: its own signature is not asked for). Anything else passes
     /// through.
     async fn platform(
         &self,
@@ -409,46 +412,45 @@ impl Gate {
         index: Arc<Outcome>,
         fetched: Option<Fetched>,
     ) -> (Arc<Outcome>, Option<Fetched>) {
+        let Some(desc) = index.descriptor.clone() else {
+            return (index, fetched);
+        };
+        if !index.allowed || !platform::is_index(&desc) {
+            return (index, fetched);
+        }
         let image = &req.image;
-        let (mut outcome, mut fetched) = (index, fetched);
-        // The index at hand is nested this deep (the one asked for: 0).
+        let deny = |reason: String, transient: bool| {
+            let mut d = Outcome::denied(&image.to_string(), reason);
+            d.descriptor = Some(desc.clone());
+            d.policy = index.policy.clone();
+            d.transient = transient;
+            (Arc::new(d), None)
+        };
+        // The index at hand, its bytes when known, and how deep it is nested (the one asked
+        // for: 0).
+        let mut at = desc.digest.clone();
+        let mut bytes = fetched.filter(|f| f.digest == desc.digest).map(|f| f.bytes);
         let mut level = 0;
         loop {
-            let Some(desc) = outcome.descriptor.clone() else {
-                return (outcome, fetched);
+            let b = match bytes.take() {
+                Some(b) => b,
+                None => match registry.resolve(&image.with_digest(&at)).await {
+                    Ok(f) => f.bytes,
+                    Err(e) => return deny(e.to_string(), e.is_transient()),
+                },
             };
-            if !outcome.allowed || !platform::is_index(&desc) {
-                return (outcome, fetched);
-            }
-            if level > MAX_NESTING {
-                let mut d = Outcome::denied(&image.to_string(), too_deep());
-                d.policy = outcome.policy.clone();
-                return (Arc::new(d), None);
-            }
-            let child = async {
-                // The index bytes the verdict was made on, or (verdict from the cache) fetched now.
-                let bytes = match fetched.filter(|f| f.digest == desc.digest) {
-                    Some(f) => f.bytes,
-                    None => {
-                        registry
-                            .resolve(&image.with_digest(&desc.digest))
-                            .await
-                            .map_err(|e| e.to_string())?
-                            .bytes
-                    }
-                };
-                platform::child_for(&bytes, platform)
-            }
-            .await;
-            let digest = match child {
-                Ok(digest) => digest,
-                Err(e) => {
-                    let mut d = Outcome::denied(&image.to_string(), e);
-                    d.descriptor = Some(desc);
-                    d.policy = outcome.policy.clone();
-                    return (Arc::new(d), None);
+            let (digest, nested) = match platform::child_for(&b, platform) {
+                Ok(c) => c,
+                Err(e) => return deny(e, false),
+            };
+            if nested {
+                level += 1;
+                if level > MAX_NESTING {
+                    return deny(too_deep(), false);
                 }
-            };
+                at = digest;
+                continue;
+            }
             let child_ref = ImageRef {
                 tag: None,
                 ..image.with_digest(&digest)
@@ -457,8 +459,7 @@ impl Gate {
             if !o.allowed {
                 let mut d = (*o).clone();
                 let reason = format!(
-                    "the platform manifest {digest} of index {} must be signed too (require_platform_signature): {}",
-                    desc.digest,
+                    "the platform manifest {digest} of index {at} must be signed too (require_platform_signature): {}",
                     o.reason.as_deref().unwrap_or("denied")
                 );
                 // The CLI prints this line as it is.
@@ -466,8 +467,17 @@ impl Gate {
                 d.reason = Some(reason);
                 return (Arc::new(d), None);
             }
-            (outcome, fetched) = (o, f);
-            level += 1;
+            // Listed as a manifest and served as an index: followed too.
+            if o.descriptor.as_ref().is_some_and(platform::is_index) {
+                level += 1;
+                if level > MAX_NESTING {
+                    return deny(too_deep(), false);
+                }
+                bytes = f.filter(|f| f.digest == digest).map(|f| f.bytes);
+                at = digest;
+                continue;
+            }
+            return (o, f);
         }
     }
 
@@ -489,56 +499,88 @@ impl Gate {
             return (index, fetched);
         }
         let image = &req.image;
-        let deny = |reason: String| {
+        let deny = |reason: String, transient: bool| {
             let mut d = Outcome::denied(&image.to_string(), reason);
             d.descriptor = Some(desc.clone());
             d.policy = index.policy.clone();
+            d.transient = transient;
             (Arc::new(d), None)
         };
         let bytes_of =
             |f: Option<Fetched>, digest: &str| f.filter(|f| f.digest == digest).map(|f| f.bytes);
-        // The indexes still to look into: (digest, its bytes when at hand, nesting level).
+        // The indexes still to look into: (digest, its bytes when at hand, nesting level);
+        // each digest looked at once, and so many children in all.
         let mut pending = vec![(
             desc.digest.clone(),
             bytes_of(fetched.clone(), &desc.digest),
             0,
         )];
+        let mut seen = std::collections::HashSet::from([desc.digest.clone()]);
+        let mut budget = MAX_CHILDREN;
         while let Some((at, bytes, level)) = pending.pop() {
             let bytes = match bytes {
-                Some(b) => Ok(b),
-                None => registry
-                    .resolve(&image.with_digest(&at))
-                    .await
-                    .map(|f| f.bytes)
-                    .map_err(|e| e.to_string()),
+                Some(b) => b,
+                None => match registry.resolve(&image.with_digest(&at)).await {
+                    Ok(f) => f.bytes,
+                    Err(e) => return deny(e.to_string(), e.is_transient()),
+                },
             };
-            let children = match bytes.and_then(|b| platform::runnable_children(&b)) {
+            let children = match platform::runnable_children(&bytes) {
                 Ok(c) => c,
-                Err(e) => return deny(e),
+                Err(e) => return deny(e, false),
             };
-            for (digest, name, listed_as_index) in children {
+            for child in children {
+                if !seen.insert(child.digest.clone()) {
+                    continue;
+                }
+                if budget == 0 {
+                    return deny(
+                        format!(
+                            "the index lists more than {MAX_CHILDREN} manifests to check (require_platform_signature)"
+                        ),
+                        false,
+                    );
+                }
+                budget -= 1;
                 let child_ref = ImageRef {
                     tag: None,
-                    ..image.with_digest(&digest)
+                    ..image.with_digest(&child.digest)
                 };
+                // An index inside is followed, as containerd follows it; it is not itself a
+                // platform manifest, so its own signature is not asked for (its digest pins it).
+                if child.index {
+                    if level >= MAX_NESTING {
+                        return deny(too_deep(), false);
+                    }
+                    pending.push((child.digest, None, level + 1));
+                    continue;
+                }
+                if child.unplaced {
+                    match registry.resolve(&child_ref).await {
+                        Ok(f) if platform::runs_nowhere(&f.bytes) => continue,
+                        Ok(_) => {}
+                        Err(e) => return deny(e.to_string(), e.is_transient()),
+                    }
+                }
                 let (o, f) = self.verify(registry, &child_ref, &req.origin).await;
                 if !o.allowed {
                     let mut d = (*o).clone();
                     let reason = format!(
-                        "the platform manifest {digest} ({name}) of index {at} must be signed too (require_platform_signature; which platform will run is not known here, so every one must verify): {}",
+                        "the platform manifest {} ({}) of index {at} must be signed too (require_platform_signature; which platform will run is not known here, so every one must verify): {}",
+                        child.digest,
+                        child.name,
                         o.reason.as_deref().unwrap_or("denied")
                     );
                     d.failure = Some(Failure::Plain(reason.clone()));
                     d.reason = Some(reason);
                     return (Arc::new(d), None);
                 }
-                // An index by what the parent lists (what containerd goes by) or by what the
-                // registry served.
-                if listed_as_index || o.descriptor.as_ref().is_some_and(platform::is_index) {
+                // Listed as a manifest and served as an index: followed too.
+                if o.descriptor.as_ref().is_some_and(platform::is_index) {
                     if level >= MAX_NESTING {
-                        return deny(too_deep());
+                        return deny(too_deep(), false);
                     }
-                    pending.push((digest.clone(), bytes_of(f, &digest), level + 1));
+                    pending.push((child.digest.clone(), bytes_of(f, &child.digest), level + 1));
                 }
             }
         }

@@ -77,6 +77,27 @@ impl FakeRegistry {
         self.push(tag, MANIFEST, &serde_json::to_vec(&m).unwrap())
     }
 
+    /// An image manifest whose config names `os/arch` (`push_image`'s config is `{}`, an
+    /// artifact's: it runs nowhere).
+    pub fn push_runnable(&self, tag: Option<&str>, seed: &str, platform: &str) -> Descriptor {
+        let layer = self.push(
+            None,
+            "application/vnd.oci.image.layer.v1.tar",
+            seed.as_bytes(),
+        );
+        let (os, arch) = platform.split_once('/').unwrap();
+        let config = self.push(
+            None,
+            "application/vnd.oci.image.config.v1+json",
+            &serde_json::to_vec(&serde_json::json!({"os": os, "architecture": arch})).unwrap(),
+        );
+        let m = serde_json::json!({
+            "schemaVersion": 2, "mediaType": MANIFEST,
+            "config": config, "layers": [layer],
+        });
+        self.push(tag, MANIFEST, &serde_json::to_vec(&m).unwrap())
+    }
+
     /// An index of `children` (`(descriptor, "os/arch")`; `""`: no platform given).
     pub fn push_index(&self, tag: Option<&str>, children: &[(&Descriptor, &str)]) -> Descriptor {
         let manifests: Vec<serde_json::Value> = children
