@@ -448,6 +448,81 @@ fn containerd_watch_checks_the_store_again_at_reload_and_every_recheck() {
     ctr.clean(&ns);
 }
 
+/// A sweep that cannot ask the registry (here: the image's registry, a forwarder, gone) removes
+/// nothing it had verified: the check is retried, the image stays.
+#[test]
+fn a_sweep_during_a_registry_outage_removes_nothing() {
+    use std::io::BufRead;
+    let p = peers();
+    let ctr = Ctr::shared_21();
+    let mut fwd = Command::new("python3")
+        .args([
+            concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/latency_proxy.py"),
+            "0",
+            &p.registry,
+            "0",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    std::io::BufReader::new(fwd.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    let port = ready.trim().strip_prefix("ready ").unwrap().to_string();
+    let registry = format!("127.0.0.1:{port}");
+    let imgs = Images::new(&registry);
+    let kept = imgs.push("kept", &unique("outage kept"));
+    imgs.sign(&kept);
+    let kept_ref = format!("{}:kept", imgs.name());
+    let ns = unique("pgoutage");
+    let d = Daemon::start_with(
+        &imgs.dir(),
+        &p.docker_sock,
+        &registry,
+        &format!(
+            "positive_cache_secs = 1\nregistry_connect_timeout_secs = 1\nregistry_timeout_secs = 2\n{}recheck_secs = 1\n",
+            watch_config(&ctr.sock, &ns, "remove")
+        ),
+    );
+    wait_log(
+        &d,
+        "watching the containerd image store",
+        1,
+        Duration::from_secs(10),
+    );
+    ctr.pull(&ns, &kept_ref);
+    wait_store(
+        &d,
+        &kept_ref,
+        "verified",
+        Instant::now(),
+        Duration::from_secs(10),
+    );
+    let _ = fwd.kill();
+    let _ = fwd.wait();
+    let t = Instant::now();
+    let (v, _) = wait_store(&d, &kept_ref, "unverified", t, Duration::from_secs(15));
+    assert_eq!(v["action"], "retried", "{v}");
+    assert!(
+        v["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("registry request failed"),
+        "{v}"
+    );
+    // Through the next sweeps' time too: still there, never removed.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(ctr.names(&ns), vec![kept_ref.clone()]);
+    assert!(
+        !store_lines(&d).iter().any(|l| l["action"] == "removed"),
+        "{}",
+        d.log()
+    );
+    drop(d);
+    ctr.clean(&ns);
+}
+
 /// A containerd 2.1 of the test's own (it is restarted), and its `ctr` as the watch tests drive it.
 fn own_containerd() -> (Containerd, Ctr) {
     let c = Containerd::new(Version::V21).start("", false);
