@@ -1769,6 +1769,18 @@ fn only_trustpolicy_json_is_read_by_verify_and_the_daemon_as_by_notation() {
 
 #[test]
 fn verification_plugins_run_as_notation_runs_them() {
+    // Within 2 s, the process `pid` is gone (or a zombie: killed, not yet reaped).
+    fn gone(pid: &str) -> bool {
+        let stat = format!("/proc/{}/stat", pid.trim());
+        (0..40).any(|_| {
+            let alive = std::fs::read_to_string(&stat)
+                .is_ok_and(|s| s.rsplit(") ").next().is_some_and(|r| !r.starts_with('Z')));
+            if alive {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            !alive
+        })
+    }
     // A signature that names the test plugin `pgtest` (tests/data/notation-pgtest, a script)
     // and an extended attribute the plugin must process; both CLIs run the installed plugin.
     let reg = peers().registry;
@@ -1933,16 +1945,10 @@ fn verification_plugins_run_as_notation_runs_them() {
             );
         }
         let pid = std::fs::read_to_string(&pid_file).unwrap();
-        let stat = format!("/proc/{}/stat", pid.trim());
-        let gone = (0..40).any(|_| {
-            let alive = std::fs::read_to_string(&stat)
-                .is_ok_and(|s| s.rsplit(") ").next().is_some_and(|r| !r.starts_with('Z')));
-            if alive {
-                std::thread::sleep(std::time::Duration::from_millis(50));
-            }
-            !alive
-        });
-        assert!(gone, "{mode}: the plugin's child {pid} outlived the run");
+        assert!(
+            gone(&pid),
+            "{mode}: the plugin's child {pid} outlived the run"
+        );
     }
     table.push_str("| leaves a child behind | waits for its pipes; the child lives on | verdict at the plugin's exit; its process group killed |\n");
     // Over the output limit, then hanging: denied at once, not at the deadline.
@@ -1996,17 +2002,8 @@ fn verification_plugins_run_as_notation_runs_them() {
     let status = cli.wait().unwrap();
     assert_eq!(status.code(), Some(130), "{status}");
     let pid = std::fs::read_to_string(&pid_file).unwrap();
-    let stat = format!("/proc/{}/stat", pid.trim());
-    let gone = (0..40).any(|_| {
-        let alive = std::fs::read_to_string(&stat)
-            .is_ok_and(|s| s.rsplit(") ").next().is_some_and(|r| !r.starts_with('Z')));
-        if alive {
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        !alive
-    });
     assert!(
-        gone,
+        gone(&pid),
         "the plugin's child {pid} outlived an interrupted pullguard"
     );
     // Not installed.

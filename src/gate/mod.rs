@@ -154,6 +154,21 @@ pub const MAX_NESTING: usize = 4;
 /// How many manifests of one index (its nested indexes' included) are checked, at most.
 pub const MAX_CHILDREN: usize = 256;
 
+/// The denial of the index `desc` (verified as `index`) of `image`, for `reason`.
+fn index_denied(
+    image: &ImageRef,
+    desc: &Descriptor,
+    index: &Outcome,
+    reason: String,
+    transient: bool,
+) -> (Arc<Outcome>, Option<Fetched>) {
+    let mut d = Outcome::denied(&image.to_string(), reason);
+    d.descriptor = Some(desc.clone());
+    d.policy = index.policy.clone();
+    d.transient = transient;
+    (Arc::new(d), None)
+}
+
 fn too_deep() -> String {
     format!(
         "the index nests indexes more than {MAX_NESTING} levels deep (require_platform_signature)"
@@ -419,13 +434,8 @@ impl Gate {
             return (index, fetched);
         }
         let image = &req.image;
-        let deny = |reason: String, transient: bool| {
-            let mut d = Outcome::denied(&image.to_string(), reason);
-            d.descriptor = Some(desc.clone());
-            d.policy = index.policy.clone();
-            d.transient = transient;
-            (Arc::new(d), None)
-        };
+        let deny =
+            |reason: String, transient: bool| index_denied(image, &desc, &index, reason, transient);
         // The index at hand, its bytes when known, and how deep it is nested (the one asked
         // for: 0).
         let mut at = desc.digest.clone();
@@ -499,13 +509,8 @@ impl Gate {
             return (index, fetched);
         }
         let image = &req.image;
-        let deny = |reason: String, transient: bool| {
-            let mut d = Outcome::denied(&image.to_string(), reason);
-            d.descriptor = Some(desc.clone());
-            d.policy = index.policy.clone();
-            d.transient = transient;
-            (Arc::new(d), None)
-        };
+        let deny =
+            |reason: String, transient: bool| index_denied(image, &desc, &index, reason, transient);
         let bytes_of =
             |f: Option<Fetched>, digest: &str| f.filter(|f| f.digest == digest).map(|f| f.bytes);
         // The indexes still to look into: (digest, its bytes when at hand, nesting level);
