@@ -195,21 +195,26 @@ where
 }
 
 impl Watcher {
-    /// Already handled at this digest and generation? Marks it handled otherwise.
-    fn first_time(&self, key: String, digest: &str) -> bool {
+    /// Already handled at this digest and generation? Marks it handled otherwise. `None`:
+    /// handled already. `Some(trusted)`: to be checked, `trusted` when it verified at
+    /// this digest under an earlier policy generation (a reload seen on a reconnect's
+    /// catch-up): such a record is rechecked as a sweep rechecks it.
+    fn first_time(&self, key: String, digest: &str) -> Option<bool> {
         let generation = self.engine.snapshot().generation;
         let Ok(mut seen) = self.seen.lock() else {
-            return true;
+            return Some(false);
         };
         let now = (digest.to_string(), generation);
-        if seen.get(&key) == Some(&now) {
-            return false;
+        let before = seen.get(&key);
+        if before == Some(&now) {
+            return None;
         }
+        let trusted = before.is_some_and(|(d, _)| d == digest);
         if seen.len() > 100_000 {
             seen.clear();
         }
         seen.insert(key, now);
-        true
+        Some(trusted)
     }
 
     /// When `store`'s next periodic sweep is due (`None`: never), set on first asking.
@@ -420,9 +425,10 @@ impl Watcher {
     /// and, failing that, left as it stands: what was trusted is not removed for an outage.
     fn containerd_record(self: &Arc<Self>, c: &Containerd, ns: &str, rec: Record, sweep: bool) {
         let key = format!("containerd\0{ns}\0{}", rec.name);
-        if !self.first_time(key.clone(), &rec.digest) {
+        let Some(trusted) = self.first_time(key.clone(), &rec.digest) else {
             return;
-        }
+        };
+        let sweep = sweep || trusted;
         let me = self.clone();
         let c = c.clone();
         let ns = ns.to_string();
@@ -563,9 +569,10 @@ impl Watcher {
                 }
             };
             let key = format!("docker\0{id}");
-            if !me.first_time(key.clone(), &id) {
+            let Some(trusted) = me.first_time(key.clone(), &id) else {
                 return;
-            }
+            };
+            let sweep = sweep || trusted;
             let mut permit = Some(permit);
             let mut tries = 0;
             let (f, info) = loop {
