@@ -210,6 +210,8 @@ async fn run(
     command: &str,
     request: &[u8],
 ) -> Result<Vec<u8>, String> {
+    // Before the spawn: an interrupt from here on takes the plugin along.
+    watch_interrupts();
     let mut child = tokio::process::Command::new(path)
         .arg(command)
         .stdin(Stdio::piped())
@@ -270,7 +272,6 @@ async fn run(
         let status = status.map_err(|e| format!("waiting for the plugin: {e}"))?;
         Ok::<_, String>((status, out, err))
     };
-    watch_interrupts();
     let (status, out, err) = tokio::time::timeout(opts.timeout, work)
         .await
         .map_err(|_| {

@@ -510,5 +510,31 @@ fn a_start_whose_body_could_stall_dockerd_is_refused_at_once() {
     }
     let answer = ask("start", "Content-Length: 0", "", "", denials);
     assert!(answer.starts_with("HTTP/1.1 204"), "{answer}");
+    // A pull whose form body names another image than its query (dockerd reads the form
+    // first, and with Content-Type repeated goes by the first one, the plugin sees the last).
+    imgs.push_runnable("unsigned", "UNSIGNED RAN");
+    let unsigned = format!("{}:unsigned", imgs.name());
+    let form = format!(
+        "fromImage={}",
+        unsigned.replace(':', "%3A").replace('/', "%2F")
+    );
+    let mut s = std::os::unix::net::UnixStream::connect(&engine.sock).unwrap();
+    s.write_all(
+        format!(
+            "POST /v1.41/images/create?fromImage={}&tag=signed HTTP/1.1\r\nHost: d\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{form}",
+            imgs.name().replace('/', "%2F"),
+            form.len()
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 403") && answer.contains("image pull refused"),
+        "{answer}"
+    );
+    let out = run(engine.docker().args(["image", "inspect", &unsigned]));
+    assert!(!out.status.success(), "the form's image was pulled");
     run(engine.docker().args(["rm", "-f", &x]));
 }

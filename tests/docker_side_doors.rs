@@ -157,12 +157,29 @@ fn an_image_mount_of_an_unverified_image_is_refused() {
     let good = format!("{}:signed", imgs.name());
     run_ok(direct_docker().args(["pull", &bad]));
     run_ok(direct_docker().args(["pull", &good]));
-    let d = Daemon::start(&imgs.dir(), &p.docker_sock, &p.registry);
     let body = |source: &str| {
         format!(
             r#"{{"Image":"{good}","Entrypoint":["/x/payload"],"HostConfig":{{"NetworkMode":"none","Mounts":[{{"Type":"image","Source":"{source}","Target":"/x"}}]}}}}"#
         )
     };
+    // Off by default: refused, even of a verified image.
+    let d = Daemon::start(&imgs.dir(), &p.docker_sock, &p.registry);
+    let answer = raw(
+        &d.sock,
+        &post_json("/v1.41/containers/create", &body(&good)),
+    );
+    assert!(
+        answer.starts_with("HTTP/1.1 403") && answer.contains("docker.allow_image_mounts"),
+        "{answer}"
+    );
+    drop(d);
+    // Switched on: the mounted image must verify.
+    let d = Daemon::start_with(
+        &imgs.dir(),
+        &p.docker_sock,
+        &p.registry,
+        "[docker]\nallow_image_mounts = true\n",
+    );
     let answer = raw(&d.sock, &post_json("/v1.41/containers/create", &body(&bad)));
     assert!(
         answer.starts_with("HTTP/1.1 403")

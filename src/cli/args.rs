@@ -52,10 +52,10 @@ commented out at its default): docker_config, max_signatures, registry_connect_t
 registry_timeout_secs, plugin_timeout_secs, negative_cache_secs, positive_cache_secs,
 require_platform_signature, shutdown_grace_secs; [docker] daemon_json, socket_mode, socket_user,
 socket_group, allow_load, allow_import, allow_build, allow_plugins, allow_services,
-allow_commit, allow_scratch; [control] allowed_uids, watch, debounce_ms, decisions; [mirror]
-upstreams, default_upstream, prefixes, check_blob_digests; [watch] containerd, namespaces,
-docker, on_unverified, recheck_secs; TLS and proxies: docker_certs_dir, [registries.\"HOST\"] (ca,
-client_cert, client_key, insecure, plain_http), [proxy].";
+allow_commit, allow_scratch, allow_image_mounts; [control] allowed_uids, watch, debounce_ms,
+decisions; [mirror] upstreams, default_upstream, prefixes, check_blob_digests; [watch]
+containerd, namespaces, docker, on_unverified, recheck_secs; TLS and proxies: docker_certs_dir,
+[registries.\"HOST\"] (ca, client_cert, client_key, insecure, plain_http), [proxy].";
 
 #[derive(Subcommand, Debug)]
 #[command(defer = true)]

@@ -67,8 +67,11 @@ pub(super) fn run_serve(args: ServeArgs) -> i32 {
         insecure,
         config: cfg,
     };
+    // 8 MiB worker stacks (tokio's default is 2): a request's future nests the guard's checks
+    // and the gate's verification, which a debug build lays out on the stack uncompacted.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(8 << 20)
         .build()
     {
         Ok(r) => r,

@@ -154,6 +154,11 @@ pub struct DockerSection {
     /// their create and start. Whatever is copied in runs unverified.
     #[serde(default)]
     pub allow_scratch: bool,
+    /// Image mounts (`--mount type=image`, Engine API 1.48+: another image's files in the
+    /// container): each mounted image must then verify, by its name at create and again at
+    /// start (a name retagged in between is not seen). Off: refused.
+    #[serde(default)]
+    pub allow_image_mounts: bool,
 }
 
 /// `[authz]`: the Docker authorization plugin (off unless `listen` or `--authz-listen`).

@@ -337,6 +337,17 @@ impl AuthzPlugin {
             Call::Pass => AuthzResponse::pass(),
             Call::Refused(why) => AuthzResponse::deny(why),
             Call::Pull => {
+                // dockerd reads a form body before the query, and shows plugins only the last
+                // of repeated Content-Type headers while it goes by the first: a pull must
+                // carry no body (the docker CLI sends `Content-Length: 0`), or the plugin could
+                // verify the query while dockerd pulls what the body names.
+                let import = query_pairs(query).iter().any(|(k, _)| k == "fromSrc");
+                if !import && header("Content-Length").is_none_or(|l| l.trim() != "0") {
+                    return AuthzResponse::deny(&format!(
+                        "image pull refused: the request may have a body (Content-Length {}), which dockerd would read as the pull's form before the query this plugin sees; send none (Content-Length: 0), as the docker CLI does",
+                        header("Content-Length").unwrap_or("not given")
+                    ));
+                }
                 let query = query_pairs(query);
                 // dockerd strips X-Registry-Auth from what plugins see: the daemon's own
                 // credentials (docker_config) are used for the registry.

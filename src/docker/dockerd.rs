@@ -43,6 +43,9 @@ pub struct ContainerInfo {
     pub image: String,
     /// The sources of its image mounts (`HostConfig.Mounts[]` of `Type` `image`).
     pub image_mounts: Vec<String>,
+    /// Its mount points of `Type` `image` (`Mounts[]`: its own and those `--volumes-from` took
+    /// over).
+    pub image_mount_points: usize,
 }
 
 impl Dockerd {
@@ -174,10 +177,18 @@ impl Dockerd {
                     .ok_or("container inspect names an image mount with no source")
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let image_mount_points = v
+            .get("Mounts")
+            .and_then(|m| m.as_array())
+            .into_iter()
+            .flatten()
+            .filter(|m| m.get("Type").and_then(|t| t.as_str()) == Some("image"))
+            .count();
         Ok(Some(ContainerInfo {
             id,
             image,
             image_mounts,
+            image_mount_points,
         }))
     }
 

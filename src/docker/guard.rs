@@ -304,11 +304,11 @@ impl Guard {
             );
         }
         let mut reasons = Vec::new();
-        let mut all_transient = true;
+        // One RepoDigest that could not be judged (the registry down) and the image may verify.
+        let mut any_transient = false;
         for d in &info.repo_digests {
             let Ok(r) = ImageRef::parse(d) else {
                 reasons.push(format!("{d}: not a reference pullguard can read"));
-                all_transient = false;
                 continue;
             };
             match self
@@ -323,13 +323,13 @@ impl Guard {
                     };
                 }
                 Err(d) => {
-                    all_transient &= d.is_transient();
+                    any_transient |= d.is_transient();
                     reasons.push(d.to_string());
                 }
             }
         }
         let why = format!("no RepoDigest verifies: {}", reasons.join("; "));
-        if all_transient {
+        if any_transient {
             LocalImage::Unavailable(why)
         } else {
             LocalImage::Denied(why)
@@ -347,8 +347,14 @@ impl Guard {
         // Image mounts (API 1.48+): each mounted image must verify as the image itself does.
         let mounts =
             create_image_mounts(body).map_err(|why| format!("container create refused: {why}"))?;
+        if !mounts.is_empty() && !self.switches.allow_image_mounts {
+            return Err(format!(
+                "container create refused: it mounts the image {:?} (type=image; set docker.allow_image_mounts = true to allow verified ones)",
+                mounts[0]
+            ));
+        }
         for source in &mounts {
-            self.image_mount(version, source, origin)
+            Box::pin(self.image_mount(version, source, origin))
                 .await
                 .map_err(|why| format!("container create refused: {why}"))?;
         }
@@ -438,8 +444,20 @@ impl Guard {
             Err(e) => return Err(format!("container {name} cannot start: {e}")),
         };
         let short = c.id.get(..12).unwrap_or(&c.id);
+        // Image mounts: its own (HostConfig) and those it took over (`--volumes-from`), which
+        // its mount points show.
+        if c.image_mount_points > 0 && !self.switches.allow_image_mounts {
+            return Err(format!(
+                "container {name} ({short}) cannot start: it mounts an image (type=image, its own or through --volumes-from; set docker.allow_image_mounts = true to allow verified ones)"
+            ));
+        }
+        if c.image_mount_points > c.image_mounts.len() {
+            return Err(format!(
+                "container {name} ({short}) cannot start: it mounts an image it took over from another container (--volumes-from), which cannot be checked by name"
+            ));
+        }
         for source in &c.image_mounts {
-            self.image_mount(version, source, origin)
+            Box::pin(self.image_mount(version, source, origin))
                 .await
                 .map_err(|why| format!("container {name} ({short}) cannot start: {why}"))?;
         }

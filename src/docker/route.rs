@@ -195,6 +195,7 @@ pub fn pull_target(from_image: &str, tag: Option<&str>) -> PullTarget {
 /// cannot read unambiguously is refused rather than forwarded unchecked. `None`: no image
 /// (absent, `null` or `""`).
 pub fn create_image(body: &[u8]) -> Result<Option<String>, String> {
+    no_repeated_fields(body)?;
     let mut values = serde_json::Deserializer::from_slice(body).into_iter::<serde_json::Value>();
     let value = match values.next() {
         None => return Ok(None),
@@ -232,6 +233,57 @@ pub fn create_image(body: &[u8]) -> Result<Option<String>, String> {
     }
 }
 
+/// The members of `members` Go's decoder matches to `field`.
+fn named<'a>(
+    members: &'a [(String, crate::gocompat::json::JVal)],
+    field: &str,
+) -> Vec<&'a crate::gocompat::json::JVal> {
+    members
+        .iter()
+        .filter(|(k, _)| go_json_fold(k) == field)
+        .map(|(_, v)| v)
+        .collect()
+}
+
+/// The fields the guard reads from a create body (`Image`, `HostConfig.Mounts[].Type` and
+/// `.Source`) each named once. serde keeps the last of two equal keys; Go's decoder applies
+/// both in order (a later `null` leaves a string as it was, a later object or list merges into
+/// the earlier one), so with a repeated key the two would read different values.
+fn no_repeated_fields(body: &[u8]) -> Result<(), String> {
+    use crate::gocompat::json::{JVal, parse_document};
+    let Ok(JVal::Obj(top)) = parse_document(body) else {
+        return Ok(()); // what is not an object is refused by the reader
+    };
+    let once = |members: &[(String, JVal)], field: &str| {
+        if members
+            .iter()
+            .filter(|(k, _)| go_json_fold(k) == field)
+            .count()
+            > 1
+        {
+            Err(format!("the body names {field} more than once"))
+        } else {
+            Ok(())
+        }
+    };
+    once(&top, "IMAGE")?;
+    once(&top, "HOSTCONFIG")?;
+    for host in named(&top, "HOSTCONFIG") {
+        let JVal::Obj(host) = host else { continue };
+        once(host, "MOUNTS")?;
+        for mounts in named(host, "MOUNTS") {
+            let JVal::Arr(mounts) = mounts else { continue };
+            for m in mounts {
+                if let JVal::Obj(m) = m {
+                    once(m, "TYPE")?;
+                    once(m, "SOURCE")?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The one value of `map` under the key Go's decoder matches to field `field` (upper case),
 /// or `None`; a key matched more than once, or only by way of a Turkish i, is refused.
 fn go_field<'a>(
@@ -254,6 +306,7 @@ fn go_field<'a>(
 /// container, whose programs then run as well as the image's own), read as [`create_image`]
 /// reads the image.
 pub fn create_image_mounts(body: &[u8]) -> Result<Vec<String>, String> {
+    no_repeated_fields(body)?;
     let mut values = serde_json::Deserializer::from_slice(body).into_iter::<serde_json::Value>();
     let Some(Ok(serde_json::Value::Object(map))) = values.next() else {
         return Ok(Vec::new()); // create_image has refused what is not an object
@@ -329,6 +382,21 @@ mod tests {
     use crate::http::{pct_decode, query_pairs};
 
     #[test]
+    fn repeated_keys_are_refused_as_go_would_merge_them() {
+        for body in [
+            r#"{"Image":"ok","HostConfig":{"Mounts":[{"Type":"image","Source":"evil","Target":"/e","Type":null}]}}"#,
+            r#"{"Image":"ok","HostConfig":{"Mounts":[{"Type":"image","Source":"evil"}]},"HostConfig":{}}"#,
+            r#"{"Image":"ok","HostConfig":{"Mounts":[{"Type":"image","Source":"evil"}],"Mounts":[{"Target":"/e"}]}}"#,
+            r#"{"Image":"evil","Image":null}"#,
+        ] {
+            let e = create_image(body.as_bytes())
+                .and_then(|_| create_image_mounts(body.as_bytes()))
+                .unwrap_err();
+            assert!(e.contains("more than once"), "{body}: {e}");
+        }
+    }
+
+    #[test]
     fn image_mounts_are_read_like_dockerd() {
         let m = create_image_mounts(br#"{"Image":"a","hostconfig":{"Mounts":[{"Type":"bind","Source":"/x","Target":"/x"},{"type":"image","source":"evil:1","Target":"/e"}]}}"#);
         assert_eq!(m, Ok(vec!["evil:1".to_string()]));
@@ -360,7 +428,10 @@ mod tests {
             r#"{"Image":"signed:1","\u0130mage":"evil:1"}"#,
         ] {
             let e = create_image(body.as_bytes()).unwrap_err();
-            assert!(e.contains("read differently"), "{body}: {e}");
+            assert!(
+                e.contains("read differently") || e.contains("more than once"),
+                "{body}: {e}"
+            );
         }
         assert_eq!(go_json_fold("\u{17f}"), "S");
         assert_eq!(go_json_fold("\u{212a}"), "K");

@@ -158,7 +158,7 @@ pub async fn check_containerd(
         return containerd_finding(ns, &rec.name, &rec.digest, &o);
     }
     let mut why = "no named image record has this target".to_string();
-    // Every named record's check could not ask the registry.
+    // A named record's check could not ask the registry: the alias may verify.
     let mut transient = false;
     for attempt in 0..4 {
         if attempt > 0 {
@@ -181,11 +181,10 @@ pub async fn check_containerd(
         if named.is_empty() {
             continue;
         }
-        transient = true;
         let mut reasons = Vec::new();
         for s in &named {
             let o = verify_named(engine, &s.name, &s.digest).await;
-            transient &= o.transient;
+            transient |= o.transient;
             if o.allowed {
                 let mut f = containerd_finding(ns, &rec.name, &rec.digest, &o);
                 f.reason = format!("the image ID of {}, which verifies: {}", s.name, f.reason);

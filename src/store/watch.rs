@@ -263,7 +263,11 @@ impl Watcher {
         if why == Sweep::Periodic {
             let busy = self.in_flight(store);
             if busy > 0 {
-                tracing::warn!(target: "pullguard::store", store, in_flight = busy, "the last checks of the store are still running; this recheck is skipped");
+                tracing::warn!(target: "pullguard::store", store, in_flight = busy, "the last sweep's checks of the store are still running; this recheck waits a minute");
+                if let (Some(every), Ok(mut due)) = (self.recheck, self.due.lock()) {
+                    let soon = tokio::time::Instant::now() + every.min(Duration::from_secs(60));
+                    due.insert(store, soon);
+                }
                 return false;
             }
             let prefix = format!("{store}\0");
@@ -428,11 +432,12 @@ impl Watcher {
         let Some(trusted) = self.first_time(key.clone(), &rec.digest) else {
             return;
         };
+        // A sweep's own checks are counted: the next sweep waits for them.
+        let busy = sweep.then(|| self.busy("containerd"));
         let sweep = sweep || trusted;
         let me = self.clone();
         let c = c.clone();
         let ns = ns.to_string();
-        let busy = self.busy("containerd");
         tokio::spawn(async move {
             let _busy = busy;
             let mut tries = 0;
@@ -453,13 +458,15 @@ impl Watcher {
                 me.log(&f, "none");
                 return;
             }
-            // Only a verified record is remembered: one that is still there, or brought back
-            // after its removal (the same tarball imported again), is handled again.
-            me.forget(&key);
+            // Kept as it stood: still remembered, so that an event before the next sweep does
+            // not judge it as a new arrival.
             if sweep && f.unavailable() {
                 me.log(&f, "kept");
                 return;
             }
+            // Only a verified record is remembered: one that is still there, or brought back
+            // after its removal (the same tarball imported again), is handled again.
+            me.forget(&key);
             if me.on_unverified == OnUnverified::Report {
                 me.log(&f, "reported");
                 return;
@@ -553,7 +560,7 @@ impl Watcher {
     ) {
         let me = self.clone();
         let guard = guard.clone();
-        let busy = self.busy("docker");
+        let busy = sweep.then(|| self.busy("docker"));
         tokio::spawn(async move {
             let _busy = busy;
             let Ok(permit) = me.limit.clone().acquire_owned().await else {
@@ -605,11 +612,11 @@ impl Watcher {
                 me.log(&f, "none");
                 return;
             }
-            me.forget(&key);
             if sweep && f.unavailable() {
                 me.log(&f, "kept");
                 return;
             }
+            me.forget(&key);
             if me.on_unverified == OnUnverified::Report {
                 me.log(&f, "reported");
                 return;

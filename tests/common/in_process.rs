@@ -44,6 +44,7 @@ impl InProcess {
         let control = tmp.path().join("control.sock");
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
+            .thread_stack_size(8 << 20)
             .enable_all()
             .build()
             .unwrap();
