@@ -139,11 +139,18 @@ async fn authz(
     body: Option<serde_json::Value>,
 ) -> AuthzResponse {
     use base64::Engine as _;
+    // What dockerd shows the plugin: the Content-Length of the request (0 without a body, as
+    // the docker CLI sends it).
+    let length = body.as_ref().map_or(0, |b| b.to_string().len());
     let r = AuthzRequest {
         method: method.into(),
         uri: uri.into(),
         body: body.map(|b| base64::engine::general_purpose::STANDARD.encode(b.to_string())),
-        headers: None,
+        headers: Some(
+            [("Content-Length".to_string(), length.to_string())]
+                .into_iter()
+                .collect(),
+        ),
     };
     w.plugin.decide(&r).await
 }

@@ -265,7 +265,8 @@ impl Gate {
             None => &*self.registry,
         };
         // resolve → select statement → discover → fetch → verify → check target
-        let (outcome, manifest) = self.verify(registry, &req.image, &req.origin).await;
+        // Boxed, as the platform checks below: every caller's future would carry it inline.
+        let (outcome, manifest) = Box::pin(self.verify(registry, &req.image, &req.origin)).await;
         // platform: the child of an index that will run must verify too. Boxed: their futures
         // hold further verifications, and every caller's future would carry them inline (in a
         // debug build, past a worker thread's stack).
