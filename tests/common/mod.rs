@@ -413,8 +413,20 @@ pub fn pullguard() -> Command {
 // ---------------------------------------------------------------------------------------------
 // Small helpers for fault and auth tests
 
-/// A loopback port nobody listens on right now (bound, then released).
+/// A loopback port nobody listens on right now (bound, then released), below Linux's
+/// ephemeral range (32768-60999): between its release and the bind of whoever it is for, no
+/// `:0` listener (CRI's stream server, say) and no outgoing connection is given it.
 pub fn free_port() -> u16 {
+    use std::hash::{BuildHasher, Hasher};
+    for _ in 0..10_000 {
+        let r = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        let port = 20_000 + (r % 12_000) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     l.local_addr().unwrap().port()
 }
