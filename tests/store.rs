@@ -217,9 +217,11 @@ fn containerd_watch(ctr: Ctr, mode: &str) {
     );
     let mut tar = tar;
     let mut out = ctr.import(&ns, &tar);
-    if stderr_of(&out).contains("unrecognized image format") {
-        // Seen once: ctr's import does not read the tarball its export has just written (the
-        // peer's flake, not the watch's). Exported again, once.
+    let err = stderr_of(&out);
+    if err.contains("unrecognized image format") || err.contains("unexpected EOF") {
+        // Seen twice: ctr's import does not read the tarball its export has just written
+        // ("unrecognized image format", "untar manifest …: unexpected EOF": the peer's flake,
+        // not the watch's). Exported again, once.
         eprintln!(
             "ctr import: {}: {}; exporting again",
             out.status,
